@@ -1,0 +1,156 @@
+"""The one record inferwatch keeps per inference call.
+
+A record is built on the request path, so it is a plain ``__slots__`` class with
+positional construction: no dataclass machinery, no validation, no copying
+beyond what capture decided was needed to make its fields safe to keep.
+Everything expensive (rendering, hashing, binning) happens later, off the
+request path, on batches of records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Endpoint", "HttpInfo", "InferenceRecord"]
+
+
+class Endpoint:
+    """What is fixed for every call of one monitored function.
+
+    Records point at their endpoint instead of copying model name, version and
+    static attributes, so building a record costs the same however many static
+    attributes there are.
+    """
+
+    __slots__ = ("attributes", "key", "model_name", "model_version", "name")
+
+    def __init__(
+        self,
+        name: str,
+        model_name: str,
+        model_version: str,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.model_name = model_name
+        self.model_version = model_version
+        self.attributes: dict[str, str] = dict(attributes or {})
+        #: Hashable identity used to key aggregated series.
+        self.key: tuple[str, str, tuple[tuple[str, str], ...]] = (
+            model_name,
+            model_version,
+            tuple(sorted(self.attributes.items())),
+        )
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.model_name!r}, {self.model_version!r}, {self.attributes!r})"
+
+
+class HttpInfo:
+    """Transport-level facts filled in by the ASGI middleware or gRPC interceptor."""
+
+    __slots__ = (
+        "duration_ns",
+        "method",
+        "request_size",
+        "response_size",
+        "route",
+        "status_code",
+        "system",
+        "ttfb_ns",
+    )
+
+    def __init__(self, system: str = "http", method: str = "", route: str = "") -> None:
+        self.system = system  # "http" or "grpc"
+        self.method = method
+        self.route = route
+        self.status_code: int | str | None = None
+        self.request_size = 0
+        self.response_size = 0
+        self.duration_ns = 0
+        self.ttfb_ns: int | None = None
+
+
+class InferenceRecord:
+    """Everything known about one inference call.
+
+    ``id_int`` is a random 128-bit integer when inferwatch generated the id; it
+    is only formatted to text when a record is actually written, and its low
+    bits drive deterministic sampling. ``inference_id`` holds an id supplied by
+    the caller (a request header, an argument) and wins when set.
+    """
+
+    __slots__ = (
+        "attributes",
+        "batch_size",
+        "confidence",
+        "duration_ns",
+        "endpoint",
+        "error_message",
+        "error_type",
+        "features",
+        "http",
+        "id_int",
+        "inference_id",
+        "joinable",
+        "outcome",
+        "prediction",
+        "span_id",
+        "stages",
+        "start_perf_ns",
+        "timestamp_ns",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        timestamp_ns: int,
+        start_perf_ns: int,
+        id_int: int,
+        inference_id: str | None,
+        trace_id: int,
+        span_id: int,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timestamp_ns = timestamp_ns
+        self.start_perf_ns = start_perf_ns
+        self.id_int = id_int
+        self.inference_id = inference_id
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.attributes: dict[str, Any] | None = None
+        self.duration_ns = 0
+        self.stages: dict[str, int] | None = None
+        self.outcome = "ok"
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self.prediction: Any = None
+        self.confidence: Any = None
+        self.batch_size = 1
+        self.features: Any = None
+        self.http: HttpInfo | None = None
+        # True while a transport-level record (ASGI, gRPC) waits for a
+        # monitored predict call inside the request to fill in model fields.
+        self.joinable = False
+
+    @property
+    def id(self) -> str:
+        """The inference id as text: the caller's id, or the generated one in hex."""
+        if self.inference_id is not None:
+            return self.inference_id
+        return f"{self.id_int:032x}"
+
+    def add_stage(self, name: str, duration_ns: int) -> None:
+        """Add time to a stage; a stage entered twice accumulates."""
+        stages = self.stages
+        if stages is None:
+            self.stages = {name: duration_ns}
+        else:
+            stages[name] = stages.get(name, 0) + duration_ns
+
+    def __repr__(self) -> str:
+        return (
+            f"InferenceRecord(id={self.id!r}, model={self.endpoint.model_name!r}, "
+            f"outcome={self.outcome!r}, duration_ns={self.duration_ns})"
+        )
