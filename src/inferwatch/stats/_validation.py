@@ -1,0 +1,95 @@
+"""Input cleaning shared by every statistic: drop non-finite values, fail clearly.
+
+Drift is computed on live traffic, where NaN and inf are routine (missing
+features, overflowed transforms). A drift report must never crash on them, so
+they are dropped and counted; only input that leaves nothing to compare raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def clean_1d(values: npt.ArrayLike, name: str) -> tuple[FloatArray, int]:
+    """Return the finite values of a 1-D numeric sample and how many were dropped."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be numeric; pass categorical data to the *_categorical functions"
+        ) from exc
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten it or pick a column")
+    finite = np.isfinite(arr)
+    kept = arr[finite] if not finite.all() else arr
+    if kept.size == 0:
+        what = "empty" if arr.size == 0 else f"all {arr.size} values are NaN or inf"
+        raise ValueError(f"{name} has no finite values ({what}); nothing to compare")
+    return kept, int(arr.size - kept.size)
+
+
+def clean_2d(values: npt.ArrayLike, name: str) -> tuple[FloatArray, int]:
+    """Return the finite rows of a (n, d) sample (1-D means d = 1) and the rows dropped."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array") from exc
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D (rows x features), got shape {arr.shape}")
+    finite = np.isfinite(arr).all(axis=1)
+    kept = arr[finite] if not finite.all() else arr
+    if kept.shape[0] == 0:
+        what = "empty" if arr.shape[0] == 0 else f"all {arr.shape[0]} rows have NaN or inf"
+        raise ValueError(f"{name} has no finite rows ({what}); nothing to compare")
+    if kept.shape[1] == 0:
+        raise ValueError(f"{name} has zero features; pass at least one column")
+    return kept, int(arr.shape[0] - kept.shape[0])
+
+
+def clean_counts(counts: npt.ArrayLike, name: str) -> FloatArray:
+    """Validate a vector of bin counts: 1-D, finite, non-negative, positive total."""
+    arr = np.asarray(counts, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of counts, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf; counts must be finite")
+    if (arr < 0).any():
+        raise ValueError(f"{name} contains negative counts; counts must be >= 0")
+    if arr.sum() <= 0:
+        raise ValueError(f"{name} sums to zero; there is nothing to compare")
+    return arr
+
+
+def check_same_length(a: FloatArray, b: FloatArray, names: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names} must have the same number of bins, got {a.size} and {b.size}; "
+            "compute both with the same edges"
+        )
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def clean_categories(values: Iterable[Hashable], name: str) -> tuple[list[Hashable], int]:
+    """Return the non-missing categories (None and NaN are missing) and how many were dropped."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of categories, not a single string")
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    kept = [v for v in items if not _is_missing(v)]
+    if not kept:
+        what = "empty" if not items else f"all {len(items)} values are missing"
+        raise ValueError(f"{name} has no categories ({what}); nothing to compare")
+    return kept, len(items) - len(kept)
