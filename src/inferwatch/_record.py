@@ -9,6 +9,7 @@ request path, on batches of records.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 __all__ = ["Endpoint", "HttpInfo", "InferenceRecord"]
@@ -22,7 +23,7 @@ class Endpoint:
     attributes there are.
     """
 
-    __slots__ = ("attributes", "key", "model_name", "model_version", "name")
+    __slots__ = ("attributes", "ends", "key", "model_name", "model_version", "name", "starts")
 
     def __init__(
         self,
@@ -41,9 +42,22 @@ class Endpoint:
             model_version,
             tuple(sorted(self.attributes.items())),
         )
+        # Calls started and finished; next() on itertools.count is atomic under
+        # the GIL, so in-flight = started - finished stays exact across threads.
+        self.starts = itertools.count()
+        self.ends = itertools.count()
+
+    @property
+    def in_flight(self) -> int:
+        return _count_value(self.starts) - _count_value(self.ends)
 
     def __repr__(self) -> str:
         return f"Endpoint({self.model_name!r}, {self.model_version!r}, {self.attributes!r})"
+
+
+def _count_value(counter: itertools.count[int]) -> int:
+    """Read an ``itertools.count`` without advancing it (its repr is ``count(N)``)."""
+    return int(repr(counter)[6:-1])
 
 
 class HttpInfo:

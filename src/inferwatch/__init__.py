@@ -1,0 +1,38 @@
+"""inferwatch: monitoring for model inference servers.
+
+Decorate a predict function (or add one middleware) and get, for a couple of
+microseconds per call, structured per-inference logs, service SLIs and model
+signals, exported over OpenTelemetry::
+
+    import inferwatch
+
+    inferwatch.configure(service_name="churn-api")
+
+    @inferwatch.monitor(model="churn", version="3", features="x")
+    def predict(x):
+        return model.predict_proba(x)[:, 1]
+"""
+
+from __future__ import annotations
+
+from ._capture import current_record, monitor, stage
+from ._errors import ConfigurationError, InferwatchError, MissingDependencyError
+from ._monitor import Monitor, configure, get_monitor, set_monitor
+from ._record import InferenceRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "InferenceRecord",
+    "InferwatchError",
+    "MissingDependencyError",
+    "Monitor",
+    "__version__",
+    "configure",
+    "current_record",
+    "get_monitor",
+    "monitor",
+    "set_monitor",
+    "stage",
+]

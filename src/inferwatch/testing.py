@@ -1,0 +1,119 @@
+"""Helpers for your own tests: capture records, log lines and metrics without a collector.
+
+::
+
+    from inferwatch.testing import capture
+
+    def test_predict_is_monitored():
+        with capture() as cap:
+            predict(np.zeros((4, 20)))
+        assert cap.records[0].batch_size == 4
+        assert cap.value("inferwatch.predict.predictions") == 4
+        assert cap.logs[0]["outcome"] == "ok"
+
+``capture()`` builds a fresh ``Monitor`` (every record logged, nothing
+exported), makes it the process default for the block, and shuts it down
+afterwards. Pass any ``configure`` option to override.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ._catalogue import MetricPoint
+from ._histogram import Histogram
+from ._monitor import Monitor, set_monitor
+from ._record import InferenceRecord
+
+__all__ = ["Capture", "MemorySink", "capture"]
+
+
+class MemorySink:
+    """A log sink keeping rendered events in a list."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def emit(self, events: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.events.extend(events)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class Capture:
+    """What a monitor saw during a ``capture()`` block."""
+
+    def __init__(self, monitor: Monitor, sink: MemorySink) -> None:
+        self.monitor = monitor
+        self._sink = sink
+        self._records: list[InferenceRecord] = []
+        monitor.add_feature_consumer(self._records.extend)
+
+    @property
+    def records(self) -> list[InferenceRecord]:
+        """Every finished record, in the order the aggregator received them."""
+        self.monitor.flush(logs=False)
+        return list(self._records)
+
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        """Log events as rendered for the sink (after sampling and PII handling)."""
+        self.monitor.flush()
+        return list(self._sink.events)
+
+    def metrics(self, name: str | None = None) -> list[MetricPoint]:
+        """Metric points, all of them or those of one metric."""
+        points = self.monitor.collect()
+        return [p for p in points if name is None or p.name == name]
+
+    def value(self, name: str, **attributes: Any) -> Any:
+        """Sum of a counter's points matching ``attributes`` (dots as ``__``).
+
+        For a histogram, the merged ``Histogram`` of the matching points;
+        ``None`` when no point matches.
+        """
+        wanted = {k.replace("__", "."): v for k, v in attributes.items()}
+        matching = [
+            p for p in self.metrics(name)
+            if all(p.attributes.get(k) == v for k, v in wanted.items())
+        ]
+        if not matching:
+            return None
+        if isinstance(matching[0].value, Histogram):
+            merged = matching[0].value.copy()
+            for point in matching[1:]:
+                hist = point.value
+                merged.counts = merged.counts + hist.counts
+                merged.count += hist.count
+                merged.sum += hist.sum
+                merged.min = min(merged.min, hist.min)
+                merged.max = max(merged.max, hist.max)
+            return merged
+        return sum(p.value for p in matching)
+
+
+@contextlib.contextmanager
+def capture(**options: Any) -> Iterator[Capture]:
+    """Monitor the block with a fresh, default-making Monitor; see module docs."""
+    options.setdefault("sample_rate", 1.0)
+    options.setdefault("feature_sample_rate", 1.0)
+    options.setdefault("max_records_per_second", 1e9)
+    options.setdefault("metrics_exporter", "none")
+    options.setdefault("slow_threshold_ms", None)
+    sink = MemorySink()
+    monitor = Monitor(log_sink=sink, **options)
+    previous = set_monitor(monitor)
+    try:
+        yield Capture(monitor, sink)
+    finally:
+        set_monitor(previous)
+        monitor.shutdown()
