@@ -404,6 +404,19 @@ class Pseudonymizer:
         """
         return self._apply(mapping, 0)
 
+    def apply_value(self, value: Any) -> Any:
+        """:meth:`apply` for any JSON-like value: a mapping, a list, a string or a scalar.
+
+        Lists and strings have no field names, so only the detectors act on them.
+        """
+        if isinstance(value, Mapping):
+            return self._apply(value, 0)
+        if isinstance(value, str):
+            return self.scrub_text(value) if self.detect_emails or self.detect_phones else value
+        if isinstance(value, (list, tuple)):
+            return self._walk_list(value, 0)
+        return value
+
     def _apply(self, mapping: Mapping[Any, Any], depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         fields = self._fields
