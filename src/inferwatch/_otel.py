@@ -207,16 +207,17 @@ class InferwatchMetricExporter(MetricExporter):  # type: ignore[misc]
         self, exporter: MetricExporter, monitor: Monitor | None = None,
         snapshot: _Snapshot | None = None,
     ) -> None:
+        temporality = dict(getattr(exporter, "_preferred_temporality", None) or {})
         super().__init__(
-            preferred_temporality=dict(exporter._preferred_temporality),
-            preferred_aggregation=dict(exporter._preferred_aggregation),
+            preferred_temporality=temporality,
+            preferred_aggregation=dict(getattr(exporter, "_preferred_aggregation", None) or {}),
         )
         self._exporter = exporter
         self._monitor = monitor
         self._snapshot = snapshot
         self._start_ns = time.time_ns()
         self._previous: dict[Any, Any] = {}
-        self._temporality = exporter._preferred_temporality.get(
+        self._temporality = temporality.get(
             HistogramInstrument, AggregationTemporality.CUMULATIVE
         )
 

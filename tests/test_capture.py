@@ -1,0 +1,344 @@
+"""The monitor decorator and stage timer: what one call records, and that it never interferes."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+import inferwatch
+from inferwatch.testing import capture
+
+
+def test_sync_function_keeps_identity_and_records_one_call() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor(model="churn", version="3")
+        def predict(x: float, *, scale: float = 2.0) -> float:
+            """Doubles."""
+            return x * scale
+
+        assert predict(2.0) == 4.0
+        assert predict.__name__ == "predict"
+        assert predict.__doc__ == "Doubles."
+        assert str(inspect.signature(predict)) == "(x: 'float', *, scale: 'float' = 2.0) -> 'float'"
+        (record,) = cap.records
+    assert record.endpoint.model_name == "churn"
+    assert record.endpoint.model_version == "3"
+    assert record.outcome == "ok"
+    assert record.prediction == 4.0
+    assert record.duration_ns > 0
+    assert len(record.id) == 32
+
+
+def test_async_function_is_a_coroutine_function_and_recorded() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        async def predict(x: int) -> int:
+            await asyncio.sleep(0)
+            return x + 1
+
+        assert inspect.iscoroutinefunction(predict)
+        assert asyncio.run(predict(1)) == 2
+        assert [r.prediction for r in cap.records] == [2]
+
+
+def test_method_and_callable_object() -> None:
+    class Model:
+        classes_ = ("a", "b")
+
+        @inferwatch.monitor(model="method", features="x")
+        def predict(self, x: list[float]) -> str:
+            return "a"
+
+        def __call__(self, x: list[float]) -> str:
+            return "b"
+
+    with capture() as cap:
+        model = Model()
+        assert model.predict([1.0, 2.0]) == "a"
+        wrapped = inferwatch.monitor(Model(), model="callable", features="x")
+        assert wrapped([3.0]) == "b"
+        assert wrapped.classes_ == ("a", "b")  # the model's attributes stay reachable
+        records = cap.records
+    assert [r.endpoint.model_name for r in records] == ["method", "callable"]
+    assert records[0].features == [1.0, 2.0]
+    assert records[1].features == [3.0]
+
+
+def test_bare_decorator_uses_function_name() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor
+        def score(x: int) -> int:
+            return x
+
+        score(1)
+        assert cap.records[0].endpoint.model_name.endswith("score")
+
+
+def test_exception_propagates_unchanged_and_is_counted() -> None:
+    boom = KeyError("missing")
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict() -> None:
+            raise boom
+
+        with pytest.raises(KeyError) as info:
+            predict()
+        assert info.value is boom
+        # The traceback still ends in the user's frame.
+        frames = []
+        tb = info.tb
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        assert frames[-1] == "predict"
+        (record,) = cap.records
+        assert record.outcome == "error"
+        assert record.error_type == "KeyError"
+        assert cap.value("inferwatch.predict.calls", inferwatch__outcome="error",
+                         error__type="KeyError") == 1
+
+
+def test_cancelled_calls_are_not_errors() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        async def slow() -> None:
+            await asyncio.sleep(10)
+
+        async def main() -> None:
+            task = asyncio.create_task(slow())
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())
+        assert cap.records[0].outcome == "cancelled"
+
+
+def test_features_are_snapshotted_against_later_mutation() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m", features="x")
+        def predict(x: Any) -> int:
+            return 0
+
+        row = {"age": 30, "city": "Oslo"}
+        arr = np.array([[1.0, 2.0], [3.0, 4.0]])
+        nested = {"emb": [0.1, 0.2]}
+        predict(row)
+        predict(arr)
+        predict(nested)
+        row["age"] = 99
+        arr[:] = -1
+        nested["emb"].append(9.9)
+        records = cap.records
+    assert records[0].features == {"age": 30, "city": "Oslo"}
+    np.testing.assert_array_equal(records[1].features, [[1.0, 2.0], [3.0, 4.0]])
+    assert records[1].batch_size == 2
+    assert records[2].features == {"emb": [0.1, 0.2]}
+
+
+def test_batch_predictions_count_rows() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m", features=lambda x: x, confidence=lambda y: y.max(axis=1))
+        def predict(x: np.ndarray) -> np.ndarray:
+            return np.tile([0.2, 0.8], (len(x), 1))
+
+        predict(np.zeros((5, 20)))
+        predict(np.zeros((3, 20)))
+        assert cap.value("inferwatch.predict.predictions") == 8
+        assert cap.value("inferwatch.predict.calls") == 2
+        assert cap.value("inferwatch.prediction.classes", inferwatch__prediction__class="1") == 8
+        confidence = cap.value("inferwatch.prediction.confidence")
+        assert confidence.count == 8
+        assert confidence.sum == pytest.approx(6.4)
+
+
+def test_failing_extractors_are_counted_and_never_break_the_call() -> None:
+    def bad(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("extractor bug")
+
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m", features=bad, prediction=bad, confidence=bad,
+                            batch_size=bad, inference_id=bad)
+        def predict(x: int) -> int:
+            return x * 3
+
+        assert predict(5) == 15
+        summary = cap.monitor.summary()
+        assert summary["errors"] == {
+            "batch_size_extractor": 1, "confidence_extractor": 0, "features_extractor": 1,
+            "inference_id_extractor": 1, "prediction_extractor": 1,
+        } or summary["errors"]["features_extractor"] == 1
+        assert cap.value("inferwatch.self.errors", component="prediction_extractor") == 1
+        assert cap.value("inferwatch.predict.calls") == 1
+
+
+def test_stage_times_nested_and_async_stages() -> None:
+    with capture() as cap:
+
+        @inferwatch.stage("postprocess")
+        def post(y: int) -> int:
+            return y + 1
+
+        @inferwatch.monitor(model="m")
+        async def predict(x: int) -> int:
+            with inferwatch.stage("features"):
+                x += 1
+            async with inferwatch.stage("inference"):
+                await asyncio.sleep(0.002)
+            with inferwatch.stage("features"):  # re-entered: accumulates
+                x += 1
+            return post(x)
+
+        assert asyncio.run(predict(1)) == 4
+        (record,) = cap.records
+    assert set(record.stages or {}) == {"features", "inference", "postprocess"}
+    assert record.stages is not None and record.stages["inference"] >= 2_000_000
+    assert record.duration_ns >= sum(record.stages.values())
+
+
+def test_stage_outside_a_monitored_call_is_a_no_op() -> None:
+    with inferwatch.stage("alone") as s:
+        pass
+    assert s.name == "alone"
+    with pytest.raises(ValueError, match="non-empty name"):
+        inferwatch.stage("")
+
+
+def test_sixteen_threads_count_exactly() -> None:
+    with capture(log_queue_size=100_000) as cap:
+
+        @inferwatch.monitor(model="m", features="x")
+        def predict(x: list[float]) -> float:
+            if x[0] < 0:
+                raise ValueError("negative")
+            return sum(x)
+
+        per_thread = 2000
+        barrier = threading.Barrier(16)
+
+        def worker(i: int) -> None:
+            barrier.wait()
+            for j in range(per_thread):
+                try:
+                    predict([-1.0 if (i + j) % 10 == 0 else 1.0, 2.0])
+                except ValueError:
+                    pass
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(old)
+        total = 16 * per_thread
+        assert cap.value("inferwatch.predict.calls") == total
+        assert cap.value("inferwatch.predict.calls", inferwatch__outcome="error") == total // 10
+        assert cap.value("inferwatch.predict.in_flight") == 0
+        assert len(cap.logs) == total
+
+
+def test_in_flight_counts_running_calls() -> None:
+    started = threading.Event()
+    release = threading.Event()
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict() -> None:
+            started.set()
+            release.wait(5)
+
+        t = threading.Thread(target=predict)
+        t.start()
+        started.wait(5)
+        assert cap.value("inferwatch.predict.in_flight") == 1
+        release.set()
+        t.join()
+        assert cap.value("inferwatch.predict.in_flight") == 0
+
+
+def test_disabled_monitoring_runs_bare() -> None:
+    with capture(enabled=False) as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict(x: int) -> int:
+            return x
+
+        assert predict(3) == 3
+        assert cap.records == []
+
+
+def test_configure_after_decoration_takes_effect(make_monitor: Any) -> None:
+    @inferwatch.monitor(model="late")
+    def predict(x: int) -> int:
+        return x
+
+    first = make_monitor()
+    second = make_monitor()
+    inferwatch.set_monitor(first)
+    predict(1)
+    inferwatch.set_monitor(second)
+    predict(2)
+    predict(3)
+    inferwatch.set_monitor(None)
+    assert first.summary()["models"]["late:unversioned"]["calls"] == 1
+    assert second.summary()["models"]["late:unversioned"]["calls"] == 2
+
+
+def test_full_buffer_drops_and_counts(make_monitor: Any) -> None:
+    mon = make_monitor(buffer_size=16, flush_interval_ms=60000)
+
+    @inferwatch.monitor(model="m", monitor=mon)
+    def predict(x: int) -> int:
+        return x
+
+    results = [predict(i) for i in range(100)]
+    assert results == list(range(100))
+    assert mon.summary()["dropped"]["buffer_full"] == 84
+    assert mon.summary()["models"]["m:unversioned"]["calls"] == 16
+
+
+def test_features_parameter_must_exist() -> None:
+    with pytest.raises(TypeError, match="not a parameter"):
+
+        @inferwatch.monitor(features="nope")
+        def predict(x: int) -> int:
+            return x
+
+
+def test_trace_ids_come_from_the_active_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict() -> int:
+            return 1
+
+        with tracer.start_as_current_span("request") as span:
+            predict()
+        predict()
+        records = cap.records
+    ctx = span.get_span_context()
+    assert records[0].trace_id == ctx.trace_id
+    assert records[0].span_id == ctx.span_id
+    assert records[1].trace_id == 0

@@ -1,0 +1,200 @@
+"""Metrics handed to OpenTelemetry at collection time: observable counters, injected histograms,
+and real OTLP over the wire to a receiver on loopback."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+
+import inferwatch
+from inferwatch.otel import wrap_exporter
+
+
+class ListExporter(MetricExporter):
+    def __init__(self, temporality: AggregationTemporality | None = None) -> None:
+        preferred = {HistogramInstrument: temporality} if temporality is not None else None
+        super().__init__(preferred_temporality=preferred)
+        self.exports: list[MetricsData] = []
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+               **kwargs: Any) -> MetricExportResult:
+        self.exports.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        return None
+
+
+def _metrics(data: MetricsData) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                out[metric.name] = metric
+    return out
+
+
+def _predict_with(mon: inferwatch.Monitor, n_ok: int, n_err: int) -> None:
+    @inferwatch.monitor(model="m", version="2", monitor=mon, confidence=lambda y: 0.9)
+    def predict(fail: bool) -> float:
+        if fail:
+            raise ValueError("bad")
+        return 0.5
+
+    for _ in range(n_ok):
+        predict(False)
+    for _ in range(n_err):
+        with pytest.raises(ValueError):
+            predict(True)
+
+
+def test_observable_counters_on_a_user_meter_provider(make_monitor: Any) -> None:
+    reader = InMemoryMetricReader()
+    mon = make_monitor(meter_provider=MeterProvider(metric_readers=[reader]),
+                       metrics_exporter="auto")
+    _predict_with(mon, 5, 2)
+    metrics = _metrics(reader.get_metrics_data())
+    calls = metrics["inferwatch.predict.calls"]
+    assert calls.data.is_monotonic
+    by_outcome = {dp.attributes["inferwatch.outcome"]: dp.value for dp in calls.data.data_points}
+    assert by_outcome == {"ok": 5, "error": 2}
+    errors = [dp for dp in calls.data.data_points if dp.attributes.get("error.type")]
+    assert errors[0].attributes["error.type"] == "ValueError"
+    assert errors[0].attributes["model.name"] == "m"
+    assert metrics["inferwatch.predict.in_flight"].data.data_points[0].value == 0
+
+
+@pytest.mark.parametrize("temporality", [None, AggregationTemporality.DELTA])
+def test_wrapped_exporter_adds_histograms(make_monitor: Any,
+                                          temporality: AggregationTemporality | None) -> None:
+    exporter = ListExporter(temporality)
+    reader = PeriodicExportingMetricReader(wrap_exporter(exporter), export_interval_millis=10**8)
+    provider = MeterProvider(metric_readers=[reader])
+    mon = make_monitor(meter_provider=provider, metrics_exporter="auto")
+    inferwatch.set_monitor(mon)  # wrap_exporter() without a monitor reads the default
+    _predict_with(mon, 4, 1)
+    reader.collect()
+    _predict_with(mon, 3, 0)
+    reader.collect()
+    first, second = (_metrics(d) for d in exporter.exports[-2:])
+    for metrics in (first, second):
+        assert "inferwatch.predict.calls" in metrics
+    duration = second["inferwatch.predict.duration"]
+    points = {dp.attributes["inferwatch.outcome"]: dp for dp in duration.data.data_points}
+    confidence = second["inferwatch.prediction.confidence"].data.data_points[0]
+    if temporality == AggregationTemporality.DELTA:
+        assert duration.data.aggregation_temporality == AggregationTemporality.DELTA
+        assert points["ok"].count == 3 and points["error"].count == 0
+        assert confidence.count == 3
+    else:
+        assert duration.data.aggregation_temporality == AggregationTemporality.CUMULATIVE
+        assert points["ok"].count == 7 and points["error"].count == 1
+        assert confidence.count == 7
+        assert sum(confidence.bucket_counts) == 7
+        assert list(confidence.explicit_bounds)[-1] == 1.0
+    assert duration.unit == "s"
+    provider.shutdown()
+
+
+class _OtlpReceiver(http.server.BaseHTTPRequestHandler):
+    bodies: list[tuple[str, bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).bodies.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    _OtlpReceiver.bodies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OtlpReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _OtlpReceiver.bodies
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.network
+def test_real_otlp_export_over_http(otlp_receiver: Any, make_monitor: Any,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    endpoint, bodies = otlp_receiver
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    mon = make_monitor(metrics_exporter="auto", service_name="otlp-test")
+    _predict_with(mon, 6, 1)
+    mon.shutdown()  # final export on shutdown
+    requests = [body for path, body in bodies if path == "/v1/metrics"]
+    assert requests, "no OTLP metrics request arrived"
+    request = ExportMetricsServiceRequest.FromString(requests[-1])
+    names: dict[str, Any] = {}
+    service = None
+    for rm in request.resource_metrics:
+        for attr in rm.resource.attributes:
+            if attr.key == "service.name":
+                service = attr.value.string_value
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                names[metric.name] = metric
+    assert service == "otlp-test"
+    calls = {
+        next(a.value.string_value for a in dp.attributes if a.key == "inferwatch.outcome"):
+        dp.as_int for dp in names["inferwatch.predict.calls"].sum.data_points
+    }
+    assert calls == {"ok": 6, "error": 1}
+    hist = names["inferwatch.predict.duration"].histogram
+    assert sum(dp.count for dp in hist.data_points) == 7
+
+
+@pytest.mark.network
+def test_collector_down_never_reaches_predict(make_monitor: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    mon = make_monitor(metrics_exporter="auto", export_interval_ms=100)
+
+    @inferwatch.monitor(model="m", monitor=mon)
+    def predict(x: int) -> int:
+        return x
+
+    deadline = time.monotonic() + 1.0
+    n = 0
+    while time.monotonic() < deadline:
+        assert predict(n) == n
+        n += 1
+    assert mon.summary()["models"]["m:unversioned"]["calls"] == n
+    started = time.monotonic()
+    mon.shutdown(timeout=2.0)
+    assert time.monotonic() - started < 15  # bounded, not OTLP's minute of back-off
