@@ -36,8 +36,10 @@ Attrs = tuple[tuple[str, Any], ...]
 class AttributeLimiter:
     """Caps distinct values per attribute key so metric series stay bounded."""
 
-    def __init__(self, max_values: int) -> None:
+    def __init__(self, max_values: int, excluded: frozenset[str] = frozenset()) -> None:
         self.max_values = max_values
+        #: Lower-cased keys never put on metrics (PII and dropped fields).
+        self.excluded = excluded
         self._seen: dict[str, set[Any]] = {}
         self.overflowed = 0
 
@@ -46,6 +48,8 @@ class AttributeLimiter:
             return ()
         out = []
         for key, value in attributes.items():
+            if str(key).lower() in self.excluded:
+                continue
             if not isinstance(value, (str, bool, int, float)):
                 value = str(value)
             seen = self._seen.get(key)
@@ -133,8 +137,14 @@ _GRPC_NAMES = {
 class Aggregates:
     """Cumulative SLI state of one monitor since it started (or since fork)."""
 
-    def __init__(self, *, max_attribute_values: int, max_classes: int) -> None:
-        self.limiter = AttributeLimiter(max_attribute_values)
+    def __init__(
+        self,
+        *,
+        max_attribute_values: int,
+        max_classes: int,
+        excluded_attributes: frozenset[str] = frozenset(),
+    ) -> None:
+        self.limiter = AttributeLimiter(max_attribute_values, excluded_attributes)
         self.max_classes = max_classes
         self.calls: dict[tuple[Endpoint, Attrs, str, str | None], int] = {}
         self.rows: dict[tuple[Endpoint, Attrs], int] = {}

@@ -304,7 +304,7 @@ def _add_features(
     features = record.features
     if features is None:
         return
-    if p is not None:
+    if p is not None and p.hash_features:
         event["feature_hash"] = p.feature_hash(features)
     if include:
         event["features"] = _features(features, p)

@@ -114,7 +114,12 @@ class Monitor:
         self._dropped_logs = itertools.count()
         self._lock = threading.Lock()
         self._aggregates = Aggregates(
-            max_attribute_values=config.max_attribute_values, max_classes=config.max_classes
+            max_attribute_values=config.max_attribute_values,
+            max_classes=config.max_classes,
+            # A metric attribute is never pseudonymised: PII keys stay off metrics.
+            excluded_attributes=frozenset(
+                name.lower() for name in (*config.pii_fields, *config.drop_fields)
+            ),
         )
         self._sampler = Sampler(
             sample_rate=config.sample_rate,
@@ -363,24 +368,34 @@ class Monitor:
 
 
 def _build_pseudonymizer(config: Config) -> Any:
-    if not config.pii_fields and not config.drop_fields and not config.pii_detectors:
+    if not (config.pii_fields or config.drop_fields or config.pii_detectors
+            or config.pii_key or config.pii_key_file):
         return None
-    from ._pii import Pseudonymizer, load_pii_key
+    import secrets
 
-    key = None
-    if config.pii_fields or config.pii_detectors:
+    from ._pii import PiiKey, Pseudonymizer, load_pii_key
+
+    keyed = bool(config.pii_fields or config.pii_detectors or config.pii_key
+                 or config.pii_key_file)
+    if keyed:
         key = load_pii_key(
             key=config.pii_key,
             key_file=config.pii_key_file,
             key_id=config.pii_key_id,
             allow_ephemeral=config.pii_ephemeral_key,
         )
+    else:
+        # Only dropping fields: no pseudonym is written, so no key is needed;
+        # a throwaway one scrubs emails/phones out of exception messages.
+        key = PiiKey("0", secrets.token_bytes(32))
     return Pseudonymizer(
         key,
         fields=config.pii_fields,
         drop_fields=config.drop_fields,
         detect_emails="email" in config.pii_detectors,
         detect_phones="phone" in config.pii_detectors,
+        hash_features=keyed and not (config.pii_ephemeral_key and not (
+            config.pii_key or config.pii_key_file)),
     )
 
 

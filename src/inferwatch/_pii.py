@@ -332,6 +332,7 @@ class Pseudonymizer:
         "_prefix",
         "detect_emails",
         "detect_phones",
+        "hash_features",
         "key_id",
     )
 
@@ -344,6 +345,7 @@ class Pseudonymizer:
         detect_emails: bool = False,
         detect_phones: bool = False,
         mac_bytes: int = 12,
+        hash_features: bool = True,
     ) -> None:
         if not isinstance(key, PiiKey):
             raise ConfigurationError("Pseudonymizer needs a PiiKey; build one with load_pii_key()")
@@ -357,6 +359,9 @@ class Pseudonymizer:
         self._fields = frozenset(f.lower() for f in fields)
         self._drop = frozenset(f.lower() for f in drop_fields)
         self.detect_emails = detect_emails
+        #: Whether log events carry ``feature_hash``; off when the key is
+        #: ephemeral, since a hash that changes per process joins nothing.
+        self.hash_features = hash_features
         self.detect_phones = detect_phones
         # Domain separation: a pseudonym can never equal a feature hash.
         self._mac = _HmacSha256(key.secret, b"inferwatch-pseudonym-v1\x00")
