@@ -1,0 +1,625 @@
+"""Pure ASGI middleware: one inference record per HTTP request.
+
+::
+
+    from inferwatch.asgi import Capture, InferenceMiddleware
+
+    app = InferenceMiddleware(
+        app,
+        model="churn",
+        capture={"/predict": Capture(features=lambda body: body["features"])},
+    )
+
+Per HTTP request the middleware opens a transport record (so a
+``@inferwatch.monitor`` predict running inside the route fills in the same
+record: one record per inference), watches ``receive`` and ``send`` for the
+status code, body sizes, time to first byte and the moment the last response
+byte leaves, and submits the record when the app returns. Lifespan and
+websocket scopes, and the excluded paths, pass through untouched.
+
+What is measured, and how:
+
+- **Inference id**: the request's ``x-request-id`` header (configurable), else
+  the W3C ``traceparent`` trace id, else a random 128-bit id; echoed in the
+  response header unless the app set that header itself.
+- **Duration** ends when the last response body message (``more_body`` false)
+  has been handed to the server; background tasks that run afterwards are not
+  counted (they still count as in flight until the app returns).
+- **Time to first byte** is recorded for streamed responses only (the first
+  non-empty body chunk that has more to follow); a single-message response
+  has no separate first byte.
+- **Sizes** are the body bytes that actually flowed through ``receive`` and
+  ``send`` (never ``content-length``).
+- **Route** is the matched template (``/models/{name}/predict``), read from
+  ``scope["route"]`` that Starlette and FastAPI set while routing; mount
+  prefixes are the matched path of the mount. Requests no route matched get
+  ``_unmatched``, so the series stay bounded; unknown methods become ``_OTHER``.
+- **Outcome**: ``error`` when the app raises before the response completed
+  (``error.type`` is the exception's type; the exception propagates
+  unchanged) or the status is 5xx (``error.type`` is the status code, as in
+  OpenTelemetry's HTTP conventions). ``cancelled`` when the client went away
+  before the last byte (a ``http.disconnect`` was seen, the server's ``send``
+  failed, or the task was cancelled); such requests get status 499 if no
+  response had started. An error already recorded by a joined predict call is
+  kept. An exception raised after the last byte (a failing background task)
+  does not change the outcome of a request the client received in full.
+
+Everything the middleware does is fail-safe: a failure of its own code is
+counted as ``inferwatch.self.errors{component="asgi"}`` and the request runs
+as if it were absent. Per-request state lives in a per-call object, never on
+the middleware instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from ._capture import _current, begin_transport, end_transport
+from ._errors import ConfigurationError
+from ._monitor import get_monitor
+from ._record import HttpInfo
+from ._snapshot import infer_batch_size
+
+if TYPE_CHECKING:
+    import contextvars
+
+    from ._monitor import Monitor
+    from ._record import Endpoint, InferenceRecord
+
+__all__ = ["UNMATCHED_ROUTE", "Capture", "InferenceMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The route attribute of requests that no route matched.
+UNMATCHED_ROUTE = "_unmatched"
+#: Client closed the request before a response started (nginx's convention).
+_CLIENT_CLOSED = 499
+_MAX_ID_LENGTH = 128
+_MAX_CACHED_ROUTES = 10_000
+_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+)
+
+_json_loads: Callable[[bytes], Any]
+try:  # orjson is the optional "fast" extra; the standard library does the same job
+    from orjson import loads as _json_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _json_loads = json.loads
+
+try:  # the active span, read through OTel's public API when a request starts late
+    from opentelemetry.trace import get_current_span as _get_current_span
+except ImportError:  # pragma: no cover - opentelemetry-api is a dependency
+    _get_current_span = None  # type: ignore[assignment]
+
+
+class Capture:
+    """What to capture from one route's JSON request and response bodies.
+
+    ::
+
+        Capture(
+            features=lambda body: body["features"],      # from the request body
+            prediction=lambda body: body["prediction"],  # from the response body
+        )
+
+    Each callable receives the parsed JSON body. Bodies are parsed after the
+    response has completed, never when larger than the middleware's
+    ``max_body_bytes`` (counted as ``inferwatch.self.errors`` with component
+    ``asgi_body_too_large``). A field a joined ``@monitor`` predict already
+    filled in (its features, prediction or confidence) is kept. An extractor
+    that raises, or a body that is not JSON, is counted (component
+    ``asgi_capture``) and skipped.
+    """
+
+    __slots__ = ("confidence", "features", "prediction")
+
+    def __init__(
+        self,
+        features: Callable[[Any], Any] | None = None,
+        prediction: Callable[[Any], Any] | None = None,
+        confidence: Callable[[Any], Any] | None = None,
+    ) -> None:
+        for name, value in (
+            ("features", features), ("prediction", prediction), ("confidence", confidence)
+        ):
+            if value is not None and not callable(value):
+                raise ConfigurationError(
+                    f"Capture({name}=...) must be a callable taking the parsed JSON body, "
+                    f"e.g. lambda body: body[{name!r}]; got {type(value).__name__}"
+                )
+        if features is None and prediction is None and confidence is None:
+            raise ConfigurationError(
+                "Capture() captures nothing: pass features=, prediction= or confidence="
+            )
+        self.features = features
+        self.prediction = prediction
+        self.confidence = confidence
+
+    @property
+    def wants_response(self) -> bool:
+        return self.prediction is not None or self.confidence is not None
+
+    def __repr__(self) -> str:
+        names = [n for n in ("features", "prediction", "confidence") if getattr(self, n)]
+        return f"Capture({', '.join(names)})"
+
+
+class InferenceMiddleware:
+    """Record every HTTP request as an inference; see the module docs for what is measured.
+
+    ::
+
+        app.add_middleware(InferenceMiddleware, model="churn", version="3")
+
+    Args:
+        app: the ASGI application to wrap.
+        monitor: the ``Monitor`` to report to (default: the process default,
+            looked up per request so a later ``inferwatch.configure`` applies).
+        model, version: model name and version of requests that no
+            ``@monitor`` predict joins (default: the configured ``model_name``,
+            else ``"http"``, and the configured ``model_version``).
+        request_id_header: request header carrying the caller's inference id.
+        response_id_header: echo the inference id in the response: ``True``
+            uses ``request_id_header``'s name, a string names another header,
+            ``False`` turns it off.
+        exclude_paths: exact paths passed through without a record.
+        capture: route template → :class:`Capture`, for JSON body capture.
+        max_body_bytes: bodies larger than this are not buffered for capture.
+        attributes: static attributes put on every record of this middleware.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        monitor: Monitor | None = None,
+        model: str | None = None,
+        version: str | None = None,
+        request_id_header: str = "x-request-id",
+        response_id_header: bool | str = True,
+        exclude_paths: Iterable[str] = ("/health", "/healthz", "/metrics", "/ready"),
+        capture: Mapping[str, Capture] | None = None,
+        max_body_bytes: int = 1024 * 1024,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.monitor = monitor
+        self.model = model
+        self.version = version
+        if not isinstance(request_id_header, str) or not request_id_header:
+            raise ConfigurationError(
+                "request_id_header must be a header name, e.g. 'x-request-id'"
+            )
+        self._id_header = request_id_header.lower().encode("latin-1")
+        if response_id_header is True:
+            self._echo_header: bytes | None = self._id_header
+        elif response_id_header is False or response_id_header is None:
+            self._echo_header = None
+        elif isinstance(response_id_header, str) and response_id_header:
+            self._echo_header = response_id_header.lower().encode("latin-1")
+        else:
+            raise ConfigurationError(
+                "response_id_header must be True, False or a header name, "
+                f"not {response_id_header!r}"
+            )
+        if isinstance(exclude_paths, str):
+            raise ConfigurationError(
+                "exclude_paths must be a collection of paths, e.g. ('/health',), not one string"
+            )
+        self._exclude = frozenset(exclude_paths)
+        self._capture: dict[str, Capture] = {}
+        for route, spec in (capture or {}).items():
+            if not isinstance(route, str) or not route.startswith("/"):
+                raise ConfigurationError(
+                    f"capture keys are route templates like '/models/{{name}}/predict', "
+                    f"not {route!r}"
+                )
+            if not isinstance(spec, Capture):
+                raise ConfigurationError(
+                    f"capture[{route!r}] must be an inferwatch.asgi.Capture, "
+                    f"not {type(spec).__name__}"
+                )
+            self._capture[route] = spec
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or (
+            max_body_bytes < 0
+        ):
+            raise ConfigurationError(
+                f"max_body_bytes must be an integer >= 0, not {max_body_bytes!r}"
+            )
+        self.max_body_bytes = max_body_bytes
+        self.attributes = {str(k): str(v) for k, v in (attributes or {}).items()}
+        # Caches shared by all requests (never per-request state): the endpoint
+        # per monitor, and the template of each route object seen.
+        self._bound: tuple[Monitor, Endpoint] | None = None
+        self._routes: dict[int, tuple[object, str, bool]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._exclude:
+            await self.app(scope, receive, send)
+            return
+        try:
+            exchange = self._start(scope, receive, send)
+        except Exception:
+            exchange = None
+            self._count_error(None, "asgi")
+        if exchange is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except BaseException as exc:
+            exchange.finish(exc)
+            raise
+        exchange.finish(None)
+
+    # -- per request ----------------------------------------------------------
+
+    def _start(self, scope: Scope, receive: Receive, send: Send) -> _Exchange | None:
+        monitor = self.monitor if self.monitor is not None else get_monitor()
+        if not monitor.enabled:
+            return None
+        parent = _current.get()
+        if parent is not None and parent.http is not None:
+            return None  # an outer InferenceMiddleware already records this request
+        bound = self._bound
+        if bound is None or bound[0] is not monitor:
+            config = monitor.config
+            endpoint = monitor.endpoint(
+                self.model or config.model_name or "http",
+                self.version or config.model_version,
+                self.attributes,
+            )
+            bound = self._bound = (monitor, endpoint)
+        endpoint = bound[1]
+
+        inference_id: str | None = None
+        traceparent: bytes | None = None
+        id_header = self._id_header
+        for name, value in scope["headers"]:
+            if name == id_header:
+                inference_id = _valid_id(value)
+                if inference_id is not None:
+                    break
+            elif name == b"traceparent":
+                traceparent = value
+        if inference_id is None and traceparent is not None:
+            inference_id = _trace_id_from(traceparent)
+
+        method = scope.get("method", "GET")
+        http = HttpInfo("http", method if method in _METHODS else "_OTHER", UNMATCHED_ROUTE)
+        record, token = begin_transport(endpoint, http, inference_id)
+        return _Exchange(self, monitor, endpoint, record, token, http, scope, receive, send)
+
+    def _count_error(self, monitor: Monitor | None, component: str) -> None:
+        with contextlib.suppress(Exception):  # nowhere left to report
+            (monitor or self.monitor or get_monitor()).count_error(component)
+
+    def _route_template(self, scope: Scope, start_root: str) -> str | None:
+        """The matched route's template, or None when nothing matched (yet)."""
+        route = scope.get("route")
+        if route is None:
+            return None
+        cached = self._routes.get(id(route))
+        if cached is None or cached[0] is not route:
+            cached = (route, *_describe_route(route))
+            if len(self._routes) < _MAX_CACHED_ROUTES:
+                self._routes[id(route)] = cached
+        _, path, is_mount = cached
+        root: str = scope.get("root_path", "")
+        if is_mount:
+            # root_path already ends with this mount's matched prefix.
+            prefix = root[len(start_root):] if root.startswith(start_root) else path
+            return f"{prefix}/{{path}}"
+        if root != start_root and root.startswith(start_root):
+            return root[len(start_root):] + path
+        return path
+
+
+def _describe_route(route: object) -> tuple[str, bool]:
+    path: Any = getattr(route, "path", None)
+    if not isinstance(path, str) or not path:
+        return UNMATCHED_ROUTE, False
+    try:
+        from starlette.routing import Mount
+    except ImportError:  # pragma: no cover - a non-Starlette router setting scope["route"]
+        return path, False
+    return path, isinstance(route, Mount)
+
+
+def _valid_id(value: bytes) -> str | None:
+    if not 0 < len(value) <= _MAX_ID_LENGTH:
+        return None
+    try:
+        text = value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
+def _trace_id_from(traceparent: bytes) -> str | None:
+    # version "-" trace-id (32 hex) "-" parent-id (16 hex) "-" flags
+    if len(traceparent) < 55 or traceparent[2:3] != b"-" or traceparent[35:36] != b"-":
+        return None
+    try:
+        trace_id = int(traceparent[3:35], 16)
+    except ValueError:
+        return None
+    return f"{trace_id:032x}" if trace_id else None
+
+
+class _Exchange:
+    """The state of one request/response, and the wrapped ``receive`` and ``send``."""
+
+    __slots__ = (
+        "_receive",
+        "_send",
+        "capture",
+        "disconnected",
+        "done",
+        "endpoint",
+        "http",
+        "middleware",
+        "monitor",
+        "record",
+        "request_chunks",
+        "response_chunks",
+        "scope",
+        "send_failed",
+        "start",
+        "start_root",
+        "token",
+    )
+
+    def __init__(
+        self,
+        middleware: InferenceMiddleware,
+        monitor: Monitor,
+        endpoint: Endpoint,
+        record: InferenceRecord,
+        token: contextvars.Token[InferenceRecord | None],
+        http: HttpInfo,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        self.middleware = middleware
+        self.monitor = monitor
+        self.endpoint = endpoint
+        self.record = record
+        self.token = token
+        self.http = http
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.start = record.start_perf_ns
+        self.start_root: str = scope.get("root_path", "")
+        self.done = False
+        self.disconnected = False
+        self.send_failed = False
+        # Body capture: None = not captured; a list = buffered chunks; False =
+        # over the size limit. Decided at the first body message.
+        self.capture: Capture | None = None
+        self.request_chunks: list[bytes] | bool | None = None
+        self.response_chunks: list[bytes] | bool | None = None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        try:
+            kind = message["type"]
+            if kind == "http.request":
+                body = message.get("body", b"")
+                if body:
+                    self.http.request_size += len(body)
+                    if self.middleware._capture:
+                        self._tee_request(body)
+            elif kind == "http.disconnect":
+                self.disconnected = True
+        except Exception:
+            self.middleware._count_error(self.monitor, "asgi")
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind == "http.response.body":
+            body = message.get("body", b"")
+            if self.response_chunks is not None and body:
+                self._tee_response(body)
+            try:
+                await self._send(message)
+            except BaseException:
+                self.send_failed = True
+                raise
+            now = perf_counter_ns()
+            if body:
+                self.http.response_size += len(body)
+            if not message.get("more_body", False):
+                self.http.duration_ns = now - self.start
+                self.done = True
+            elif body and self.http.ttfb_ns is None:
+                self.http.ttfb_ns = now - self.start
+            return
+        if kind == "http.response.start":
+            try:
+                message = self._response_start(message)
+            except Exception:
+                self.middleware._count_error(self.monitor, "asgi")
+        elif kind == "http.response.pathsend":  # the server sends a whole file
+            try:
+                await self._send(message)
+            except BaseException:
+                self.send_failed = True
+                raise
+            self.http.duration_ns = perf_counter_ns() - self.start
+            self.done = True
+            return
+        try:
+            await self._send(message)
+        except BaseException:
+            self.send_failed = True
+            raise
+
+    def _response_start(self, message: Message) -> Message:
+        self.http.status_code = message.get("status")
+        record = self.record
+        if record.trace_id == 0 and _get_current_span is not None:
+            _late_trace_ids(record)
+        if self.middleware._capture:
+            spec = self._capture_spec()
+            if spec is not None and spec.wants_response:
+                self.response_chunks = []
+        echo = self.middleware._echo_header
+        if echo is None:
+            return message
+        headers = message.get("headers") or ()
+        for name, _ in headers:
+            if name == echo:  # the app set its own id header: leave it alone
+                return message
+        copied = dict(message)
+        copied["headers"] = [*headers, (echo, record.id.encode("latin-1"))]
+        return copied
+
+    # -- body capture --------------------------------------------------------
+
+    def _capture_spec(self) -> Capture | None:
+        capture = self.capture
+        if capture is None:
+            template = self.middleware._route_template(self.scope, self.start_root)
+            if template is not None:
+                capture = self.middleware._capture.get(template)
+                self.capture = capture
+        return capture
+
+    def _tee_request(self, body: bytes) -> None:
+        chunks = self.request_chunks
+        if chunks is None:
+            # The router has matched by the time the route reads its body; if
+            # something read it before routing, buffer it and decide at the end.
+            template = self.middleware._route_template(self.scope, self.start_root)
+            if template is not None:
+                spec = self.middleware._capture.get(template)
+                self.capture = spec
+                if spec is None or spec.features is None:
+                    self.request_chunks = False
+                    return
+            chunks = self.request_chunks = []
+        if chunks is False or chunks is True:
+            return
+        if self.http.request_size > self.middleware.max_body_bytes:
+            self.request_chunks = True  # too large: stop buffering, count it at the end
+            return
+        chunks.append(body)
+
+    def _tee_response(self, body: bytes) -> None:
+        chunks = self.response_chunks
+        if not isinstance(chunks, list):
+            return
+        if self.http.response_size + len(body) > self.middleware.max_body_bytes:
+            self.response_chunks = True
+            return
+        chunks.append(body)
+
+    def _apply_capture(self) -> None:
+        spec = self._capture_spec()
+        if spec is None:
+            return
+        record = self.record
+        monitor = self.monitor
+        requested = self.request_chunks
+        if requested is True or self.response_chunks is True:
+            monitor.count_error("asgi_body_too_large")
+        if isinstance(requested, list) and spec.features is not None and record.features is None:
+            try:
+                features = spec.features(_json_loads(b"".join(requested)))
+                record.features = features
+                record.batch_size = infer_batch_size(features)
+            except Exception:
+                monitor.count_error("asgi_capture")
+        response = self.response_chunks
+        if isinstance(response, list) and self.done and record.outcome == "ok":
+            try:
+                body = _json_loads(b"".join(response))
+                if spec.prediction is not None and record.prediction is None:
+                    record.prediction = spec.prediction(body)
+                if spec.confidence is not None and record.confidence is None:
+                    record.confidence = spec.confidence(body)
+            except Exception:
+                monitor.count_error("asgi_capture")
+
+    # -- the end -------------------------------------------------------------
+
+    def finish(self, exc: BaseException | None) -> None:
+        record = self.record
+        try:
+            http = self.http
+            if not self.done:
+                http.duration_ns = perf_counter_ns() - self.start
+            template = self.middleware._route_template(self.scope, self.start_root)
+            if template is not None:
+                http.route = template
+            status = http.status_code
+            client_gone = self.disconnected or self.send_failed
+            if self.done:
+                if isinstance(status, int) and status >= 500 and record.outcome == "ok":
+                    record.outcome = "error"
+                    record.error_type = str(status)
+            elif exc is not None and not client_gone and not _is_cancellation(exc):
+                if record.outcome == "ok":
+                    record.outcome = "error"
+                    record.error_type = type(exc).__qualname__
+                    try:
+                        record.error_message = str(exc)
+                    except Exception:
+                        record.error_message = "<unprintable exception>"
+                if status is None:
+                    http.status_code = 500
+            elif exc is not None or client_gone:
+                if record.outcome == "ok":
+                    record.outcome = "cancelled"
+                if status is None:
+                    http.status_code = _CLIENT_CLOSED
+            else:  # the app returned without finishing a response: the server sends 500
+                if status is None:
+                    http.status_code = 500
+                if record.outcome == "ok":
+                    record.outcome = "error"
+                    record.error_type = str(http.status_code)
+            if self.middleware._capture:
+                self._apply_capture()
+        except Exception:
+            self.middleware._count_error(self.monitor, "asgi")
+        end_transport(self.monitor, self.endpoint, record, self.token)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(exc, asyncio.CancelledError)
+
+
+def _late_trace_ids(record: InferenceRecord) -> None:
+    """Fill trace ids when OTel's middleware runs inside ours (its span began after us).
+
+    While the app sends its response the current span is OTel's server span,
+    or its internal "http send" child; the record takes the server span.
+    """
+    span = _get_current_span()
+    context = span.get_span_context()
+    if not context.is_valid:
+        return
+    record.trace_id = context.trace_id
+    span_id = context.span_id
+    kind = getattr(span, "kind", None)
+    parent = getattr(span, "parent", None)
+    if kind is not None and getattr(kind, "name", "") != "SERVER" and parent is not None:
+        parent_id = getattr(parent, "span_id", 0)
+        if parent_id and getattr(parent, "trace_id", 0) == context.trace_id:
+            span_id = parent_id
+    record.span_id = span_id
