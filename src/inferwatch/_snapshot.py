@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["infer_batch_size", "snapshot"]
+__all__ = ["infer_batch_size", "snapshot", "snapshot_rows"]
 
 _IMMUTABLE = frozenset(
     (int, float, str, bool, bytes, complex, type(None), np.float64, np.float32, np.int64,
@@ -67,3 +67,11 @@ def infer_batch_size(features: Any) -> int:
     if shape is not None and len(shape) >= 2:
         return int(shape[0])
     return 1
+
+
+def snapshot_rows(features: Any) -> tuple[Any, int]:
+    """``(snapshot(features), infer_batch_size(features))`` with one type dispatch
+    for the common case of a numpy row or batch."""
+    if type(features) is np.ndarray:
+        return features.copy(), (features.shape[0] if features.ndim >= 2 else 1)
+    return snapshot(features), infer_batch_size(features)
