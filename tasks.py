@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Set up and run inferwatch's demo, tests and benchmarks with nothing but python3.
+
+    python3 tasks.py demo    # create .venv, install, run the demo
+    python3 tasks.py test    # create the test environments, run the whole suite
+    python3 tasks.py bench   # run every benchmark in benchmarks/
+    python3 tasks.py lint    # ruff and mypy --strict
+
+Virtual environments live in .venv (newest dependencies) and .venv-otel-oldest
+(the oldest supported OpenTelemetry SDK); they are reused, and reinstalled
+only when a pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+OLDEST_OTEL = "1.27.0"
+INTEGRATIONS = sorted(p.parent for p in (ROOT / "integrations").glob("*/pyproject.toml"))
+
+
+def _python(env_dir: Path) -> Path:
+    return env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+def _run(*cmd: object, cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=cwd, env=env)
+
+
+def _check(*cmd: object) -> None:
+    code = _run(*cmd)
+    if code != 0:
+        sys.exit(f"command failed with exit code {code}")
+
+
+def _requirements_stamp(extra: str) -> str:
+    digest = hashlib.sha256(extra.encode())
+    for path in [ROOT / "pyproject.toml", *(p / "pyproject.toml" for p in INTEGRATIONS)]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_env(name: str, packages: list[str], extra_key: str = "") -> Path:
+    """A virtual environment at ROOT/name with the project and ``packages`` installed."""
+    env_dir = ROOT / name
+    python = _python(env_dir)
+    stamp_file = env_dir / ".inferwatch-stamp"
+    stamp = _requirements_stamp(extra_key + " ".join(packages))
+    if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return python
+    if not python.exists():
+        print(f"creating {name} ...", flush=True)
+        venv.create(env_dir, with_pip=True)
+    _check(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _check(python, "-m", "pip", "install", "--quiet", *packages)
+    stamp_file.write_text(stamp)
+    return python
+
+
+def main_env() -> Path:
+    packages = ["-e", f"{ROOT}[test,fast,dev,profiles]"]
+    for integration in INTEGRATIONS:
+        packages += ["-e", f"{integration}[test]"]
+    return ensure_env(".venv", packages)
+
+
+def oldest_otel_env() -> Path:
+    pins = [f"opentelemetry-api=={OLDEST_OTEL}", f"opentelemetry-sdk=={OLDEST_OTEL}",
+            f"opentelemetry-exporter-otlp-proto-http=={OLDEST_OTEL}"]
+    return ensure_env(".venv-otel-oldest", ["-e", f"{ROOT}[test,fast]", *pins], "oldest")
+
+
+def demo(args: list[str]) -> int:
+    python = main_env()
+    return _run(python, ROOT / "examples" / "demo.py", *args)
+
+
+def test(args: list[str]) -> int:
+    """The whole suite: core + integrations on the newest dependencies, then the
+    core's OpenTelemetry-facing tests on the oldest supported SDK."""
+    python = main_env()
+    failures = 0
+    suites = [ROOT / "tests", *(p / "tests" for p in INTEGRATIONS if (p / "tests").is_dir())]
+    code = _run(python, "-m", "pytest", *suites, *args)
+    failures += code != 0  # exit code 5 (no tests ran) is a failure too
+    old = oldest_otel_env()
+    code = _run(old, "-m", "pytest", ROOT / "tests" / "test_otel.py",
+                ROOT / "tests" / "test_logs.py", ROOT / "tests" / "test_capture.py", "-q")
+    failures += code != 0
+    print("test suites failed:" if failures else "all test suites passed", failures or "")
+    return 1 if failures else 0
+
+
+def bench(args: list[str]) -> int:
+    python = main_env()
+    failures = 0
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        failures += _run(python, script, *args) != 0
+    return 1 if failures else 0
+
+
+def lint(args: list[str]) -> int:
+    python = main_env()
+    code = _run(python, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples")
+    return code or _run(python, "-m", "mypy")
+
+
+COMMANDS = {"demo": demo, "test": test, "bench": bench, "lint": lint}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
