@@ -306,6 +306,11 @@ class InferenceMiddleware:
         """The matched route's template, or None when nothing matched (yet)."""
         route = scope.get("route")
         if route is None:
+            # FastAPI's router does not set scope["route"] for a mounted app,
+            # but the mount's prefix has moved into root_path.
+            root_now: str = scope.get("root_path", "")
+            if root_now != start_root and root_now.startswith(start_root):
+                return f"{root_now[len(start_root):]}/{{path}}"
             return None
         cached = self._routes.get(id(route))
         if cached is None or cached[0] is not route:
