@@ -1,0 +1,352 @@
+"""Per-call state of one intercepted RPC, shared by the sync and aio interceptors.
+
+An interceptor's ``intercept_service`` runs once per RPC, so each call gets a
+fresh ``RpcCall`` and a fresh method handler whose (de)serializers are
+closures over it: message sizes are counted where the bytes are, with no
+state on the interceptor and nothing looked up per message.
+
+What is measured:
+
+- duration: from the start of the servicer's behavior to its return (unary
+  responses, serialization included) or to the exhaustion of its response
+  stream (every message serialized and handed to gRPC);
+- request and response sizes: serialized message bytes, summed over the
+  messages of a stream;
+- time to first message (streaming responses): to the first serialized
+  response message;
+- status: the gRPC status name the client gets ("OK", "INVALID_ARGUMENT").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from inferwatch._capture import _current, begin_transport, end_transport
+from inferwatch._monitor import get_monitor
+from inferwatch._record import Endpoint, HttpInfo, InferenceRecord
+
+if TYPE_CHECKING:
+    from inferwatch._monitor import Monitor
+
+__all__ = ["DEFAULT_EXCLUDE", "RpcCall", "Settings"]
+
+#: Method prefixes left alone by default: probes, not inferences.
+DEFAULT_EXCLUDE: tuple[str, ...] = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+#: Statuses that are the server's fault (OTel RPC semconv sets ``error.type``
+#: on the server for these only); the others describe the request.
+_SERVER_ERRORS = frozenset(
+    {"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"}
+)
+
+_Token = contextvars.Token[InferenceRecord | None]
+
+
+class Settings:
+    """Options of one interceptor; the endpoint per service is resolved lazily."""
+
+    __slots__ = ("_endpoints", "attributes", "exclude", "model", "monitor", "request_id_key",
+                 "version")
+
+    def __init__(
+        self,
+        *,
+        model: str | None,
+        version: str | None,
+        attributes: Mapping[str, Any] | None,
+        monitor: Monitor | None,
+        exclude: Sequence[str],
+        request_id_metadata: str,
+    ) -> None:
+        if isinstance(exclude, str):
+            raise TypeError(
+                "exclude= takes a sequence of method prefixes, e.g. ('/grpc.health.v1.Health/',)"
+            )
+        self.model = model
+        self.version = version
+        self.attributes = {str(k): str(v) for k, v in (attributes or {}).items()}
+        self.monitor = monitor
+        self.exclude = tuple(exclude)
+        self.request_id_key = request_id_metadata.lower()
+        self._endpoints: dict[str, tuple[Monitor, Endpoint]] = {}
+
+    def resolve(self, method: str) -> tuple[Monitor, Endpoint] | None:
+        """The monitor and endpoint for ``method``; None when not monitored."""
+        if method.startswith(self.exclude):
+            return None
+        mon = self.monitor if self.monitor is not None else get_monitor()
+        if not mon.enabled:
+            return None
+        service = method[1:].partition("/")[0] if method.startswith("/") else method
+        bound = self._endpoints.get(service)
+        if bound is None or bound[0] is not mon:
+            endpoint = mon.endpoint(
+                self.model or mon.config.model_name or service,
+                self.version or mon.config.model_version,
+                self.attributes,
+            )
+            bound = (mon, endpoint)
+            if self._endpoints and next(iter(self._endpoints.values()))[0] is not mon:
+                self._endpoints = {}  # the default monitor changed: forget the old one's
+            self._endpoints[service] = bound
+        return bound
+
+    def request_id(self, metadata: Any) -> str | None:
+        key = self.request_id_key
+        for item in metadata or ():
+            if item[0] == key:
+                value = item[1]
+                return value if isinstance(value, str) else None
+        return None
+
+
+def _status_name(code: Any) -> str | None:
+    if code is None:
+        return None
+    name = getattr(code, "name", None)
+    return name if isinstance(name, str) else str(code)
+
+
+def _context_code(context: Any) -> str | None:
+    try:
+        return _status_name(context.code())
+    except Exception:  # a context without code(): fall back on what we saw
+        return None
+
+
+class RpcCall:
+    """One RPC between the start of its behavior and its last message."""
+
+    __slots__ = (
+        "closed",
+        "endpoint",
+        "first_message_ns",
+        "inference_id",
+        "method",
+        "monitor",
+        "record",
+        "request_size",
+        "response_serializer",
+        "response_size",
+        "serialized",
+        "unary",
+    )
+
+    def __init__(
+        self, monitor: Monitor, endpoint: Endpoint, method: str, inference_id: str | None
+    ) -> None:
+        self.monitor = monitor
+        self.endpoint = endpoint
+        self.method = method
+        self.inference_id = inference_id
+        self.record: InferenceRecord | None = None
+        self.request_size = 0
+        self.response_size = 0
+        self.first_message_ns = 0
+        self.response_serializer: Callable[[Any], bytes] | None = None
+        self.serialized = False
+        self.unary = False
+        self.closed = False
+
+    # -- (de)serializers, closures over this call ----------------------------
+
+    def deserializer(self, original: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+        def deserialize(data: bytes) -> Any:
+            try:
+                self.request_size += len(data)
+            except Exception:
+                self.monitor.count_error("grpc_interceptor")
+            return data if original is None else original(data)
+
+        return deserialize
+
+    def stream_serializer(self, original: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
+        """Serializer of a streaming response: counts bytes, times the first message."""
+
+        def serialize(message: Any) -> bytes:
+            data: bytes = message if original is None else original(message)
+            try:
+                if not self.first_message_ns:
+                    self.first_message_ns = perf_counter_ns()
+                self.response_size += len(data)
+            except Exception:
+                self.monitor.count_error("grpc_interceptor")
+            return data
+
+        return serialize
+
+    def unary_serializer(self, original: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
+        """Serializer of a unary response: passes through what the behavior serialized.
+
+        The wrapped behavior serializes the response itself (``prepare``) so the
+        duration and size include it; if that failed, gRPC calls the original
+        serializer here and handles the failure its usual way.
+        """
+        self.response_serializer = original
+        self.unary = True
+
+        def serialize(message: Any) -> bytes:
+            if self.serialized:
+                return message  # type: ignore[no-any-return]
+            return message if original is None else original(message)
+
+        return serialize
+
+    # -- the record ----------------------------------------------------------
+
+    def open(self) -> _Token | None:
+        """Open the record and bind it to the context; None if that failed."""
+        try:
+            record, token = begin_transport(
+                self.endpoint, HttpInfo("grpc", route=self.method), self.inference_id
+            )
+        except Exception:  # the RPC goes on unrecorded
+            self.monitor.count_error("grpc_interceptor")
+            return None
+        self.record = record
+        return token
+
+    def bind(self) -> _Token | None:
+        """Make the record current again (each step of a response stream)."""
+        if self.record is None:
+            return None
+        return _current.set(self.record)
+
+    def unbind(self, token: _Token | None) -> None:
+        if token is None:
+            return
+        try:
+            _current.reset(token)
+        except Exception:  # reset from another context: nothing of ours is bound here
+            self.monitor.count_error("grpc_interceptor")
+
+    def prepare(self, response: Any, context: Any) -> Any:
+        """Serialize a unary response now; return what the behavior returns to gRPC."""
+        try:
+            status = _context_code(context)
+            if status not in (None, "OK"):
+                return response  # gRPC discards or serializes it itself
+            original = self.response_serializer
+            data = response if original is None else original(response)
+            self.response_size = len(data)
+        except Exception:
+            # The user's serializer failed: gRPC will call it again and fail the
+            # RPC with INTERNAL, as it would without us.
+            return response
+        self.serialized = True
+        return data
+
+    def close_ok(self, context: Any, token: _Token | None) -> None:
+        status = _context_code(context) or "OK"
+        if status == "OK" and self.unary and not self.serialized:
+            status = "INTERNAL"  # the response could not be serialized
+        self._close(status, None, token)
+
+    def close_exc(self, exc: BaseException, context: Any, token: _Token | None) -> None:
+        """Close on an exception from the behavior (re-raised by the caller)."""
+        if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+            self._close("CANCELLED", None, token)
+            return
+        # context.abort() and set_code() leave the status on the context: the
+        # exception then only carries it. Otherwise gRPC answers UNKNOWN.
+        status = _context_code(context)
+        if status is None or status == "OK":
+            self._close("UNKNOWN", exc, token)
+        else:
+            self._close(status, None, token)
+
+    def close_cancelled(self) -> None:
+        """The response stream was dropped before its end (the client went away)."""
+        if not self.closed:
+            self._close("CANCELLED", None, self.bind())
+
+    def _close(self, status: str, exc: BaseException | None, token: _Token | None) -> None:
+        record = self.record
+        if record is None or token is None or self.closed:
+            return
+        self.closed = True
+        try:
+            http = record.http
+            if http is not None:
+                http.duration_ns = perf_counter_ns() - record.start_perf_ns
+                http.status_code = status
+                http.request_size = self.request_size
+                http.response_size = self.response_size
+                if self.first_message_ns:
+                    http.ttfb_ns = self.first_message_ns - record.start_perf_ns
+            if record.outcome == "ok":
+                if status == "CANCELLED":
+                    record.outcome = "cancelled"
+                elif status in _SERVER_ERRORS:
+                    record.outcome = "error"
+                    if exc is not None:
+                        record.error_type = type(exc).__qualname__
+                        try:
+                            record.error_message = str(exc)
+                        except Exception:
+                            record.error_message = "<unprintable exception>"
+                    else:
+                        record.error_type = status
+        except Exception:
+            self.monitor.count_error("grpc_interceptor")
+        end_transport(self.monitor, self.endpoint, record, token)
+
+    # -- sync behaviors (grpc.server, and sync handlers on grpc.aio.server) ----
+
+    def wrap_unary_response(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def unary_response(request: Any, context: Any) -> Any:
+            token = self.open()
+            try:
+                response = behavior(request, context)
+            except BaseException as exc:
+                self.close_exc(exc, context, token)
+                raise
+            response = self.prepare(response, context)
+            self.close_ok(context, token)
+            return response
+
+        return unary_response
+
+    def wrap_stream_response(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def stream_response(request: Any, context: Any) -> Iterator[Any]:
+            token = self.open()
+            try:
+                responses = behavior(request, context)
+            except BaseException as exc:
+                self.close_exc(exc, context, token)
+                raise
+            # Each step of the stream binds the record for itself: gRPC may
+            # pull messages from another thread (sync handlers on grpc.aio).
+            self.unbind(token)
+            return self._iterate(responses, context)
+
+        return stream_response
+
+    def _iterate(self, responses: Any, context: Any) -> Iterator[Any]:
+        iterator: Iterator[Any] | None = None
+        try:
+            while True:
+                token = self.bind()
+                try:
+                    if iterator is None:
+                        iterator = iter(responses)
+                    message = next(iterator)
+                except StopIteration:
+                    self.close_ok(context, token)
+                    return
+                except BaseException as exc:
+                    self.close_exc(exc, context, token)
+                    raise
+                self.unbind(token)
+                yield message
+        finally:
+            if not self.closed:
+                self.close_cancelled()
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+
