@@ -116,7 +116,8 @@ def show_metrics(monitor: inferwatch.Monitor) -> None:
             totals[point.name] = totals.get(point.name, 0) + value
     for name, value in sorted(totals.items()):
         if isinstance(value, list):
-            print(f"  {name:<44} histogram: {value[0]} values, mean {value[1] / max(value[0], 1):.6g}")
+            mean = value[1] / max(value[0], 1)
+            print(f"  {name:<44} histogram: {value[0]} values, mean {mean:.6g}")
         else:
             print(f"  {name:<44} {value}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import sys
 import threading
@@ -234,10 +235,8 @@ def test_sixteen_threads_count_exactly() -> None:
         def worker(i: int) -> None:
             barrier.wait()
             for j in range(per_thread):
-                try:
+                with contextlib.suppress(ValueError):
                     predict([-1.0 if (i + j) % 10 == 0 else 1.0, 2.0])
-                except ValueError:
-                    pass
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
         old = sys.getswitchinterval()

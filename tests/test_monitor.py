@@ -85,7 +85,7 @@ def test_fork_gives_the_child_fresh_threads_and_counts(make_monitor: Any, sink: 
         finally:
             os._exit(0)
     os.close(write_fd)
-    _, status = os.waitpid(pid, 0)
+    os.waitpid(pid, 0)
     answer = os.read(read_fd, 100).decode()
     os.close(read_fd)
     assert answer == "3,True"

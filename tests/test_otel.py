@@ -7,7 +7,7 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
@@ -115,9 +115,9 @@ def test_wrapped_exporter_adds_histograms(make_monitor: Any,
 
 
 class _OtlpReceiver(http.server.BaseHTTPRequestHandler):
-    bodies: list[tuple[str, bytes]] = []
+    bodies: ClassVar[list[tuple[str, bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).bodies.append((self.path, body))
         self.send_response(200)

@@ -210,7 +210,8 @@ class Aggregates:
 
     def _count_classes(self, series: tuple[Endpoint, Attrs], labels: Iterable[Any]) -> None:
         endpoint, dyn = series
-        for label, n in zip(*np.unique(np.asarray(list(labels)).astype(str), return_counts=True)):
+        names, counts = np.unique(np.asarray(list(labels)).astype(str), return_counts=True)
+        for label, n in zip(names, counts, strict=True):
             key = (endpoint, dyn, self._class_label(endpoint, str(label)))
             self.classes[key] = self.classes.get(key, 0) + int(n)
 
@@ -288,7 +289,8 @@ class Aggregates:
                 attrs["error.type"] = error_type
             out.append(MetricPoint("inferwatch.predict.calls", attrs, n))
         for (endpoint, dyn), n in self.rows.items():
-            out.append(MetricPoint("inferwatch.predict.predictions", _model_attrs(endpoint, dyn), n))
+            attrs = _model_attrs(endpoint, dyn)
+            out.append(MetricPoint("inferwatch.predict.predictions", attrs, n))
         for (endpoint, dyn, label), n in self.classes.items():
             attrs = _model_attrs(endpoint, dyn)
             attrs["inferwatch.prediction.class"] = label

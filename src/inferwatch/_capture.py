@@ -17,6 +17,7 @@ model's own attributes stay reachable through the wrapper.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -137,10 +138,8 @@ def end_transport(
     """
     try:
         next(endpoint.ends)
-        try:
+        with contextlib.suppress(ValueError):  # reset from another context: leave it alone
             _current.reset(token)
-        except ValueError:  # reset from another context: leave that context alone
-            pass
         if record.joinable:  # no monitored predict ran: the request is the inference
             record.joinable = False
             if record.http is not None:
@@ -504,7 +503,7 @@ def _wrap(target: Any, spec: _Spec) -> Any:
     return _MonitoredCallable(target, wrapper)
 
 
-class _MonitoredCallable(wrapt.ObjectProxy):  # type: ignore[misc]
+class _MonitoredCallable(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A callable model wrapped so its own attributes stay reachable."""
 
     def __init__(self, target: Any, wrapper: Callable[..., Any]) -> None:
@@ -515,7 +514,7 @@ class _MonitoredCallable(wrapt.ObjectProxy):  # type: ignore[misc]
         return self._self_call(*args, **kwargs)
 
 
-class stage:  # noqa: N801 - reads as a verb at the call site, like contextlib helpers
+class stage:
     """Time a stage of the current inference: a context manager and a decorator.
 
     ::

@@ -18,6 +18,7 @@ first, so what it reads includes every call that has finished.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import threading
@@ -449,10 +450,8 @@ def _after_fork_in_child() -> None:
 
 def _shutdown_all() -> None:
     for monitor in list(_live_monitors):
-        try:
+        with contextlib.suppress(Exception):  # interpreter exit: nowhere left to report
             monitor.shutdown(timeout=2.0)
-        except Exception:  # noqa: S110 - interpreter exit: nowhere left to report
-            pass
 
 
 if hasattr(os, "register_at_fork"):

@@ -23,7 +23,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
@@ -194,7 +194,7 @@ def _histogram_metric(
     )
 
 
-class InferwatchMetricExporter(MetricExporter):  # type: ignore[misc]
+class InferwatchMetricExporter(MetricExporter):
     """A MetricExporter that adds inferwatch's histograms to each export.
 
     Wraps the exporter that really sends (OTLP, console, in-memory) and keeps
@@ -265,7 +265,7 @@ class InferwatchMetricExporter(MetricExporter):  # type: ignore[misc]
                 scope_metrics=[_build(ScopeMetrics, scope=InstrumentationScope(
                     SCOPE_NAME, _version()), metrics=metrics, schema_url="")],
                 schema_url=""))
-        return _build(MetricsData, resource_metrics=resource_metrics)
+        return cast(MetricsData, _build(MetricsData, resource_metrics=resource_metrics))
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

@@ -101,8 +101,8 @@ class Sampler:
         self._low_confidence = low_confidence_threshold
         self._rates = (sample_rate, feature_sample_rate)
         self._bounds = (
-            int(round(sample_rate * float(1 << 64))),
-            int(round(feature_sample_rate * float(1 << 64))),
+            round(sample_rate * float(1 << 64)),
+            round(feature_sample_rate * float(1 << 64)),
         )
         self._buckets = {rule: TokenBucket(max_records_per_second, clock) for rule in RULES}
         #: (rule, decision) -> count; decision is kept, sampled_out or rate_limited.
