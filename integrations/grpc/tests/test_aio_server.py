@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -46,6 +46,7 @@ def serve(test: Callable[[Client], Awaitable[None]]) -> None:
                         return await channel.stream_unary(method, **ser)(
                             iter(request), timeout=TIMEOUT, **kw
                         )
+                    stream: AsyncIterable[Any]
                     if kind == "StreamStream":
                         stream = channel.stream_stream(method, **ser)(
                             iter(request), timeout=TIMEOUT, **kw
