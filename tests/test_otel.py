@@ -202,3 +202,33 @@ def test_collector_down_never_reaches_predict(make_monitor: Any,
     started = time.monotonic()
     mon.shutdown(timeout=2.0)
     assert time.monotonic() - started < 15  # bounded, not OTLP's minute of back-off
+
+
+@pytest.mark.network
+def test_real_otlp_logs_over_http(otlp_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    endpoint, bodies = otlp_receiver
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    mon = inferwatch.Monitor(environ={}, log_sink="otlp", metrics_exporter="none",
+                             feature_sample_rate=1.0, pii_fields=["user"], pii_key="x" * 32)
+
+    @inferwatch.monitor(model="m", monitor=mon, features=lambda user: {"user": user})
+    def predict(user: str) -> int:
+        if user == "bad":
+            raise ValueError("bad user bad@example.org")
+        return 1
+
+    predict("alice")
+    with pytest.raises(ValueError):
+        predict("bad")
+    mon.shutdown()
+    requests = [ExportLogsServiceRequest.FromString(body)
+                for path, body in bodies if path == "/v1/logs"]
+    records = [lr for req in requests for rl in req.resource_logs
+               for sl in rl.scope_logs for lr in sl.log_records]
+    assert len(records) == 2
+    wire = b"".join(body for _, body in bodies)
+    assert b"alice" not in wire and b"bad@example.org" not in wire
+    severities = sorted(r.severity_text for r in records)
+    assert severities == ["ERROR", "INFO"]

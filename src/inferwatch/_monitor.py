@@ -58,8 +58,10 @@ class Monitor:
             on. Without one, inferwatch builds its own exporting over OTLP when
             ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; metrics stay inspectable
             in-process either way (``collect()``, ``summary()``).
-        log_sink: an object with ``emit(events)``, ``flush()`` and ``close()``
-            replacing the configured sink (``inferwatch.testing`` uses this).
+        log_sink: one of the ``log_sink`` option's values ("stdout", "file",
+            "otlp", ...), or an object with ``emit(events)``, ``flush()`` and
+            ``close()`` replacing the configured sink (``inferwatch.testing``
+            uses this).
         logger_provider: an OpenTelemetry ``LoggerProvider`` for the 'otlp' sink.
     """
 
@@ -72,6 +74,8 @@ class Monitor:
         environ: Mapping[str, str] | None = None,
         **options: Any,
     ) -> None:
+        if isinstance(log_sink, str):  # the option's name, e.g. log_sink="file"
+            options["log_sink"], log_sink = log_sink, None
         self.config: Config = resolve_config(options, environ)
         config = self.config
         self.enabled = config.enabled
