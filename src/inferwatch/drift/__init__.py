@@ -1,0 +1,55 @@
+"""Data and prediction drift against a reference profile, from bounded sketches.
+
+::
+
+    import inferwatch.drift
+
+    profile = inferwatch.drift.build_profile(train_df, categorical=["country"],
+                                             prediction="score")
+    profile.save("churn.iwprofile")            # or: inferwatch profile build ...
+
+    drift = inferwatch.drift.watch("churn.iwprofile", window="count:10000")
+    report = drift.report()                    # a DriftReport; .to_dict() for JSON
+
+Building blocks, one job each: ``_sources`` reads training data,
+``_columns`` turns rows into per-feature columns, ``_build``/``_profile``
+make the :class:`ReferenceProfile` and ``_profile_io`` stores it in one file,
+``_window``/``_windows`` keep live sketches per window, ``_compare`` computes
+statistics, ``_decide`` turns them into a status (the sample-size rule is
+documented there), ``_assess`` assembles a :class:`DriftReport`, ``_metrics``
+exports it and ``_drift_monitor`` wires it to a :class:`inferwatch.Monitor`.
+"""
+
+from ._build import build_profile
+from ._decide import Thresholds
+from ._drift_monitor import DriftMonitor, watch
+from ._profile import (
+    Calibration,
+    CategoricalProfile,
+    FeatureProfile,
+    NumericProfile,
+    ReferenceProfile,
+    VectorProfile,
+)
+from ._profile_io import load_profile, save_profile
+from ._report import DriftReport, FeatureDrift, Quality, Statistic, WindowInfo
+
+__all__ = [
+    "Calibration",
+    "CategoricalProfile",
+    "DriftMonitor",
+    "DriftReport",
+    "FeatureDrift",
+    "FeatureProfile",
+    "NumericProfile",
+    "Quality",
+    "ReferenceProfile",
+    "Statistic",
+    "Thresholds",
+    "VectorProfile",
+    "WindowInfo",
+    "build_profile",
+    "load_profile",
+    "save_profile",
+    "watch",
+]

@@ -1,0 +1,176 @@
+"""What a drift report holds: plain dataclasses, with ``to_dict()`` for JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Status names by level (the exported ``inferwatch.drift.status`` value).
+STATUSES = ("ok", "warning", "drift")
+NO_DATA = "no_data"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+class _ToDict:
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN and inf become None)."""
+        out: dict[str, Any] = _jsonable(self)
+        return out
+
+
+@dataclass(frozen=True)
+class Statistic(_ToDict):
+    """One statistic of one feature; ``adjusted_pvalue`` is corrected across features."""
+
+    name: str
+    value: float
+    pvalue: float | None = None
+    adjusted_pvalue: float | None = None
+
+
+@dataclass(frozen=True)
+class Quality(_ToDict):
+    """Data quality of one feature in the window (counts; rates are properties)."""
+
+    rows: int
+    missing: int = 0
+    nan: int = 0
+    inf: int = 0
+    invalid: int = 0
+    out_of_range: int = 0
+    new_categories: tuple[Any, ...] = ()
+    new_category_rows: int = 0
+
+    def _rate(self, count: int) -> float:
+        return count / self.rows if self.rows else 0.0
+
+    @property
+    def missing_rate(self) -> float:
+        return self._rate(self.missing)
+
+    @property
+    def nan_rate(self) -> float:
+        return self._rate(self.nan)
+
+    @property
+    def inf_rate(self) -> float:
+        return self._rate(self.inf)
+
+    @property
+    def invalid_rate(self) -> float:
+        return self._rate(self.invalid)
+
+    @property
+    def out_of_range_rate(self) -> float:
+        return self._rate(self.out_of_range)
+
+    @property
+    def new_category_rate(self) -> float:
+        return self._rate(self.new_category_rows)
+
+    def rates(self) -> dict[str, float]:
+        return {
+            "missing": self.missing_rate, "nan": self.nan_rate, "inf": self.inf_rate,
+            "invalid": self.invalid_rate, "out_of_range": self.out_of_range_rate,
+            "new_category": self.new_category_rate,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["rates"] = self.rates()
+        return out
+
+
+@dataclass(frozen=True)
+class FeatureDrift(_ToDict):
+    """Drift of one feature (or output): statistics, status and how it was decided.
+
+    ``decided_by`` names what set the status: ``"psi"`` (a distance, for
+    large samples), a test's adjusted p-value (``"ks"``, ``"chi_square"``,
+    ``"mmd"``) for small ones, or ``""`` when there was no data.
+    """
+
+    name: str
+    kind: str
+    status: str
+    level: int
+    alert: bool
+    decided_by: str
+    statistics: dict[str, Statistic]
+    n_reference: int
+    n_current: int
+    thresholds: dict[str, float]
+    quality: Quality
+    importance: float | None = None
+    previous: FeatureDrift | None = None
+
+    @property
+    def drifted(self) -> bool:
+        return self.status == "drift"
+
+    def score(self, name: str) -> float | None:
+        stat = self.statistics.get(name)
+        return None if stat is None else stat.value
+
+
+@dataclass(frozen=True)
+class WindowInfo(_ToDict):
+    index: int
+    spec: str
+    rows: int
+    complete: bool
+    opened_at: float
+    closed_at: float | None
+
+
+@dataclass(frozen=True)
+class DriftReport(_ToDict):
+    """The state of drift for one model and window.
+
+    ``drifted_share`` is the share of features with status "drift";
+    ``weighted_score`` the importance-weighted share (None without importances).
+    """
+
+    model_name: str
+    window: WindowInfo | None
+    features: dict[str, FeatureDrift]
+    outputs: dict[str, FeatureDrift] = field(default_factory=dict)
+    multivariate: FeatureDrift | None = None
+    n_drifted: int = 0
+    drifted_share: float = 0.0
+    weighted_score: float | None = None
+    status: str = "ok"
+    alert: bool = False
+    unknown_features: dict[str, int] = field(default_factory=dict)
+    missing_features: tuple[str, ...] = ()
+    unreadable_rows: int = 0
+    warming_up: bool = False
+    warmup_rows: int = 0
+    correction: str = "bh"
+    reference_rows: int = 0
+    compute_seconds: float = 0.0
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [n for n, f in self.features.items() if f.drifted]
+
+    @property
+    def prediction(self) -> FeatureDrift | None:
+        return self.outputs.get("prediction")
+
+    @property
+    def confidence(self) -> FeatureDrift | None:
+        return self.outputs.get("confidence")
