@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,12 @@ _MAX_CACHED_ROUTES = 10_000
 _METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
 )
+
+#: Only OTel's own ASGI middleware, running inside ours, starts a span after
+#: the request began; checking that its module is loaded keeps the lookup off
+#: the path of apps without it.
+_OTEL_ASGI = "opentelemetry.instrumentation.asgi"
+_modules = sys.modules
 
 _json_loads: Callable[[bytes], Any]
 try:  # orjson is the optional "fast" extra; the standard library does the same job
@@ -474,7 +481,7 @@ class _Exchange:
     def _response_start(self, message: Message) -> Message:
         self.http.status_code = message.get("status")
         record = self.record
-        if record.trace_id == 0 and _get_current_span is not None:
+        if record.trace_id == 0 and _OTEL_ASGI in _modules:
             _late_trace_ids(record)
         if self.middleware._capture:
             spec = self._capture_spec()
@@ -615,6 +622,8 @@ def _late_trace_ids(record: InferenceRecord) -> None:
     While the app sends its response the current span is OTel's server span,
     or its internal "http send" child; the record takes the server span.
     """
+    if _get_current_span is None:  # pragma: no cover - opentelemetry-api is a dependency
+        return
     span = _get_current_span()
     context = span.get_span_context()
     if not context.is_valid:

@@ -1,0 +1,259 @@
+"""ASGI middleware cost on a small FastAPI predict route, as ratios to the bare app.
+
+Run::
+
+    python benchmarks/bench_asgi.py            # about a minute
+    python benchmarks/bench_asgi.py --quick    # a few seconds, for a smoke check
+
+Each variant is its own FastAPI app with the same predict route, called with
+raw ASGI messages (no sockets, no HTTP parsing): a fresh scope per request, a
+``receive`` that hands over one JSON body of 20 features, a ``send`` that drops
+what it gets. Variants run interleaved in rounds so drifts in machine speed
+hit them alike; the figure per variant is the median over rounds of the mean
+time per request.
+
+Variants:
+
+- ``bare``: the app alone.
+- ``inferwatch``: ``InferenceMiddleware`` with everything on: a ``@monitor``
+  predict capturing 20 features inside the route, JSON logs to /dev/null,
+  sampling, PII pseudonymisation of a field, SLIs, and OTel export configured
+  with a ``MeterProvider`` and an in-memory reader.
+- ``instrumentator``: prometheus-fastapi-instrumentator's default metrics.
+- ``otel-metrics``: OTel's FastAPI instrumentation with a no-op tracer.
+- ``otel-traces+metrics``: OTel's FastAPI instrumentation with an SDK tracer
+  (batch processor, exporter that drops spans) and metrics.
+
+Budgets (DESIGN.md): inferwatch ≤ 1.10x bare; its added time ≤ 0.25x the
+instrumentator's and ≤ 0.05x OTel's.
+"""
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+N_FEATURES = 20
+PII_KEY = "hex:" + "5a" * 32
+
+Message = dict[str, Any]
+Variant = tuple[str, Any, Callable[[], None]]
+
+
+def make_app(with_monitor: Any = None) -> Any:
+    import numpy as np
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    import inferwatch
+
+    weights = np.linspace(-1.0, 1.0, N_FEATURES)
+
+    class Request(BaseModel):
+        user_id: str
+        features: list[float]
+
+    def score(user_id: str, features: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-features @ weights)))
+
+    if with_monitor is not None:
+        score = inferwatch.monitor(
+            model="churn", version="3", monitor=with_monitor,
+            features=lambda user_id, features: {"user_id": user_id, "x": features},
+        )(score)
+
+    app = FastAPI()
+
+    @app.post("/models/{name}/predict")
+    async def predict(name: str, request: Request) -> dict[str, float]:
+        return {"prediction": score(request.user_id, np.asarray(request.features))}
+
+    return app
+
+
+def bare() -> Variant:
+    return "bare", make_app(), lambda: None
+
+
+def with_inferwatch() -> Variant:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    import inferwatch
+    from inferwatch.asgi import InferenceMiddleware
+    from inferwatch.logsinks import StreamSink
+
+    devnull = open("/dev/null", "w")  # noqa: SIM115 - closed by the returned cleanup
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    monitor = inferwatch.Monitor(
+        log_sink=StreamSink(devnull),
+        meter_provider=meter_provider,
+        sample_rate=0.1,
+        feature_sample_rate=0.1,
+        pii_fields=["user_id"],
+        pii_key=PII_KEY,
+        environ={},
+    )
+    app = InferenceMiddleware(make_app(monitor), monitor=monitor, model="churn")
+
+    def close() -> None:
+        monitor.shutdown()
+        meter_provider.shutdown()
+        devnull.close()
+
+    return "inferwatch", app, close
+
+
+def with_instrumentator() -> Variant:
+    from prometheus_client import CollectorRegistry
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    app = make_app()
+    Instrumentator(registry=CollectorRegistry()).instrument(app)
+    return "instrumentator", app, lambda: None
+
+
+def with_otel(traces: bool) -> Variant:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.trace import NoOpTracerProvider
+
+    class DropSpans(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    tracer_provider: Any
+    if traces:
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans()))
+    else:
+        tracer_provider = NoOpTracerProvider()
+    app = make_app()
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
+
+    def close() -> None:
+        meter_provider.shutdown()
+        if traces:
+            tracer_provider.shutdown()
+
+    return ("otel-traces+metrics" if traces else "otel-metrics"), app, close
+
+
+def request_parts() -> tuple[dict[str, Any], bytes]:
+    body = json.dumps({
+        "user_id": "user-1234@example.com",
+        "features": [round(0.05 * i, 3) for i in range(N_FEATURES)],
+    }).encode()
+    scope: dict[str, Any] = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/models/churn/predict", "raw_path": b"/models/churn/predict",
+        "root_path": "", "query_string": b"",
+        "headers": [
+            (b"host", b"bench"), (b"user-agent", b"bench/1.0"), (b"accept", b"*/*"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
+    }
+    return scope, body
+
+
+async def drive(app: Any, n: int, scope: dict[str, Any], body: bytes) -> float:
+    """Mean seconds per request over ``n`` sequential requests."""
+    request: Message = {"type": "http.request", "body": body, "more_body": False}
+    status: list[int] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    headers = scope["headers"]
+    start = time.perf_counter()
+    for _ in range(n):
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return request
+
+        fresh = dict(scope)
+        fresh["headers"] = list(headers)
+        fresh["state"] = {}
+        await app(fresh, receive, send)
+    elapsed = time.perf_counter() - start
+    if status[-1] != 200:
+        raise SystemExit(f"benchmark app answered {status[-1]}, not 200")
+    return elapsed / n
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--requests", type=int, default=300, help="requests per variant per round")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 100 requests")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.requests = 3, 100
+
+    variants = [bare(), with_inferwatch(), with_instrumentator(), with_otel(False),
+                with_otel(True)]
+    scope, body = request_parts()
+    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+
+    async def run() -> None:
+        for _, app, _ in variants:  # warm up: imports, caches, lazily built routes
+            await drive(app, 50, scope, body)
+        for i in range(args.rounds):
+            order = variants[i % len(variants):] + variants[: i % len(variants)]
+            for name, app, _ in order:
+                gc.collect()
+                times[name].append(await drive(app, args.requests, scope, body))
+
+    started = time.perf_counter()
+    try:
+        asyncio.run(run())
+    finally:
+        for _, _, close in variants:
+            close()
+    took = time.perf_counter() - started
+
+    median = {name: statistics.median(values) for name, values in times.items()}
+    base = median["bare"]
+    print(f"python {sys.version.split()[0]}, {args.rounds} rounds x {args.requests} requests, "
+          f"{took:.1f} s")
+    print(f"{'variant':<22}{'us/request':>12}{'x bare':>9}{'added us':>10}")
+    for name, value in median.items():
+        print(f"{name:<22}{value * 1e6:>12.1f}{value / base:>9.3f}{(value - base) * 1e6:>10.1f}")
+
+    added = {name: value - base for name, value in median.items()}
+    ours = added["inferwatch"]
+    checks = [
+        ("inferwatch / bare", median["inferwatch"] / base, 1.10),
+        ("added: inferwatch / instrumentator", ours / added["instrumentator"], 0.25),
+        ("added: inferwatch / otel-metrics", ours / added["otel-metrics"], 0.05),
+        ("added: inferwatch / otel-traces+metrics", ours / added["otel-traces+metrics"], 0.05),
+    ]
+    print()
+    for label, ratio, budget in checks:
+        verdict = "ok" if ratio <= budget else "OVER BUDGET"
+        print(f"{label:<42}{ratio:>8.3f}  (budget <= {budget:.2f})  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
