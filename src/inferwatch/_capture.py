@@ -31,7 +31,7 @@ import wrapt
 
 from . import _monitor as _monitor_module
 from ._record import Endpoint, HttpInfo, InferenceRecord
-from ._snapshot import snapshot, snapshot_rows
+from ._snapshot import _IMMUTABLE, snapshot, snapshot_rows
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -243,9 +243,7 @@ def _open_record(
     elif parent is not None:
         inference_id = parent.id  # a predict nested in another: same inference id
     trace_id, span_id = _trace_ids()
-    record = InferenceRecord(
-        endpoint, time_ns(), 0, _getrandbits(128), inference_id, trace_id, span_id
-    )
+    record = InferenceRecord(endpoint, 0, 0, 0, inference_id, trace_id, span_id)
     return record, True
 
 
@@ -263,9 +261,8 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
         endpoint = bound[1]
         if _current.get() is None and spec.inference_id is None:
             trace_id, span_id = _trace_ids()
-            record = InferenceRecord(
-                endpoint, time_ns(), 0, _getrandbits(128), None, trace_id, span_id
-            )
+            # Timestamp and id are filled in off the request path (see InferenceRecord).
+            record = InferenceRecord(endpoint, 0, 0, 0, None, trace_id, span_id)
             owned = True
         else:
             record, owned = _open_record(spec, mon, endpoint, args, kwargs)
@@ -318,7 +315,7 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                 except Exception:
                     mon.count_error("prediction_extractor")
                     result = None
-            record.prediction = snapshot(result)
+            record.prediction = result if type(result) in _IMMUTABLE else snapshot(result)
             if spec.confidence is not None:
                 try:
                     record.confidence = snapshot(spec.confidence(result))

@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -213,6 +214,11 @@ class Monitor:
                 return 0
             popleft = queue.popleft
             records = [popleft() for _ in range(n)]
+            # The request path leaves the wall-clock start to be derived here.
+            offset = time.time_ns() - time.perf_counter_ns()
+            for record in records:
+                if record.timestamp_ns == 0:
+                    record.timestamp_ns = record.start_perf_ns + offset
             try:
                 self._aggregates.ingest(records)
             except Exception:

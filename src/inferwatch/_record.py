@@ -10,6 +10,7 @@ request path, on batches of records.
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 __all__ = ["Endpoint", "HttpInfo", "InferenceRecord"]
@@ -55,6 +56,9 @@ class Endpoint:
         return f"Endpoint({self.model_name!r}, {self.model_version!r}, {self.attributes!r})"
 
 
+_getrandbits = random.getrandbits
+
+
 def _count_value(counter: itertools.count[int]) -> int:
     """Read an ``itertools.count`` without advancing it (its repr is ``count(N)``)."""
     return int(repr(counter)[6:-1])
@@ -88,9 +92,11 @@ class HttpInfo:
 class InferenceRecord:
     """Everything known about one inference call.
 
-    ``id_int`` is a random 128-bit integer when inferwatch generated the id; it
-    is only formatted to text when a record is actually written, and its low
-    bits drive deterministic sampling. ``inference_id`` holds an id supplied by
+    ``id_int`` is a random 128-bit integer when inferwatch generates the id
+    (0 until drawn, see ``random_id``); it is only formatted to text when a
+    record is actually written, and its low bits drive deterministic sampling.
+    ``timestamp_ns`` is wall-clock time of the call's start; the request path
+    leaves it 0 and the aggregator derives it from ``start_perf_ns``. ``inference_id`` holds an id supplied by
     the caller (a request header, an argument) and wins when set.
     """
 
@@ -153,7 +159,17 @@ class InferenceRecord:
         """The inference id as text: the caller's id, or the generated one in hex."""
         if self.inference_id is not None:
             return self.inference_id
-        return f"{self.id_int:032x}"
+        return f"{self.random_id():032x}"
+
+    def random_id(self) -> int:
+        """The generated 128-bit id, drawn on first use.
+
+        The request path leaves ``id_int`` at 0 and the id is drawn here, off
+        it, for the records that need one (logged, sampled, or asked for).
+        """
+        if self.id_int == 0:
+            self.id_int = _getrandbits(128) or 1
+        return self.id_int
 
     def add_stage(self, name: str, duration_ns: int) -> None:
         """Add time to a stage; a stage entered twice accumulates."""

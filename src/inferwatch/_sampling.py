@@ -41,7 +41,7 @@ def sampling_hash(record: InferenceRecord) -> int:
     if record.inference_id is not None:
         digest = hashlib.blake2b(record.inference_id.encode("utf-8", "replace"), digest_size=8)
         return int.from_bytes(digest.digest(), "big")
-    return record.id_int & _MASK64
+    return record.random_id() & _MASK64
 
 
 class TokenBucket:
