@@ -22,6 +22,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from inferwatch._errors import ConfigurationError
 from inferwatch._pii import Pseudonymizer, redact_message
 from inferwatch._record import InferenceRecord
@@ -125,12 +127,22 @@ def to_jsonable(value: Any, max_items: int = MAX_ITEMS, _depth: int = 0) -> Any:
             head = value[:max_items] if ndim > 0 else value
             if ndim > 1:
                 head = head[:, :MAX_FEATURE_VALUES]
+            # Fast path: numbers need no walk, unless a float is not finite.
+            if _is_numeric_array(head) and (
+                head.dtype.kind != "f" or bool(np.isfinite(head).all())
+            ):
+                return head.tolist()
             return to_jsonable(head.tolist(), max_items, _depth + 1)
         except Exception:
             return _repr(value)
     if isinstance(value, (bytes, bytearray)):
         return _repr(bytes(value[:MAX_REPR_CHARS]))
     return _repr(value)
+
+
+def _is_numeric_array(value: Any) -> bool:
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    return isinstance(value, np.ndarray) and kind is not None and kind in "biuf"
 
 
 def _truncated_length(value: Any, max_items: int) -> int:
@@ -197,6 +209,8 @@ def _features(features: Any, pseudonymizer: Pseudonymizer | None) -> Any:
     else:
         # repr() of an unknown container could show a dropped field's value.
         return f"<{type(features).__name__}: not rendered>"
+    if _is_numeric_array(features):
+        return rendered  # numbers only: no field names, no strings to protect
     return _protect(rendered, pseudonymizer)
 
 
