@@ -19,6 +19,8 @@ Variants:
   predict capturing 20 features inside the route, JSON logs to /dev/null,
   sampling, PII pseudonymisation of a field, SLIs, and OTel export configured
   with a ``MeterProvider`` and an in-memory reader.
+- ``inferwatch-mw-only``: the middleware alone (no decorator, logs or export),
+  for a breakdown; not part of the budget checks.
 - ``instrumentator``: prometheus-fastapi-instrumentator's default metrics.
 - ``otel-metrics``: OTel's FastAPI instrumentation with a no-op tracer.
 - ``otel-traces+metrics``: OTel's FastAPI instrumentation with an SDK tracer
@@ -107,6 +109,15 @@ def with_inferwatch() -> Variant:
         devnull.close()
 
     return "inferwatch", app, close
+
+
+def middleware_only() -> Variant:
+    """The middleware's own cost: no predict decorator, no logs, no export."""
+    import inferwatch
+    from inferwatch.asgi import InferenceMiddleware
+
+    monitor = inferwatch.Monitor(log_sink="none", metrics_exporter="none", environ={})
+    return "inferwatch-mw-only", InferenceMiddleware(make_app(), monitor=monitor), monitor.shutdown
 
 
 def with_instrumentator() -> Variant:
@@ -210,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rounds, args.requests = 3, 100
 
-    variants = [bare(), with_inferwatch(), with_instrumentator(), with_otel(False),
-                with_otel(True)]
+    variants = [bare(), with_inferwatch(), middleware_only(), with_instrumentator(),
+                with_otel(False), with_otel(True)]
     scope, body = request_parts()
     times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
 
