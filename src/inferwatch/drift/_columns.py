@@ -393,18 +393,23 @@ def looks_like_vector(parts: list[Any]) -> int | None:
     return None
 
 
-def looks_numeric(parts: list[Any]) -> bool:
-    """True when the column's present values are all numbers (not bools)."""
-    seen = False
+def looks_numeric(parts: list[Any], share: float = 0.9) -> bool:
+    """True when at least ``share`` of the present values are numbers (not bools).
+
+    A few stray strings in a numeric column are type violations to count, not a
+    reason to treat the whole column as categories.
+    """
+    numbers = others = 0
     for p in parts:
         if isinstance(p, np.ndarray) and p.dtype.kind in "fiu":
-            seen = seen or p.size > 0
+            numbers += p.size
             continue
         items = p.tolist() if isinstance(p, np.ndarray) else p
         for v in items:
             if v is None or v is ABSENT:
                 continue
             if isinstance(v, bool) or not isinstance(v, _NUMBER):
-                return False
-            seen = True
-    return seen
+                others += 1
+            else:
+                numbers += 1
+    return numbers > 0 and numbers >= share * (numbers + others)

@@ -219,7 +219,12 @@ def numeric_profile(
     )
     if finite.size == 0:
         return prof
-    prof.counts = BinnedCounts(quantile_edges(finite, bins))
+    edges = quantile_edges(finite, bins)
+    if edges.size == 2 and edges[0] == edges[1]:
+        # A constant reference: stats gives [c, c], which BinnedCounts refuses as
+        # explicit edges; [c, next float] is the same single bin holding c.
+        edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
+    prof.counts = BinnedCounts(edges)
     prof.counts.update_batch(finite)
     prof.kll = KLLSketch(k=kll_k)
     prof.kll.update_batch(finite)
