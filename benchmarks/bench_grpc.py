@@ -70,7 +70,10 @@ def _otel_interceptor() -> grpc.ServerInterceptor | None:
         from opentelemetry.sdk.trace import TracerProvider
     except ImportError:
         return None
-    interceptor: grpc.ServerInterceptor = server_interceptor(tracer_provider=TracerProvider())
+    # The instrumentation package ships untyped.
+    interceptor: grpc.ServerInterceptor = server_interceptor(  # type: ignore[no-untyped-call]
+        tracer_provider=TracerProvider()
+    )
     return interceptor
 
 
