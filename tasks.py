@@ -13,6 +13,7 @@ they are reused, and reinstalled only when a pyproject.toml changes.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -74,7 +75,7 @@ def ensure_env(
 
 
 def main_env() -> Path:
-    packages = ["-e", f"{ROOT}[test,fast,dev,profiles]"]
+    packages = ["-e", f"{ROOT}[test,fast,dev,profiles,serving]"]
     for integration in INTEGRATIONS:
         packages += ["-e", f"{integration}[test]"]
     return ensure_env(".venv", packages)
@@ -85,9 +86,24 @@ def oldest_env() -> tuple[Path, str]:
     this machine has it (python3.10), else on this interpreter."""
     pins = [f"opentelemetry-api=={OLDEST_OTEL}", f"opentelemetry-sdk=={OLDEST_OTEL}",
             f"opentelemetry-exporter-otlp-proto-http=={OLDEST_OTEL}"]
-    base = shutil.which("python3.10")
+    base = _find_python("3.10")
     python = ensure_env(".venv-oldest", ["-e", f"{ROOT}[test,fast]", *pins], "oldest", base)
     return python, f"Python {'3.10' if base else sys.version.split()[0]}"
+
+
+def _find_python(version: str) -> str | None:
+    """An interpreter of ``version`` that really runs (a pyenv shim may not)."""
+    pyenv = os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python3")
+    candidates = [shutil.which(f"python{version}"), *sorted(glob.glob(pyenv))]
+    wanted = str(tuple(int(part) for part in version.split(".")))
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys, venv; print(sys.version_info[:2])"],
+            capture_output=True, text=True, check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == wanted:
+            return candidate
+    return None
 
 
 def demo(args: list[str]) -> int:
