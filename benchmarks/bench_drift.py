@@ -1,0 +1,245 @@
+"""Drift engine budgets, printed in one run (about two minutes on 2 cores).
+
+    python benchmarks/bench_drift.py [--quick]
+
+1. ingestion CPU per row, 20 numeric + 5 categorical features: the @monitor hot
+   path plus the aggregator's batched drift ingestion (budget <= 10 us/row;
+   whylogs' per-row track is about 740 us, ANCHORS.md)
+2. drift report time from sketches, 20 and 100 features (budget <= 50 ms for 20)
+3. memory per numeric feature (budget <= 64 KB) and RSS over 1M rows (flat)
+4. false alarm rate over unshifted windows against the nominal level, and
+   detection power for 0.1, 0.25 and 0.5 sd shifts, in both decision regimes
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+import inferwatch
+import inferwatch.drift as drift
+from inferwatch._capture import new_record
+
+N_NUM, N_CAT = 20, 5
+CATS = ["a", "b", "c", "d", "e"]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def training(n: int, n_num: int, rng: np.random.Generator) -> dict[str, Any]:
+    data: dict[str, Any] = {f"n{i}": rng.normal(size=n) for i in range(n_num)}
+    for j in range(N_CAT):
+        data[f"c{j}"] = rng.choice(CATS, size=n).tolist()
+    return data
+
+
+def dict_rows(n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    x = rng.normal(size=(n, N_NUM)).tolist()
+    c = rng.choice(CATS, size=(n, N_CAT)).tolist()
+    names = [f"n{i}" for i in range(N_NUM)]
+    cnames = [f"c{j}" for j in range(N_CAT)]
+    return [{**dict(zip(names, xr, strict=True)), **dict(zip(cnames, cr, strict=True))}
+            for xr, cr in zip(x, c, strict=True)]
+
+
+def bench_ingestion(profile: drift.ReferenceProfile, n: int, rng: np.random.Generator) -> None:
+    rows = dict_rows(n, rng)
+    results = {}
+    for with_drift in (False, True):
+        mon = inferwatch.Monitor(metrics_exporter="none", sample_rate=0.0,
+                                 feature_sample_rate=0.0, log_sink=_NullSink(),
+                                 flush_interval_ms=50)
+        if with_drift:
+            drift.watch(profile, mon, window="count:10000")
+
+        @inferwatch.monitor(model="bench", features="x", monitor=mon)
+        def predict(x: dict[str, Any]) -> float:
+            return 0.5
+
+        gc.collect()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for row in rows:
+            predict(row)
+        mon.flush(logs=False)
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        mon.shutdown()
+        results[with_drift] = (cpu, wall)
+    base, full = results[False], results[True]
+    print(f"1. ingestion, {N_NUM} numeric + {N_CAT} categorical features, {n} single-row calls")
+    print(f"   monitor without drift: {base[0] / n * 1e6:6.2f} us CPU/row")
+    print(f"   monitor with drift:    {full[0] / n * 1e6:6.2f} us CPU/row  (budget <= 10)")
+    print(f"   drift share:           {(full[0] - base[0]) / n * 1e6:6.2f} us CPU/row; "
+          f"vs whylogs track 740 us: {740 / (full[0] / n * 1e6):.0f}x less")
+
+    # The aggregator side alone: drained batches of 256 records.
+    dm = drift.DriftMonitor(profile, window="count:10000")
+    mon = inferwatch.Monitor(metrics_exporter="none", enabled=False)
+    endpoint = mon.endpoint("bench", "1", {})
+    records = []
+    for row in rows:
+        r = new_record(endpoint)
+        r.features = row
+        r.prediction = 0.5
+        records.append(r)
+    mon.shutdown()
+    cpu0 = time.process_time()
+    for i in range(0, n, 256):
+        dm.ingest(records[i : i + 256])
+    cpu = time.process_time() - cpu0
+    print(f"   aggregator ingest only (batches of 256): {cpu / n * 1e6:6.2f} us CPU/row")
+    batch = rng.normal(size=(n, N_NUM))
+    prof_np = drift.build_profile(rng.normal(size=(20_000, N_NUM)), calibrate=False)
+    dm2 = drift.DriftMonitor(prof_np, window="count:100000")
+    big = []
+    for i in range(0, n, 100):
+        r = new_record(endpoint)
+        r.features = batch[i : i + 100]
+        r.batch_size = 100
+        big.append(r)
+    cpu0 = time.process_time()
+    for i in range(0, len(big), 10):
+        dm2.ingest(big[i : i + 10])
+    cpu = time.process_time() - cpu0
+    print(f"   aggregator ingest, 2-D batches of 100 rows, 20 numeric: {cpu / n * 1e6:6.2f} us/row")
+
+
+class _NullSink:
+    def emit(self, events: list[dict[str, Any]]) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def _numeric_monitor(n_features: int, rng: np.random.Generator, window_rows: int,
+                     ref_rows: int = 100_000) -> tuple[drift.DriftMonitor, Any]:
+    prof = drift.build_profile(rng.normal(size=(ref_rows, n_features)), calibrate=False)
+    dm = drift.DriftMonitor(prof, window=f"count:{window_rows}")
+    mon = inferwatch.Monitor(metrics_exporter="none", enabled=False)
+    endpoint = mon.endpoint("bench", "1", {})
+    mon.shutdown()
+    return dm, endpoint
+
+
+def _feed(dm: drift.DriftMonitor, endpoint: Any, x: np.ndarray[Any, Any], step: int = 1000) -> None:
+    recs = []
+    for i in range(0, x.shape[0], step):
+        r = new_record(endpoint)
+        r.features = x[i : i + step]
+        r.batch_size = r.features.shape[0]
+        recs.append(r)
+    dm.ingest(recs)
+
+
+def bench_report(rng: np.random.Generator) -> None:
+    print("2. drift report from sketches (100k reference rows, 10k-row window)")
+    for n_features in (20, 100):
+        dm, endpoint = _numeric_monitor(n_features, rng, 10_000)
+        _feed(dm, endpoint, rng.normal(size=(10_000, n_features)))
+        times = []
+        for _ in range(5):
+            dm._version += 1  # defeat the report cache: measure a fresh computation
+            t0 = time.perf_counter()
+            dm.report()
+            times.append(time.perf_counter() - t0)
+        budget = "  (budget <= 50 ms)" if n_features == 20 else ""
+        print(f"   {n_features:3d} features: median {np.median(times) * 1e3:6.1f} ms{budget}")
+
+
+def bench_memory(rng: np.random.Generator, total: int) -> None:
+    print("3. memory")
+    dm, endpoint = _numeric_monitor(N_NUM, rng, 10_000)
+    _feed(dm, endpoint, rng.normal(size=(30_000, N_NUM)))
+    per_window = dm.nbytes / 3 / N_NUM
+    prof = dm.profile
+    assert prof is not None
+    p0 = prof.features["f0"]
+    assert isinstance(p0, drift.NumericProfile) and p0.kll is not None and p0.counts is not None
+    print(f"   live sketches per numeric feature per window: {per_window / 1024:5.1f} KB; "
+          f"3 windows kept: {dm.nbytes / N_NUM / 1024:5.1f} KB  (budget <= 64 KB)")
+    print(f"   reference per numeric feature: {(p0.kll.nbytes + p0.counts.nbytes) / 1024:5.1f} KB")
+    samples = []
+    fed = 0
+    chunk = 50_000
+    t0 = time.perf_counter()
+    while fed < total:
+        _feed(dm, endpoint, rng.normal(size=(chunk, N_NUM)))
+        fed += chunk
+        if fed % 200_000 == 0:
+            dm.report()
+            gc.collect()
+            samples.append(rss_mb())
+    print(f"   RSS over {fed:,} rows (every 200k): "
+          + ", ".join(f"{s:.1f}" for s in samples) + " MB"
+          + f"; growth after warm-up {samples[-1] - samples[0]:+.1f} MB"
+          + f" ({(time.perf_counter() - t0) / fed * 1e6:.2f} us/row fed)")
+
+
+def _rate(dm_factory: Any, rng: np.random.Generator, windows: int, rows: int,
+          shift: float) -> tuple[float, float, str]:
+    """Share of windows where feature 0 drifts / any feature drifts; and the deciding test."""
+    dm, endpoint = dm_factory()
+    hit = any_hit = 0
+    decided = ""
+    for _ in range(windows):
+        x = rng.normal(size=(rows, N_NUM))
+        x[:, 0] += shift
+        _feed(dm, endpoint, x, step=min(rows, 1000))
+        report = dm.report()
+        f0 = report.features["f0"]
+        decided = f0.decided_by
+        hit += f0.status == "drift"
+        any_hit += any(f.status == "drift" for f in report.features.values())
+    return hit / windows, any_hit / windows, decided
+
+
+def bench_statistics(rng: np.random.Generator, quick: bool) -> None:
+    print("4. false alarms and power (20 numeric features, 'drift' status, BH correction)")
+    regimes = [("small windows, p-value rule", 300, 200 if quick else 400),
+               ("large windows, distance rule", 10_000, 30 if quick else 60)]
+    for label, rows, windows in regimes:
+        def factory(rows: int = rows) -> tuple[drift.DriftMonitor, Any]:
+            return _numeric_monitor(N_NUM, rng, rows, ref_rows=50_000)
+
+        f0, anyf, by = _rate(factory, rng, windows, rows, 0.0)
+        nominal = ("nominal: FDR/FWER 0.05 per window" if by == "ks"
+                   else "nominal: none (PSI > 0.2 is a material shift)")
+        print(f"   {label} ({rows} rows, {windows} windows, decided by {by}):")
+        print(f"      false alarms: feature {f0:.3f}, any of 20 features {anyf:.3f}  ({nominal})")
+        for shift in (0.1, 0.25, 0.5):
+            n = max(windows // 4, 10)
+            power, _, _ = _rate(factory, rng, n, rows, shift)
+            print(f"      power at {shift:4.2f} sd: {power:.2f}  ({n} windows)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer rows and windows")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    profile = drift.build_profile(training(100_000, N_NUM, rng), calibrate=False)
+    bench_ingestion(profile, 20_000 if args.quick else 50_000, rng)
+    bench_report(rng)
+    bench_memory(rng, 400_000 if args.quick else 1_000_000)
+    bench_statistics(rng, args.quick)
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
