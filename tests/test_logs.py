@@ -187,9 +187,9 @@ def test_grpc_fields() -> None:
     info = HttpInfo("grpc", "/iris.Model/Predict")
     info.status_code = "OK"
     e = event(make_record(http=info))
-    assert e["rpc.system"] == "grpc"
-    assert e["rpc.method"] == "/iris.Model/Predict"
-    assert e["rpc.grpc.status_code"] == "OK"
+    assert e["rpc.system.name"] == "grpc"
+    assert e["rpc.method"] == "iris.Model/Predict"  # semantic conventions: no leading slash
+    assert e["rpc.status_code"] == "OK"
     assert not any(k.startswith("http.") for k in e)
 
 

@@ -23,7 +23,7 @@ from ._histogram import (
     Histogram,
     LogHistogram,
 )
-from ._record import Endpoint, HttpInfo, InferenceRecord
+from ._record import Endpoint, HttpInfo, InferenceRecord, rpc_method
 
 __all__ = ["OTHER", "Aggregates", "AttributeLimiter", "MetricPoint"]
 
@@ -256,7 +256,10 @@ class Aggregates:
             arr = np.asarray(prediction)
         except Exception:
             arr = None
-        if arr is None or arr.dtype.kind not in "fiubUSO" or arr.ndim > 2:
+        if arr is None or arr.dtype.kind not in "fiubUSO" or arr.ndim > 2 or (
+            arr.dtype.kind == "O"
+            and not _LABEL_TYPES.issuperset(map(type, arr.ravel().tolist()))
+        ):
             self.unsupported_predictions += 1
         elif arr.ndim == 2 and arr.dtype.kind == "f":
             # Per-class scores: the predicted class is the arg-max.
@@ -289,15 +292,23 @@ class Aggregates:
         groups: dict[Attrs, list[HttpInfo]] = {}
         for record in records:
             http = record.http
-            assert http is not None  # selected by the caller
+            if http is None:
+                continue
+            # error.type only for failed requests, as the semantic conventions ask.
+            error: Attrs = (
+                (("error.type", record.error_type or "_OTHER"),)
+                if record.outcome == "error" else ()
+            )
             if http.system == "grpc":
                 attrs: Attrs = (
-                    ("rpc.method", http.route),
-                    ("rpc.response.status_code", str(http.status_code)),
+                    *error,
+                    ("rpc.method", rpc_method(http.route)),
+                    ("rpc.status_code", str(http.status_code)),
                     ("rpc.system.name", "grpc"),
                 )
             else:
                 attrs = (
+                    *error,
                     ("http.request.method", http.method),
                     ("http.response.status_code", http.status_code),
                     ("http.route", http.route),

@@ -56,8 +56,8 @@ def register(*definitions: MetricDef) -> None:
         METRICS[definition.name] = definition
 
 
-_HTTP = ("http.request.method", "http.route", "http.response.status_code")
-_RPC = ("rpc.system.name", "rpc.method", "rpc.response.status_code")
+_HTTP = ("http.request.method", "http.route", "http.response.status_code", "error.type")
+_RPC = ("rpc.system.name", "rpc.method", "rpc.status_code", "error.type")
 
 register(
     MetricDef("inferwatch.predict.calls", "counter", "{call}",

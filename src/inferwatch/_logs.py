@@ -26,7 +26,7 @@ import numpy as np
 
 from inferwatch._errors import ConfigurationError
 from inferwatch._pii import Pseudonymizer, redact_message
-from inferwatch._record import InferenceRecord
+from inferwatch._record import InferenceRecord, rpc_method
 from inferwatch.logsinks import (
     LogSink,
     NullSink,
@@ -331,12 +331,14 @@ def _add_http(
     if info is None:
         return
     if info.system == "grpc":
-        event["rpc.system"] = "grpc"
-        event["rpc.method"] = info.method or info.route
+        event["rpc.system.name"] = "grpc"
+        event["rpc.method"] = rpc_method(info.method or info.route)
         if info.status_code is not None:
-            event["rpc.grpc.status_code"] = info.status_code
+            event["rpc.status_code"] = info.status_code
         event["rpc.request.size"] = info.request_size
         event["rpc.response.size"] = info.response_size
+        if info.ttfb_ns is not None:
+            event["rpc.server.time_to_first_message_ms"] = round(info.ttfb_ns / 1e6, 3)
     else:
         event["http.request.method"] = info.method
         if info.route:

@@ -13,7 +13,7 @@ import itertools
 import random
 from typing import Any
 
-__all__ = ["Endpoint", "HttpInfo", "InferenceRecord"]
+__all__ = ["Endpoint", "HttpInfo", "InferenceRecord", "rpc_method"]
 
 
 class Endpoint:
@@ -64,6 +64,11 @@ def _count_value(counter: itertools.count[int]) -> int:
     return int(repr(counter)[6:-1])
 
 
+def rpc_method(full_method: str) -> str:
+    """``/pkg.Service/Method`` as semantic conventions write it: ``pkg.Service/Method``."""
+    return full_method[1:] if full_method.startswith("/") else full_method
+
+
 class HttpInfo:
     """Transport-level facts filled in by the ASGI middleware or gRPC interceptor."""
 
@@ -96,8 +101,9 @@ class InferenceRecord:
     (0 until drawn, see ``random_id``); it is only formatted to text when a
     record is actually written, and its low bits drive deterministic sampling.
     ``timestamp_ns`` is wall-clock time of the call's start; the request path
-    leaves it 0 and the aggregator derives it from ``start_perf_ns``. ``inference_id`` holds an id supplied by
-    the caller (a request header, an argument) and wins when set.
+    leaves it 0 and the aggregator derives it from ``start_perf_ns``.
+    ``inference_id`` holds an id supplied by the caller (a request header, an
+    argument) and wins when set.
     """
 
     __slots__ = (

@@ -84,7 +84,7 @@ def test_each_method_kind(kind: str) -> None:
         with capture() as cap:
             out["response"] = await call(kind, request, metadata=(("x-request-id", kind),))
             out["record"] = _only_record(cap)
-            out["hist"] = cap.value("rpc.server.call.duration", rpc__method=f"/{SERVICE}/{kind}")
+            out["hist"] = cap.value("rpc.server.call.duration", rpc__method=f"{SERVICE}/{kind}")
 
     serve(test)
     record, response = out["record"], out["response"]

@@ -64,8 +64,8 @@ def test_unary_unary(channel: grpc.Channel) -> None:
         record = _only_record(cap)
         hist = cap.value(
             "rpc.server.call.duration",
-            rpc__method="/demo.Model/UnaryUnary",
-            rpc__response__status_code="OK",
+            rpc__method="demo.Model/UnaryUnary",
+            rpc__status_code="OK",
             rpc__system__name="grpc",
         )
     assert response == {"echo": [1, 2], "pad": "ppppp"}
@@ -167,7 +167,7 @@ def test_request_id_from_metadata(channel: grpc.Channel) -> None:
         logs = cap.logs
     assert record.id == "req-42"
     assert logs[0]["inference.id"] == "req-42"
-    assert logs[0]["rpc.method"] == "/demo.Model/UnaryUnary"
+    assert logs[0]["rpc.method"] == "demo.Model/UnaryUnary"
 
 
 def test_monitored_predict_joins_the_rpc_record(channel: grpc.Channel) -> None:

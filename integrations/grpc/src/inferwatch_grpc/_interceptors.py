@@ -37,7 +37,7 @@ class InferenceInterceptor(grpc.ServerInterceptor):
     ``@inferwatch.monitor`` predict called inside the servicer fills in the
     same record rather than writing a second one. Metrics come out as
     ``rpc.server.call.duration`` with ``rpc.system.name``, ``rpc.method`` and
-    ``rpc.response.status_code``.
+    ``rpc.status_code``.
 
     Args:
         model, version: model name and version of RPCs with no monitored
