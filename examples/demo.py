@@ -1,11 +1,23 @@
-"""The inferwatch demo: an instrumented model under replayed traffic.
+"""The inferwatch demo: an instrumented model server under replayed traffic.
 
-A small numpy model (logistic regression over 20 numeric features) sits
-behind a ``@inferwatch.monitor``-decorated predict function. The demo replays
-a few thousand synthetic requests, some of them batches, some invalid (they
-raise), some slow, then shows what inferwatch produced: sampled JSON log
-records, the SLI summary, the sampling counts and the metrics it would
-export over OpenTelemetry.
+What happens, in order:
+
+1. A churn model (logistic regression over 20 numeric and 2 categorical
+   features, numpy only) is "trained" on synthetic data, and a reference
+   profile is built from that training data with ``inferwatch.drift``
+   (the same as ``inferwatch profile build``) and saved to one file.
+2. The model is served by FastAPI under a real uvicorn server on 127.0.0.1,
+   with ``InferenceMiddleware`` (via ``inferwatch_fastapi.instrument_app``)
+   and a ``@inferwatch.monitor``-decorated predict function: one record per
+   request, PII pseudonymised, JSON logs sampled after each call.
+3. A client replays a few thousand requests over HTTP: some invalid (the
+   model raises), some slow. Halfway through, the traffic shifts: one
+   feature's mean moves, one country's share grows, and with them the
+   prediction distribution.
+4. The demo prints sampled log records, the service SLIs, the sampling
+   counts, the metrics handed to OpenTelemetry, and the drift reports of the
+   windows before and after the shift: drift on the features that moved and
+   on the predictions, none on the others.
 
 Run it with ``python3 tasks.py demo`` (sets everything up), or, inside the
 project's virtual environment, ``python examples/demo.py [--requests N]``.
@@ -15,17 +27,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
+import uvicorn
+from fastapi import FastAPI, HTTPException
+from inferwatch_fastapi import instrument_app
+from pydantic import BaseModel
 
 import inferwatch
+import inferwatch.drift
 from inferwatch.logsinks import RotatingFileSink
 
-N_FEATURES = 20
-FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
+NUMERIC = [f"f{i:02d}" for i in range(20)]
+COUNTRIES = ["US", "DE", "FR", "BR"]
+DEVICES = ["mobile", "desktop"]
+SHIFTED_FEATURE = "f03"
+DEMO_KEY = "hex:" + "5e" * 32  # a real deployment sets INFERWATCH_PII_KEY instead
 
 
 class ChurnModel:
@@ -33,45 +56,116 @@ class ChurnModel:
 
     def __init__(self, seed: int = 7) -> None:
         rng = np.random.default_rng(seed)
-        self.weights = rng.normal(0, 0.6, N_FEATURES)
-        self.bias = -0.2
+        self.weights = rng.normal(0, 0.35, len(NUMERIC))
+        self.weights[NUMERIC.index(SHIFTED_FEATURE)] = 1.2  # a feature that matters
+        self.country_effect = {"US": 0.0, "DE": -0.3, "FR": -0.2, "BR": 0.9}
+        self.bias = -0.4
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+    def predict_proba(self, row: dict[str, Any]) -> float:
+        x = np.array([row[name] for name in NUMERIC], dtype=np.float64)
         if not np.all(np.isfinite(x)):
             raise ValueError("features contain NaN or infinity")
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+        z = x @ self.weights + self.bias + self.country_effect.get(row["country"], 0.0)
+        return float(1.0 / (1.0 + np.exp(-z)))
 
 
-def build_service(monitor: inferwatch.Monitor, model: ChurnModel) -> Any:
-    @inferwatch.monitor(model="churn", version="2024-05", features="x", monitor=monitor,
-                        confidence=lambda p: np.maximum(p, 1 - p))
-    def predict(x: np.ndarray, *, slow: bool = False) -> np.ndarray:
-        with inferwatch.stage("validate"):
-            x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+def synthetic_rows(rng: np.random.Generator, n: int, *, shifted: bool) -> list[dict[str, Any]]:
+    """Rows of traffic; ``shifted`` moves one feature's mean and one country's share."""
+    numeric = rng.normal(0.0, 1.0, (n, len(NUMERIC)))
+    if shifted:
+        numeric[:, NUMERIC.index(SHIFTED_FEATURE)] += 0.8
+    shares = [0.35, 0.2, 0.15, 0.3] if shifted else [0.5, 0.2, 0.2, 0.1]
+    countries = rng.choice(COUNTRIES, size=n, p=shares)
+    devices = rng.choice(DEVICES, size=n, p=[0.6, 0.4])
+    return [
+        {**dict(zip(NUMERIC, map(float, numeric[i]), strict=True)),
+         "country": str(countries[i]), "device": str(devices[i])}
+        for i in range(n)
+    ]
+
+
+def build_reference(model: ChurnModel, out: Path) -> inferwatch.drift.ReferenceProfile:
+    rows = synthetic_rows(np.random.default_rng(0), 5000, shifted=False)
+    predictions = np.array([model.predict_proba(row) for row in rows])
+    profile = inferwatch.drift.build_profile(
+        rows, categorical=["country", "device"], prediction=predictions,
+        output_kind="probability", model_name="churn",
+    )
+    profile.save(out)
+    return inferwatch.drift.load_profile(out)
+
+
+class PredictRequest(BaseModel):
+    user_id: str
+    features: dict[str, Any]
+    slow: bool = False
+
+
+def build_app(model: ChurnModel, monitor: inferwatch.Monitor) -> FastAPI:
+    @inferwatch.monitor(model="churn", version="2024-05", features="row", monitor=monitor,
+                        confidence=lambda p: max(p, 1.0 - p))
+    def predict(row: dict[str, Any], slow: bool = False) -> float:
         with inferwatch.stage("inference"):
             if slow:
-                time.sleep(0.03)  # a cold cache, a GC pause: the calls ops asks about
-            proba = model.predict_proba(x)
-        with inferwatch.stage("postprocess"):
-            return np.round(proba, 4)
+                time.sleep(0.03)  # a cold cache, a GC pause: the calls on-call asks about
+            return model.predict_proba(row)
 
-    return predict
+    app = FastAPI()
 
-
-def replay(predict: Any, n_requests: int, seed: int = 1) -> dict[str, int]:
-    rng = np.random.default_rng(seed)
-    outcomes = {"ok": 0, "error": 0}
-    for i in range(n_requests):
-        rows = 1 if rng.random() < 0.8 else int(rng.integers(2, 33))
-        x = rng.normal(0, 1, (rows, N_FEATURES))
-        if rng.random() < 0.02:
-            x[0, int(rng.integers(N_FEATURES))] = np.nan  # a client sends bad data
+    @app.post("/models/{name}/predict")
+    def predict_route(name: str, request: PredictRequest) -> dict[str, float]:
+        record = inferwatch.current_record()
+        if record is not None:  # per-request attributes; user_id is a PII field
+            record.attributes = {"user_id": request.user_id}
         try:
-            predict(x, slow=(i % 150 == 75))
-            outcomes["ok"] += 1
-        except ValueError:
-            outcomes["error"] += 1  # the model's own exception reached us unchanged
-    return outcomes
+            return {"churn_probability": predict(request.features, request.slow)}
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    instrument_app(app, monitor=monitor, model="churn", status_routes=True)
+    return app
+
+
+class Server:
+    """uvicorn on 127.0.0.1 in a background thread, stopped on exit."""
+
+    def __init__(self, app: FastAPI) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start within 20 s")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def replay(client: httpx.Client, rows: list[dict[str, Any]], offset: int,
+           rng: np.random.Generator) -> dict[int, int]:
+    statuses: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        row = dict(row)
+        if rng.random() < 0.02:
+            row[NUMERIC[int(rng.integers(len(NUMERIC)))]] = float("nan")  # bad client data
+        body = json.dumps({"user_id": f"user-{(offset + i) % 500:04d}@example.com",
+                           "features": row, "slow": (offset + i) % 200 == 100})
+        response = client.post("/models/churn/predict", content=body,
+                               headers={"content-type": "application/json",
+                                        "x-request-id": f"req-{offset + i:06d}"})
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    return statuses
 
 
 def show_logs(path: Path) -> None:
@@ -79,59 +173,94 @@ def show_logs(path: Path) -> None:
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         by_rule.setdefault(event["sampling.rule"], []).append(event)
-    print(f"\n== log records: {len(events)} written to {path} ==")
+    print(f"\n== log records: {len(events)} JSON lines in {path} ==")
     for rule in ("error", "slow", "low_confidence", "rate"):
         if rule in by_rule:
             event = dict(by_rule[rule][0])
             if "features" in event:
-                event["features"] = f"<{len(event['features'])} rows/values, elided here>"
+                event["features"] = f"<{len(event['features'])} features, elided here>"
             print(f"-- one '{rule}' record (of {len(by_rule[rule])}):")
-            print(json.dumps(event, indent=None)[:700])
+            print("   " + json.dumps(event)[:900])
 
 
 def show_slis(monitor: inferwatch.Monitor) -> None:
     summary = monitor.summary()
-    print("\n== service SLIs ==")
+    print("\n== service SLIs (from metrics, which see every call) ==")
     for model, sli in summary["models"].items():
         print(f"model {model}: {sli['calls']} calls, {sli['predictions']} predictions, "
               f"error rate {sli['error_rate']:.2%}, in flight {sli['in_flight']}")
-        print(f"  latency p50 {sli['latency_p50_ms']:.3f} ms, p95 {sli['latency_p95_ms']:.3f} ms,"
-              f" p99 {sli['latency_p99_ms']:.3f} ms")
-    print("\n== sampling (rule/decision: records) ==")
+        print(f"  predict latency p50 {sli['latency_p50_ms']:.3f} ms, "
+              f"p95 {sli['latency_p95_ms']:.3f} ms, p99 {sli['latency_p99_ms']:.3f} ms")
+    print("\n== sampling: rule/decision -> records ==")
     for key, n in summary["sampling"].items():
         print(f"  {key:<28} {n}")
-    print(f"  dropped by inferwatch: {summary['dropped']}; own errors: {summary['errors']}")
+    print(f"  dropped by inferwatch: {summary['dropped']}; its own errors: {summary['errors']}")
 
 
 def show_metrics(monitor: inferwatch.Monitor) -> None:
     print("\n== metrics handed to OpenTelemetry at collection time ==")
-    totals: dict[str, Any] = {}
+    by_name: dict[str, list[Any]] = {}
     for point in monitor.collect():
-        value = point.value
-        if hasattr(value, "counts"):
-            entry = totals.setdefault(point.name, [0, 0.0])
-            entry[0] += value.count
-            entry[1] += value.sum
+        by_name.setdefault(point.name, []).append(point)
+    for name, points in sorted(by_name.items()):
+        kind = points[0].kind
+        if kind == "histogram":
+            count = sum(p.value.count for p in points)
+            mean = sum(p.value.sum for p in points) / max(count, 1)
+            text = f"histogram, {len(points)} series: {count} values, mean {mean:.6g}"
+        elif kind == "counter":
+            text = f"counter, {len(points)} series: total {sum(p.value for p in points):g}"
         else:
-            totals[point.name] = totals.get(point.name, 0) + value
-    for name, value in sorted(totals.items()):
-        if isinstance(value, list):
-            mean = value[1] / max(value[0], 1)
-            print(f"  {name:<44} histogram: {value[0]} values, mean {mean:.6g}")
-        else:
-            print(f"  {name:<44} {value}")
+            text = f"{kind}, {len(points)} series"
+        print(f"  {name:<48} {text}")
+    print("  HTTP requests by route and status:")
+    for point in by_name.get("inferwatch.http.server.request.duration", []):
+        attrs = point.attributes
+        print(f"    {attrs['http.request.method']} {attrs['http.route']} "
+              f"{attrs['http.response.status_code']}: {point.value.count} requests"
+              + (f" (error.type {attrs['error.type']})" if "error.type" in attrs else ""))
+
+
+def show_drift(title: str, report: inferwatch.drift.DriftReport) -> None:
+    window = report.window
+    rows = window.rows if window is not None else 0
+    print(f"\n== drift: {title} ({rows} rows vs {report.reference_rows} reference rows): "
+          f"status {report.status.upper()}{', ALERT' if report.alert else ''}, "
+          f"{report.n_drifted} features drifted "
+          f"({report.drifted_share:.0%} of features), report took "
+          f"{report.compute_seconds * 1000:.1f} ms ==")
+    print(f"  {'feature':<12} {'status':<8} {'decided by':<12} statistics")
+    entries = [*report.outputs.values(), *report.features.values()]
+    for entry in sorted(entries, key=lambda e: (-e.level, e.name)):
+        if entry.level == 0 and entry.name not in ("f00", "device", "prediction"):
+            continue  # show the drifted ones and a few that did not move
+        stats = ", ".join(
+            f"{name}={stat.value:.3f}" + (f" (p={stat.adjusted_pvalue:.2g})"
+                                          if stat.adjusted_pvalue is not None else "")
+            for name, stat in entry.statistics.items()
+        )
+        print(f"  {entry.name:<12} {entry.status:<8} {entry.decided_by:<12} {stats}")
+    quiet = sum(1 for e in entries if e.level == 0)
+    print(f"  ... {quiet} features and outputs ok in all")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--out", default=".iw-demo")
     args = parser.parse_args()
+    half = args.requests // 2
 
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     log_path = out / "inference.jsonl"
     log_path.unlink(missing_ok=True)
+    model = ChurnModel()
+
+    profile = build_reference(model, out / "churn.iwprofile")
+    print(f"reference profile: {profile.n_rows} training rows, {len(profile.feature_names)} "
+          f"features -> {out / 'churn.iwprofile'}")
+
     monitor = inferwatch.Monitor(
         service_name="churn-api",
         log_sink=RotatingFileSink(str(log_path), max_bytes=50 * 1024 * 1024,
@@ -139,20 +268,41 @@ def main() -> None:
         feature_sample_rate=0.05,
         slow_threshold_ms=25,
         low_confidence_threshold=0.52,
-        pii_key="hex:" + "5e" * 32,  # a real deployment reads INFERWATCH_PII_KEY
+        pii_fields=["user_id"],
+        pii_key=DEMO_KEY,
         metrics_exporter="none",
     )
-    predict = build_service(monitor, ChurnModel())
-    print(f"replaying {args.requests} requests through @inferwatch.monitor ...")
-    started = time.perf_counter()
-    outcomes = replay(predict, args.requests)
-    elapsed = time.perf_counter() - started
-    monitor.flush()
-    print(f"done in {elapsed:.2f} s: {outcomes['ok']} ok, {outcomes['error']} raised "
-          f"(ValueError from the model, propagated unchanged)")
+    drift = inferwatch.drift.watch(profile, monitor=monitor, window=f"count:{half}",
+                                   model="churn")
+
+    rng = np.random.default_rng(1)
+    before = synthetic_rows(rng, half, shifted=False)
+    after = synthetic_rows(rng, args.requests - half, shifted=True)
+    app = build_app(model, monitor)
+    with Server(app) as server, httpx.Client(base_url=f"http://127.0.0.1:{server.port}",
+                                             timeout=10) as client:
+        print(f"model server on http://127.0.0.1:{server.port}; replaying {args.requests} "
+              f"requests (the traffic shifts after {half}) ...")
+        started = time.perf_counter()
+        statuses = replay(client, before, 0, rng)
+        monitor.flush()
+        report_before = drift.report()
+        for status, n in replay(client, after, half, rng).items():
+            statuses[status] = statuses.get(status, 0) + n
+        elapsed = time.perf_counter() - started
+        monitor.flush()
+        report_after = drift.report()
+        status_page = client.get("/inferwatch/status").json()
+    print(f"done in {elapsed:.1f} s; HTTP statuses {dict(sorted(statuses.items()))} "
+          f"(422: the model raised on NaN input; its ValueError reached the route unchanged)")
+    print(f"status route /inferwatch/status reports {status_page['models']['churn:2024-05']['calls']}"
+          f" calls")
+
     show_logs(log_path)
     show_slis(monitor)
     show_metrics(monitor)
+    show_drift("first window, before the shift", report_before)
+    show_drift("second window, after the shift", report_after)
     monitor.shutdown()
 
 

@@ -93,6 +93,10 @@ class Monitor:
                 logger_provider=logger_provider,
             )
         self._sink = log_sink
+        from .logsinks import NullSink
+
+        # With nowhere to write, skip sampling and rendering altogether.
+        self._logging = not isinstance(log_sink, NullSink)
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
         self._errors: dict[str, itertools.count[int]] = {}
         self._feature_consumers: list[FeatureConsumer] = []
@@ -228,7 +232,8 @@ class Monitor:
                     consumer(records)
                 except Exception:
                     self.count_error("feature_consumer")
-            self._select_for_log(records)
+            if self._logging:
+                self._select_for_log(records)
         self._log_wakeup.set()
         return n
 
