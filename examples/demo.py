@@ -295,8 +295,8 @@ def main() -> None:
         status_page = client.get("/inferwatch/status").json()
     print(f"done in {elapsed:.1f} s; HTTP statuses {dict(sorted(statuses.items()))} "
           f"(422: the model raised on NaN input; its ValueError reached the route unchanged)")
-    print(f"status route /inferwatch/status reports {status_page['models']['churn:2024-05']['calls']}"
-          f" calls")
+    calls = status_page["models"]["churn:2024-05"]["calls"]
+    print(f"the status route /inferwatch/status reports {calls} calls")
 
     show_logs(log_path)
     show_slis(monitor)
