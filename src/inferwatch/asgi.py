@@ -494,9 +494,14 @@ class _Exchange:
         for name, _ in headers:
             if name == echo:  # the app set its own id header: leave it alone
                 return message
-        copied = dict(message)
-        copied["headers"] = [*headers, (echo, record.id.encode("latin-1"))]
-        return copied
+        # A new headers list (the app may reuse its own), in the app's message
+        # dict, as Starlette's own middlewares do with MutableHeaders.
+        if record.inference_id is not None:
+            value = record.inference_id.encode("latin-1")
+        else:
+            value = record.random_id().to_bytes(16, "big").hex().encode()
+        message["headers"] = [*headers, (echo, value)]
+        return message
 
     # -- body capture --------------------------------------------------------
 
