@@ -89,6 +89,9 @@ def _repr(value: Any) -> str:
     return text
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def to_jsonable(value: Any, max_items: int = MAX_ITEMS, _depth: int = 0) -> Any:
     """Convert ``value`` to str/int/float/bool/None, lists and str-keyed dicts.
 
@@ -104,6 +107,19 @@ def to_jsonable(value: Any, max_items: int = MAX_ITEMS, _depth: int = 0) -> Any:
         return _float(value)
     if _depth > 8:
         return _repr(value)
+    if type(value) is dict and len(value) <= max_items and _PLAIN.issuperset(
+        map(type, value.values())
+    ):
+        # Fast path, the common feature row: scalars only, no recursion.
+        flat: dict[str, Any] = {}
+        for k, v in value.items():
+            kind = type(v)
+            if kind is float and v - v != 0.0:
+                v = _float(v)
+            elif kind is int and not _INT64_MIN <= v <= _UINT64_MAX:
+                v = str(v)
+            flat[k if type(k) is str else str(k)] = v
+        return flat
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for i, (k, v) in enumerate(value.items()):

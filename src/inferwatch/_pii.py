@@ -329,6 +329,7 @@ class Pseudonymizer:
         "_fields",
         "_mac",
         "_mac_bytes",
+        "_plans",
         "_prefix",
         "detect_emails",
         "detect_phones",
@@ -362,6 +363,8 @@ class Pseudonymizer:
         #: Whether log events carry ``feature_hash``; off when the key is
         #: ephemeral, since a hash that changes per process joins nothing.
         self.hash_features = hash_features
+        # Key tuple of a flat row -> (keys to drop, keys to pseudonymise).
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self.detect_phones = detect_phones
         # Domain separation: a pseudonym can never equal a feature hash.
         self._mac = _HmacSha256(key.secret, b"inferwatch-pseudonym-v1\x00")
@@ -423,6 +426,10 @@ class Pseudonymizer:
         return value
 
     def _apply(self, mapping: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+        if type(mapping) is dict and not (self.detect_emails or self.detect_phones):
+            fast = self._apply_flat(mapping, depth)
+            if fast is not None:
+                return fast
         out: dict[str, Any] = {}
         fields = self._fields
         drop = self._drop
@@ -434,6 +441,8 @@ class Pseudonymizer:
                 continue
             if lname in fields:
                 out[name] = self._pseudonymise_all(v, depth)
+            elif type(v) in _SCALARS:  # checked first: isinstance(v, Mapping) is slow
+                out[name] = v
             elif isinstance(v, Mapping):
                 out[name] = self._apply(v, depth + 1) if depth < _MAX_DEPTH else "<too deep>"
             elif isinstance(v, str):
@@ -444,13 +453,42 @@ class Pseudonymizer:
                 out[name] = v
         return out
 
+    def _apply_flat(self, mapping: dict[Any, Any], depth: int) -> dict[str, Any] | None:
+        """The common feature row: str keys, scalar values, the same keys every time.
+
+        Which keys to drop and which to pseudonymise is decided once per key
+        set and cached, so a row costs a dict copy plus the few changed keys
+        instead of a per-key walk (about 5x faster for 20 features). None when
+        the row does not qualify; the caller then walks it.
+        """
+        if not _FLAT.issuperset(map(type, mapping.values())):
+            return None
+        keys = tuple(mapping)
+        plan = self._plans.get(keys)
+        if plan is None:
+            if not all(type(k) is str for k in keys):
+                return None
+            drop = tuple(k for k in keys if k.lower() in self._drop)
+            pseudo = tuple(k for k in keys if k.lower() in self._fields and k not in drop)
+            plan = (drop, pseudo)
+            if len(self._plans) < _MAX_PLANS:
+                self._plans[keys] = plan
+        out = dict(mapping)
+        for key in plan[0]:
+            del out[key]
+        for key in plan[1]:
+            out[key] = self._pseudonymise_all(out[key], depth)
+        return out
+
     def _walk_list(self, seq: list[Any] | tuple[Any, ...], depth: int) -> Any:
         if depth > _MAX_DEPTH:
             return "<too deep>"
         detect = self.detect_emails or self.detect_phones
         out: list[Any] = []
         for v in seq:
-            if isinstance(v, Mapping):
+            if type(v) in _SCALARS:
+                out.append(v)
+            elif isinstance(v, Mapping):
                 out.append(self._apply(v, depth + 1))
             elif isinstance(v, str):
                 out.append(self.scrub_text(v) if detect else v)
@@ -558,6 +596,9 @@ def _safe_str(exc: BaseException) -> str:
 
 _PACK_D = struct.Struct("<d").pack
 _PACK_Q = struct.Struct("<q").pack
+_SCALARS = frozenset((int, float, bool, type(None)))
+_FLAT = _SCALARS | {str}
+_MAX_PLANS = 256
 _CANON_NAN = _PACK_D(math.nan)
 
 
@@ -587,14 +628,37 @@ def _feed(h: Any, value: Any, depth: int) -> None:
         _feed_other(h, value, depth)
 
 
+_KEY_BYTES: dict[str, bytes] = {}
+_ORDERS: dict[tuple[Any, ...], tuple[tuple[str, Any], ...]] = {}
+_MAX_KEY_CACHE = 4096
+
+
+def _key_bytes(key: str) -> bytes:
+    """What _feed() writes for a str key; cached, since feature names repeat."""
+    encoded = _KEY_BYTES.get(key)
+    if encoded is None:
+        kb = key.encode("utf-8", "surrogatepass")
+        encoded = b"s" + _PACK_Q(len(kb)) + kb
+        if len(_KEY_BYTES) < _MAX_KEY_CACHE:
+            _KEY_BYTES[key] = encoded
+    return encoded
+
+
 def _feed_mapping(h: Any, value: Mapping[Any, Any], depth: int) -> None:
     # Writes exactly what _feed() would per key and value, but batches the
     # common str -> number items into one update (3-4x faster for 20 features).
-    items = sorted(((str(k), v) for k, v in value.items()), key=_first)
-    buf = [b"M" + _PACK_Q(len(items))]
-    for k, v in items:
-        kb = k.encode("utf-8", "surrogatepass")
-        buf.append(b"s" + _PACK_Q(len(kb)) + kb)
+    keys = tuple(value)
+    order = _ORDERS.get(keys)
+    if order is None:
+        # Sorted by the text of the key; the same key set comes back on every
+        # row of a model, so the sort and the key bytes are worked out once.
+        order = tuple(sorted(((str(k), k) for k in keys), key=_first))
+        if len(_ORDERS) < _MAX_KEY_CACHE:
+            _ORDERS[keys] = order
+    buf = [b"M" + _PACK_Q(len(order))]
+    for k, original in order:
+        v = value[original]
+        buf.append(_key_bytes(k))
         if isinstance(v, float):
             buf.append(b"f" + (_CANON_NAN if v != v else _PACK_D(v + 0.0)))
         elif isinstance(v, int) and -(2**53) <= v <= 2**53:
