@@ -308,14 +308,9 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
         if owned:
             record.start_perf_ns = t0
         if exc is not None:
-            record.outcome = (
-                "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+            record.set_error(
+                exc, "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
             )
-            record.error_type = type(exc).__qualname__
-            try:
-                record.error_message = str(exc)
-            except Exception:
-                record.error_message = "<unprintable exception>"
         else:
             if spec.prediction is not None:
                 try:

@@ -177,6 +177,19 @@ class InferenceRecord:
             self.id_int = _getrandbits(128) or 1
         return self.id_int
 
+    def set_error(self, exc: BaseException, outcome: str = "error") -> None:
+        """Record a failure: outcome, the exception's type, and its message as text.
+
+        The message is redacted when logged; an exception whose ``__str__``
+        raises is recorded as unprintable rather than breaking anything.
+        """
+        self.outcome = outcome
+        self.error_type = type(exc).__qualname__
+        try:
+            self.error_message = str(exc)
+        except Exception:
+            self.error_message = "<unprintable exception>"
+
     def add_stage(self, name: str, duration_ns: int) -> None:
         """Add time to a stage; a stage entered twice accumulates."""
         stages = self.stages

@@ -589,12 +589,7 @@ class _Exchange:
                     record.error_type = str(status)
             elif exc is not None and not client_gone and not _is_cancellation(exc):
                 if record.outcome == "ok":
-                    record.outcome = "error"
-                    record.error_type = type(exc).__qualname__
-                    try:
-                        record.error_message = str(exc)
-                    except Exception:
-                        record.error_message = "<unprintable exception>"
+                    record.set_error(exc)
                 if status is None:
                     http.status_code = 500
             elif exc is not None or client_gone:

@@ -282,14 +282,10 @@ class RpcCall:
                 if status == "CANCELLED":
                     record.outcome = "cancelled"
                 elif status in _SERVER_ERRORS:
-                    record.outcome = "error"
                     if exc is not None:
-                        record.error_type = type(exc).__qualname__
-                        try:
-                            record.error_message = str(exc)
-                        except Exception:
-                            record.error_message = "<unprintable exception>"
+                        record.set_error(exc)
                     else:
+                        record.outcome = "error"
                         record.error_type = status
         except Exception:
             self.monitor.count_error("grpc_interceptor")

@@ -21,7 +21,30 @@ if TYPE_CHECKING:
 __all__ = ["AioInferenceInterceptor", "InferenceInterceptor"]
 
 
-class InferenceInterceptor(grpc.ServerInterceptor):
+class _Options:
+    """The options both interceptors take (documented on ``InferenceInterceptor``)."""
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        monitor: Monitor | None = None,
+        exclude: Sequence[str] = DEFAULT_EXCLUDE,
+        request_id_metadata: str = "x-request-id",
+    ) -> None:
+        self._settings = Settings(
+            model=model,
+            version=version,
+            attributes=attributes,
+            monitor=monitor,
+            exclude=exclude,
+            request_id_metadata=request_id_metadata,
+        )
+
+
+class InferenceInterceptor(_Options, grpc.ServerInterceptor):
     """Record every RPC of a ``grpc.server`` as one inference.
 
     ::
@@ -50,25 +73,6 @@ class InferenceInterceptor(grpc.ServerInterceptor):
         request_id_metadata: the metadata key holding the caller's request id.
     """
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        version: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        monitor: Monitor | None = None,
-        exclude: Sequence[str] = DEFAULT_EXCLUDE,
-        request_id_metadata: str = "x-request-id",
-    ) -> None:
-        self._settings = Settings(
-            model=model,
-            version=version,
-            attributes=attributes,
-            monitor=monitor,
-            exclude=exclude,
-            request_id_metadata=request_id_metadata,
-        )
-
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], _Handler | None],
@@ -78,7 +82,7 @@ class InferenceInterceptor(grpc.ServerInterceptor):
         return instrument_handler(self._settings, handler, handler_call_details, aio=False)
 
 
-class AioInferenceInterceptor(grpc.aio.ServerInterceptor):
+class AioInferenceInterceptor(_Options, grpc.aio.ServerInterceptor):
     """Record every RPC of a ``grpc.aio.server`` as one inference.
 
     ::
@@ -89,25 +93,6 @@ class AioInferenceInterceptor(grpc.aio.ServerInterceptor):
     servicer methods (coroutines and async generators) and sync ones run in
     the server's thread pool are both supported.
     """
-
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        version: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        monitor: Monitor | None = None,
-        exclude: Sequence[str] = DEFAULT_EXCLUDE,
-        request_id_metadata: str = "x-request-id",
-    ) -> None:
-        self._settings = Settings(
-            model=model,
-            version=version,
-            attributes=attributes,
-            monitor=monitor,
-            exclude=exclude,
-            request_id_metadata=request_id_metadata,
-        )
 
     async def intercept_service(
         self,
