@@ -232,3 +232,39 @@ def test_real_otlp_logs_over_http(otlp_receiver: Any, monkeypatch: pytest.Monkey
     assert b"alice" not in wire and b"bad@example.org" not in wire
     severities = sorted(r.severity_text for r in records)
     assert severities == ["ERROR", "INFO"]
+
+
+def test_instrument_reader_gives_a_pull_reader_histograms(make_monitor: Any) -> None:
+    prometheus = pytest.importorskip("opentelemetry.exporter.prometheus")
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    reader = prometheus.PrometheusMetricReader(registry=registry)
+    from inferwatch.otel import instrument_reader
+
+    assert instrument_reader(instrument_reader(reader)) is reader  # idempotent
+    provider = MeterProvider(metric_readers=[reader])
+    mon = make_monitor(meter_provider=provider, metrics_exporter="auto")
+    inferwatch.set_monitor(mon)
+    _predict_with(mon, 5, 2)
+    text = generate_latest(registry).decode()
+    assert 'inferwatch_predict_calls_total{' in text
+    counts = [line for line in text.splitlines()
+              if line.startswith("inferwatch_predict_duration_seconds_count")]
+    assert sorted(float(line.rsplit(" ", 1)[1]) for line in counts) == [2.0, 5.0]
+    assert 'inferwatch_predict_duration_seconds_bucket{' in text
+    provider.shutdown()
+
+
+def test_instrument_reader_on_an_in_memory_reader(make_monitor: Any) -> None:
+    from inferwatch.otel import instrument_reader
+
+    reader = instrument_reader(InMemoryMetricReader())
+    provider = MeterProvider(metric_readers=[reader])
+    mon = make_monitor(meter_provider=provider, metrics_exporter="auto")
+    inferwatch.set_monitor(mon)
+    _predict_with(mon, 3, 0)
+    metrics = _metrics(reader.get_metrics_data())
+    (point,) = metrics["inferwatch.predict.duration"].data.data_points
+    assert point.count == 3
+    provider.shutdown()

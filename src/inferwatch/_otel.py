@@ -33,6 +33,7 @@ from opentelemetry.sdk.metrics.export import (
     Metric,
     MetricExporter,
     MetricExportResult,
+    MetricReader,
     MetricsData,
     ResourceMetrics,
     ScopeMetrics,
@@ -47,7 +48,13 @@ from ._histogram import Histogram
 if TYPE_CHECKING:
     from ._monitor import Monitor
 
-__all__ = ["InferwatchMetricExporter", "OtelMetrics", "wrap_exporter"]
+__all__ = [
+    "HistogramInjector",
+    "InferwatchMetricExporter",
+    "OtelMetrics",
+    "instrument_reader",
+    "wrap_exporter",
+]
 
 SCOPE_NAME = "inferwatch"
 _SNAPSHOT_TTL_S = 0.5
@@ -194,32 +201,25 @@ def _histogram_metric(
     )
 
 
-class InferwatchMetricExporter(MetricExporter):
-    """A MetricExporter that adds inferwatch's histograms to each export.
+class HistogramInjector:
+    """Adds inferwatch's histograms to a ``MetricsData`` on its way out.
 
-    Wraps the exporter that really sends (OTLP, console, in-memory) and keeps
-    its preferred temporality and aggregation. Cumulative by default; when the
-    wrapped exporter prefers delta histograms, deltas are computed against
-    the previous export (min and max stay cumulative: they cannot be undone).
+    One per reader or exporter (it keeps the delta state). Cumulative by
+    default; for delta temporality each export carries the counts since the
+    previous one (min and max stay cumulative: they cannot be undone).
     """
 
     def __init__(
-        self, exporter: MetricExporter, monitor: Monitor | None = None,
+        self,
+        monitor: Monitor | None,
+        temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
         snapshot: _Snapshot | None = None,
     ) -> None:
-        temporality = dict(getattr(exporter, "_preferred_temporality", None) or {})
-        super().__init__(
-            preferred_temporality=temporality,
-            preferred_aggregation=dict(getattr(exporter, "_preferred_aggregation", None) or {}),
-        )
-        self._exporter = exporter
         self._monitor = monitor
         self._snapshot = snapshot
+        self._temporality = temporality
         self._start_ns = time.time_ns()
         self._previous: dict[Any, Any] = {}
-        self._temporality = temporality.get(
-            HistogramInstrument, AggregationTemporality.CUMULATIVE
-        )
 
     def _points(self) -> dict[str, list[MetricPoint]]:
         if self._snapshot is not None:
@@ -232,7 +232,16 @@ class InferwatchMetricExporter(MetricExporter):
             grouped.setdefault(point.name, []).append(point)
         return grouped
 
-    def _with_histograms(self, metrics_data: MetricsData) -> MetricsData:
+    def __call__(self, metrics_data: MetricsData) -> MetricsData:
+        """``metrics_data`` plus the histograms; on any failure, unchanged (and counted)."""
+        try:
+            return self._inject(metrics_data)
+        except Exception:
+            if self._monitor is not None:
+                self._monitor.count_error("otel_export")
+            return metrics_data
+
+    def _inject(self, metrics_data: MetricsData) -> MetricsData:
         now = time.time_ns()
         metrics = [
             _histogram_metric(name, points, self._start_ns, now, self._temporality,
@@ -267,21 +276,76 @@ class InferwatchMetricExporter(MetricExporter):
                 schema_url=""))
         return cast(MetricsData, _build(MetricsData, resource_metrics=resource_metrics))
 
+
+class InferwatchMetricExporter(MetricExporter):
+    """A MetricExporter that adds inferwatch's histograms to each export.
+
+    Wraps the exporter that really sends (OTLP, console, in-memory) and keeps
+    its preferred temporality and aggregation.
+    """
+
+    def __init__(
+        self, exporter: MetricExporter, monitor: Monitor | None = None,
+        snapshot: _Snapshot | None = None,
+    ) -> None:
+        temporality = dict(getattr(exporter, "_preferred_temporality", None) or {})
+        super().__init__(
+            preferred_temporality=temporality,
+            preferred_aggregation=dict(getattr(exporter, "_preferred_aggregation", None) or {}),
+        )
+        self._exporter = exporter
+        self._inject = HistogramInjector(
+            monitor,
+            temporality.get(HistogramInstrument, AggregationTemporality.CUMULATIVE),
+            snapshot,
+        )
+
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        try:
-            metrics_data = self._with_histograms(metrics_data)
-        except Exception:
-            if self._monitor is not None:
-                self._monitor.count_error("otel_export")
-        return self._exporter.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        return self._exporter.export(
+            self._inject(metrics_data), timeout_millis=timeout_millis, **kwargs
+        )
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return bool(self._exporter.force_flush(timeout_millis=timeout_millis))
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def instrument_reader(reader: MetricReader, monitor: Monitor | None = None) -> MetricReader:
+    """Make any MetricReader include inferwatch's histograms in what it collects.
+
+    ::
+
+        reader = PrometheusMetricReader()            # pull readers too
+        inferwatch.otel.instrument_reader(reader)
+        inferwatch.configure(meter_provider=MeterProvider(metric_readers=[reader]))
+
+    Every reader hands what it collects to its ``_receive_metrics`` (the
+    periodic reader exports it, the Prometheus reader serves it, the in-memory
+    reader keeps it); this wraps that one method on this reader instance,
+    which is how pull readers, which have no exporter to wrap, get
+    histograms. Idempotent. Without ``monitor`` it reads the process default
+    at each collection.
+    """
+    if getattr(reader, "_inferwatch_injector", None) is not None:
+        return reader
+    temporalities = getattr(reader, "_instrument_class_temporality", None) or {}
+    inject = HistogramInjector(
+        monitor, temporalities.get(HistogramInstrument, AggregationTemporality.CUMULATIVE)
+    )
+    receive = reader._receive_metrics
+
+    def receive_with_histograms(
+        metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
+        receive(inject(metrics_data), timeout_millis=timeout_millis, **kwargs)
+
+    reader._receive_metrics = receive_with_histograms  # type: ignore[method-assign]
+    reader._inferwatch_injector = inject  # type: ignore[attr-defined]
+    return reader
 
 
 def wrap_exporter(exporter: MetricExporter, monitor: Monitor | None = None) -> MetricExporter:

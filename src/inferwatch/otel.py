@@ -1,8 +1,12 @@
 """OpenTelemetry glue for users who build their own MeterProvider.
 
-See ``inferwatch._otel`` for why histograms travel through an exporter wrapper.
+Counters and gauges reach any MeterProvider through observable instruments.
+Histograms have no observable form in the OTel SDK, so they join the data on
+its way out: wrap your exporter (``wrap_exporter``) or your reader
+(``instrument_reader``, which also serves pull readers such as Prometheus).
+See ``inferwatch._otel`` for why.
 """
 
-from ._otel import InferwatchMetricExporter, wrap_exporter
+from ._otel import InferwatchMetricExporter, instrument_reader, wrap_exporter
 
-__all__ = ["InferwatchMetricExporter", "wrap_exporter"]
+__all__ = ["InferwatchMetricExporter", "instrument_reader", "wrap_exporter"]
