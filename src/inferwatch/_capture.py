@@ -241,6 +241,10 @@ def _open_record(
         # rather than writing a second record for the same inference.
         parent.joinable = False
         parent.endpoint = endpoint
+        if parent.trace_id == 0:
+            # A tracing middleware inside the transport's (OTel's, added after
+            # ours) has started its span by now: take the ids from it.
+            parent.trace_id, parent.span_id = _trace_ids()
         return parent, False
     inference_id = None
     if spec.inference_id is not None:

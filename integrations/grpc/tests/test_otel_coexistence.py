@@ -1,0 +1,63 @@
+"""Beside OpenTelemetry's own gRPC server interceptor, in either order: one record per
+call, carrying the trace and span ids of OTel's server span."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+import pytest
+
+from demo_service import SERVICE, dumps, loads, sync_handler
+from inferwatch.testing import capture
+from inferwatch_grpc import InferenceInterceptor
+
+otel_grpc = pytest.importorskip("opentelemetry.instrumentation.grpc")
+
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402 - after the importorskip
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture(params=["otel-outside", "inferwatch-outside"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[grpc.Channel, InMemorySpanExporter]]:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    otel = otel_grpc.server_interceptor(tracer_provider=provider)
+    ours = InferenceInterceptor()
+    interceptors = [otel, ours] if request.param == "otel-outside" else [ours, otel]
+    server = grpc.server(ThreadPoolExecutor(max_workers=4), interceptors=interceptors)
+    server.add_generic_rpc_handlers((sync_handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel, spans
+    finally:
+        server.stop(None).wait(10)
+        provider.shutdown()
+
+
+def test_one_record_with_the_server_span_ids(
+    served: tuple[grpc.Channel, InMemorySpanExporter],
+) -> None:
+    channel, spans = served
+    call: Any = channel.unary_unary(f"/{SERVICE}/UnaryUnary", request_serializer=dumps,
+                                    response_deserializer=loads)
+    with capture() as cap:
+        assert call({"op": "monitored", "x": [1, 2]}, timeout=10) == {"score": 2.0}
+        records = cap.records
+        calls = cap.value("rpc.server.call.duration")
+    (span,) = spans.get_finished_spans()
+    (record,) = records  # one record, not one per interceptor
+    assert record.endpoint.model_name == "scorer"  # the monitored predict joined it
+    assert record.trace_id == span.context.trace_id
+    assert record.span_id == span.context.span_id
+    assert calls.count == 1
