@@ -289,32 +289,36 @@ class Aggregates:
             self.classes[key] = self.classes.get(key, 0) + int(n)
 
     def _ingest_transports(self, records: list[InferenceRecord]) -> None:
-        groups: dict[Attrs, list[HttpInfo]] = {}
+        # Group on a flat tuple first; the attribute tuples are built per group.
+        groups: dict[tuple[Any, ...], list[HttpInfo]] = {}
         for record in records:
             http = record.http
             if http is None:
                 continue
             # error.type only for failed requests, as the semantic conventions ask.
-            error: Attrs = (
-                (("error.type", record.error_type or "_OTHER"),)
-                if record.outcome == "error" else ()
-            )
-            if http.system == "grpc":
+            error = (record.error_type or "_OTHER") if record.outcome == "error" else None
+            key = (http.system, http.method, http.status_code, http.route, error)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [http]
+            else:
+                group.append(http)
+        for (system, method, status, route, error), infos in groups.items():
+            prefix: Attrs = (("error.type", error),) if error is not None else ()
+            if system == "grpc":
                 attrs: Attrs = (
-                    *error,
-                    ("rpc.method", rpc_method(http.route)),
-                    ("rpc.status_code", str(http.status_code)),
+                    *prefix,
+                    ("rpc.method", rpc_method(route)),
+                    ("rpc.status_code", str(status)),
                     ("rpc.system.name", "grpc"),
                 )
             else:
                 attrs = (
-                    *error,
-                    ("http.request.method", http.method),
-                    ("http.response.status_code", http.status_code),
-                    ("http.route", http.route),
+                    *prefix,
+                    ("http.request.method", method),
+                    ("http.response.status_code", status),
+                    ("http.route", route),
                 )
-            groups.setdefault(attrs, []).append(http)
-        for attrs, infos in groups.items():
             self.transport_calls[attrs] = self.transport_calls.get(attrs, 0) + len(infos)
             self._add("t_duration", attrs, [h.duration_ns * 1e-9 for h in infos])
             ttfb = [h.ttfb_ns * 1e-9 for h in infos if h.ttfb_ns is not None]
