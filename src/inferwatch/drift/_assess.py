@@ -47,11 +47,11 @@ class _Raw:
 
 
 def _reference_side(ref: FeatureProfile | State) -> tuple[Any, Any, Any]:
-    """(counts, kll, std) of a numeric reference, profile or earlier window alike."""
+    """(counts, sorted view, std) of a numeric reference, profile or earlier window alike."""
     if isinstance(ref, NumericProfile):
         return ref.counts, ref.kll, ref.std
     if isinstance(ref, NumericState):
-        return ref.counts, ref.kll, None
+        return ref.counts, ref, None
     return None, None, None
 
 
@@ -61,7 +61,7 @@ def raw_feature(
     tests = opts.tests
     if isinstance(cur, NumericState):
         counts, kll, std = _reference_side(ref)
-        stats = numeric_stats(counts, kll, std, cur.counts, cur.kll, tests)
+        stats = numeric_stats(counts, kll, std, cur.counts, cur, tests)
         quality = Quality(cur.rows, cur.missing, max(cur.nan, 0), cur.inf, cur.invalid,
                           cur.out_of_range)
         return _Raw(name, NUMERIC, stats, 0 if kll is None else kll.n, cur.n, quality)

@@ -1,7 +1,8 @@
 """Statistics of one feature, current window against a reference, from sketches only.
 
 Numeric: PSI and Jensen-Shannon from exact counts in the frozen reference
-bins; KS (with p-value) and Wasserstein from the two KLL sorted views.
+bins; KS (with p-value) and Wasserstein from the two sorted views: a KLL
+sketch's, or a small live window's exact values (see ``_window.NumericState``).
 Categorical: PSI, Jensen-Shannon and chi-square on the aligned top-K counts.
 Vector: MMD on the two row samples. A statistic that cannot be computed
 (nothing finite on one side) is left out, never raised.
@@ -10,11 +11,11 @@ Vector: MMD on the two row samples. A statistic that cannot be computed
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..sketches import BinnedCounts, KLLSketch, TopKCounts
+from ..sketches import BinnedCounts, TopKCounts
 from ..stats import (
     chi_square_from_counts,
     jensen_shannon_from_counts,
@@ -34,12 +35,21 @@ ALL_TESTS = DEFAULT_TESTS
 TEST_FOR_KIND = {"numeric": "ks", "categorical": "chi_square", "vector": "mmd"}
 
 
+class SortedView(Protocol):
+    """A weighted empirical CDF: a :class:`KLLSketch` or a window's exact values."""
+
+    @property
+    def n(self) -> int: ...
+
+    def sorted_view(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]: ...
+
+
 def numeric_stats(
     ref_counts: BinnedCounts | None,
-    ref_kll: KLLSketch | None,
+    ref_kll: SortedView | None,
     ref_std: float | None,
     cur_counts: BinnedCounts | None,
-    cur_kll: KLLSketch,
+    cur_kll: SortedView,
     tests: Collection[str],
 ) -> dict[str, Statistic]:
     out: dict[str, Statistic] = {}

@@ -20,7 +20,7 @@ from ._ingest import Schema, convert, gather
 from ._metrics import report_points
 from ._profile import ReferenceProfile
 from ._report import DriftReport, WindowInfo
-from ._window import Window
+from ._window import EXACT_ROWS, Window
 from ._windows import Windows, parse_window
 
 
@@ -57,6 +57,10 @@ class DriftMonitor:
         warmup_rows: live rows frozen into the reference when there is no profile.
         model: only records of this model name (default: all records).
         categorical, feature_names: how to read warm-up rows (as build_profile).
+        kll_k: accuracy of the live KLL sketches (rank error about 1/k).
+        exact_rows: finite values per numeric feature a window keeps exactly
+            (8 bytes each) before it switches to its KLL sketch, so that small
+            windows, where the p-value rule decides, get exact KS statistics.
         clock: seconds, for time windows (tests inject one).
     """
 
@@ -80,6 +84,7 @@ class DriftMonitor:
         mmd_permutations: int = 100,
         sample_rows: int = 256,
         kll_k: int = 200,
+        exact_rows: int = EXACT_ROWS,
         fold_rows: int = 2048,
         max_unknown_features: int = 32,
         clock: Callable[[], float] = time.monotonic,
@@ -121,7 +126,10 @@ class DriftMonitor:
         self.warmup_rows = warmup_rows
         self._categorical = list(categorical or ())
         self._feature_names = list(feature_names or ())
+        if exact_rows < 0:
+            raise ValueError(f"exact_rows must be >= 0, got {exact_rows}")
         self._kll_k, self._sample_rows, self._fold_rows = kll_k, sample_rows, fold_rows
+        self._exact_rows = exact_rows
         self._max_unknown = max_unknown_features
         self._clock = clock
         self._lock = threading.Lock()
@@ -152,6 +160,7 @@ class DriftMonitor:
 
         def factory(index: int, opened_at: float) -> Window:
             return Window(profile, index, opened_at, kll_k=self._kll_k,
+                          exact_rows=self._exact_rows,
                           sample_rows=self._sample_rows, fold_rows=self._fold_rows,
                           max_unknown=self._max_unknown)
 

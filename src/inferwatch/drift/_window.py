@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..sketches import BinnedCounts, KLLSketch, Reservoir, TopKCounts
-from ._columns import CategoricalColumn, Column, NumericColumn, VectorColumn
+from ._columns import CategoricalColumn, Column, FloatArray, NumericColumn, VectorColumn
 from ._ingest import Batch, numeric_matrix
 from ._profile import (
     CATEGORICAL,
@@ -22,6 +22,11 @@ from ._profile import (
     NumericProfile,
     ReferenceProfile,
 )
+
+#: Finite values per numeric feature a window keeps exactly before switching to its
+#: KLL sketch (16 KB of float64): covers every window the p-value rule decides on
+#: with the default ``large_sample`` against a reference of a few thousand rows or more.
+EXACT_ROWS = 2048
 
 
 class FeatureState:
@@ -55,21 +60,80 @@ class FeatureState:
 
 
 class NumericState(FeatureState):
-    def __init__(self, prof: NumericProfile | None, kll_k: int) -> None:
+    """Reference-bin counts plus the window's values: exact up to ``exact_rows``, then a KLL.
+
+    A small window's KS statistic read off a KLL sketch is inflated by the
+    sketch's rank error (a KLL with k=200 fed 300 values has already
+    compacted once, so its CDF is off by up to 1/300 at half the points),
+    which pushed the p-value rule's false-alarm rate above its nominal level.
+    So the first ``exact_rows`` finite values are kept as they are, in a
+    buffer that grows geometrically up to that bound; the statistics see them
+    exactly. The value that would overflow the buffer spills all of it into the
+    KLL and frees it, so memory stays bounded by ``8 * exact_rows`` bytes plus
+    the sketch, whatever the traffic. NaN and inf are counted by the KLL
+    either way (never inserted).
+    """
+
+    def __init__(self, prof: NumericProfile | None, kll_k: int, exact_rows: int = 0) -> None:
         super().__init__()
         edges = None if prof is None else prof.edges
         self.counts = None if edges is None else BinnedCounts(edges)
         self.kll = KLLSketch(k=kll_k)
+        self.exact_rows = exact_rows
+        self._exact: FloatArray | None = np.empty(0) if exact_rows > 0 else None
+        self._n_exact = 0
+        self._sorted = True
 
     def _fold(self, pending: list[NumericColumn]) -> None:
-        values = np.concatenate([c.values for c in pending])
+        values = np.concatenate([c.values for c in pending]) if len(pending) > 1 else (
+            pending[0].values)
         if self.counts is not None:
             self.counts.update_batch(values)
-        self.kll.update_batch(values)
+        if self._exact is None:
+            self.kll.update_batch(values)
+            return
+        finite = np.isfinite(values)
+        if not finite.all():
+            self.kll.update_batch(values[~finite])  # counted, not inserted
+            values = values[finite]
+        self._keep_exact(values)
+
+    def _keep_exact(self, values: FloatArray) -> None:
+        assert self._exact is not None
+        n, add = self._n_exact, values.size
+        if n + add > self.exact_rows:
+            # Past the bound: from now on this window is a KLL sketch.
+            self.kll.update_batch(np.concatenate([self._exact[:n], values]))
+            self._exact, self._n_exact = None, 0
+            return
+        if n + add > self._exact.size:
+            grown = np.empty(min(self.exact_rows, max(256, 2 * (n + add))))
+            grown[:n] = self._exact[:n]
+            self._exact = grown
+        self._exact[n : n + add] = values
+        self._n_exact = n + add
+        self._sorted = self._sorted and add == 0
+
+    @property
+    def exact(self) -> bool:
+        """True while every finite value is held as is (no sketch error)."""
+        return self._exact is not None
+
+    def sorted_view(self) -> tuple[FloatArray, FloatArray]:
+        """Values ascending and cumulative weights, like :meth:`KLLSketch.sorted_view`."""
+        if self._exact is None:
+            return self.kll.sorted_view()
+        n = self._n_exact
+        if not n:
+            raise ValueError("the window holds no finite value")
+        if not self._sorted:
+            self._exact[:n].sort()
+            self._sorted = True
+        return self._exact[:n].copy(), np.arange(1.0, n + 1.0)
 
     @property
     def n(self) -> int:
-        return self.kll.n
+        return self.kll.n + self._n_exact
 
     @property
     def nan(self) -> int:
@@ -88,7 +152,8 @@ class NumericState(FeatureState):
 
     @property
     def nbytes(self) -> int:
-        return self.kll.nbytes + (0 if self.counts is None else self.counts.nbytes)
+        exact = 0 if self._exact is None else self._exact.nbytes
+        return self.kll.nbytes + exact + (0 if self.counts is None else self.counts.nbytes)
 
 
 class CategoricalState(FeatureState):
@@ -129,9 +194,10 @@ State = NumericState | CategoricalState | VectorState
 
 
 def make_state(prof: FeatureProfile, *, kll_k: int, top_k: int, sample_rows: int,
-               seed: int) -> State:
+               seed: int, exact_rows: int = 0) -> State:
     if prof.kind == NUMERIC:
-        return NumericState(prof if isinstance(prof, NumericProfile) else None, kll_k)
+        return NumericState(prof if isinstance(prof, NumericProfile) else None, kll_k,
+                            exact_rows)
     if prof.kind == CATEGORICAL:
         k = prof.topk.k if isinstance(prof, CategoricalProfile) else top_k
         return CategoricalState(k)
@@ -148,6 +214,7 @@ class Window:
         opened_at: float,
         *,
         kll_k: int = 200,
+        exact_rows: int = EXACT_ROWS,
         sample_rows: int = 256,
         fold_rows: int = 2048,
         max_unknown: int = 32,
@@ -162,7 +229,10 @@ class Window:
         self._max_unknown = max_unknown
         self._fold_rows = fold_rows
         self._pending_rows = 0
-        opts = {"kll_k": kll_k, "top_k": 64, "sample_rows": sample_rows}
+        if exact_rows < 0:
+            raise ValueError(f"exact_rows must be >= 0, got {exact_rows}")
+        opts = {"kll_k": kll_k, "top_k": 64, "sample_rows": sample_rows,
+                "exact_rows": exact_rows}
         self.features: dict[str, State] = {
             name: make_state(p, seed=seed + i, **opts)
             for i, (name, p) in enumerate(profile.features.items())
