@@ -135,6 +135,10 @@ class NumericState(FeatureState):
     def n(self) -> int:
         return self.kll.n + self._n_exact
 
+    def rank_error(self) -> float:
+        """0 while the window holds its values exactly, else the sketch's bound."""
+        return 0.0 if self._exact is not None else self.kll.rank_error()
+
     @property
     def nan(self) -> int:
         return self.kll.n_nan - self.missing - self.invalid
