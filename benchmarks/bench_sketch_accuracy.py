@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from inferwatch import stats
-from inferwatch.sketches import BinnedCounts, KLLSketch, Reservoir, TopKCounts
+from inferwatch.sketches import DEFAULT_K, BinnedCounts, KLLSketch, Reservoir, TopKCounts
 
 N = 100_000
 BATCH = 1000
@@ -28,7 +28,7 @@ def _kll(x: np.ndarray, seed: int) -> KLLSketch:
 
 def main() -> None:
     rng = np.random.default_rng(0)
-    print(f"{N:,} values per side, KLL k=200, batches of {BATCH}")
+    print(f"{N:,} values per side, KLL k={DEFAULT_K}, batches of {BATCH}")
     header = (
         "shift  PSI exact  PSI bins  PSI kll   err     KS exact  KS kll   err     "
         "W exact  W kll    err"
@@ -77,7 +77,8 @@ def main() -> None:
     res = Reservoir(capacity=1024, n_features=20)
     res.update_batch(rng.normal(size=(100_000, 20)))
     print("serialised size after 1M values (100k for TopK, 100k x 20 rows for Reservoir):")
-    print(f"  KLLSketch(k=200)      {len(kll.to_bytes()):>8,} bytes  (nbytes {kll.nbytes:,})")
+    size = len(kll.to_bytes())
+    print(f"  KLLSketch(k={DEFAULT_K})      {size:>8,} bytes  (nbytes {kll.nbytes:,})")
     print(f"  BinnedCounts(deciles) {len(bins.to_bytes()):>8,} bytes")
     print(f"  TopKCounts(k=64)      {len(topk.to_bytes()):>8,} bytes")
     print(f"  Reservoir(1024 x 20)  {len(res.to_bytes()):>8,} bytes (multivariate, all features)")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sketches import Reservoir
+from ..sketches import DEFAULT_K, Reservoir
 from ._calibrate import calibrate_categorical, calibrate_numeric
 from ._columns import (
     Table,
@@ -50,7 +50,7 @@ def profile_feature(
     kind: str,
     *,
     bins: int = 10,
-    kll_k: int = 200,
+    kll_k: int = DEFAULT_K,
     top_k: int = 64,
     sample_rows: int = 512,
     seed: int = 0,
@@ -92,7 +92,7 @@ def build_profile(
     importances: Mapping[str, float] | None = None,
     bins: int = 10,
     feature_names: Sequence[str] | None = None,
-    kll_k: int = 200,
+    kll_k: int = DEFAULT_K,
     top_k: int = 64,
     sample_rows: int = 1024,
     calibrate: bool = True,

@@ -11,6 +11,7 @@ from typing import Any
 from .._catalogue import MetricPoint
 from .._monitor import Monitor, get_monitor
 from .._record import InferenceRecord
+from ..sketches import DEFAULT_K
 from ._assess import Options, assess_family, multivariate
 from ._build import build_profile
 from ._columns import TableBuilder
@@ -83,7 +84,7 @@ class DriftMonitor:
         dataset_drift_share: float = 0.5,
         mmd_permutations: int = 100,
         sample_rows: int = 256,
-        kll_k: int = 200,
+        kll_k: int = DEFAULT_K,
         exact_rows: int = EXACT_ROWS,
         fold_rows: int = 2048,
         max_unknown_features: int = 32,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sketches import BinnedCounts, KLLSketch, Reservoir, TopKCounts
+from ..sketches import DEFAULT_K, BinnedCounts, KLLSketch, Reservoir, TopKCounts
 from ..stats import quantile_edges
 from ._columns import CategoricalColumn, FloatArray, NumericColumn, VectorColumn
 
@@ -204,7 +204,7 @@ class ReferenceProfile:
 
 
 def numeric_profile(
-    name: str, col: NumericColumn, *, bins: int | FloatArray = 10, kll_k: int = 200
+    name: str, col: NumericColumn, *, bins: int | FloatArray = 10, kll_k: int = DEFAULT_K
 ) -> NumericProfile:
     values = col.values
     finite = values[np.isfinite(values)]

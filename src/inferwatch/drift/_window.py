@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sketches import BinnedCounts, KLLSketch, Reservoir, TopKCounts
+from ..sketches import DEFAULT_K, BinnedCounts, KLLSketch, Reservoir, TopKCounts
 from ._columns import CategoricalColumn, Column, FloatArray, NumericColumn, VectorColumn
 from ._ingest import Batch, numeric_matrix
 from ._profile import (
@@ -217,7 +217,7 @@ class Window:
         index: int,
         opened_at: float,
         *,
-        kll_k: int = 200,
+        kll_k: int = DEFAULT_K,
         exact_rows: int = EXACT_ROWS,
         sample_rows: int = 256,
         fold_rows: int = 2048,

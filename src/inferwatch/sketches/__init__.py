@@ -12,7 +12,7 @@ reads any of them.
 
 from ._binned import BinnedCounts
 from ._format import peek_kind
-from ._kll import KLLSketch
+from ._kll import DEFAULT_K, KLLSketch
 from ._protocol import Sketch
 from ._reservoir import Reservoir
 from ._topk import TopKCounts
@@ -30,4 +30,12 @@ def sketch_from_bytes(data: bytes) -> KLLSketch | BinnedCounts | TopKCounts | Re
     return _CLASSES[peek_kind(data)].from_bytes(data)
 
 
-__all__ = ["BinnedCounts", "KLLSketch", "Reservoir", "Sketch", "TopKCounts", "sketch_from_bytes"]
+__all__ = [
+    "DEFAULT_K",
+    "BinnedCounts",
+    "KLLSketch",
+    "Reservoir",
+    "Sketch",
+    "TopKCounts",
+    "sketch_from_bytes",
+]
