@@ -586,7 +586,7 @@ def print_agreement(exact: dict[str, dict[str, float]], shift: Any, iw: dict[str
           ["feature", "shift", "exact", "Evidently", "inferwatch", "|Ev-ex|", "|iw-ex|"], rows,
           [f"max |Evidently - exact| = {fmt(max_diff(pairs_ev)).strip()}, "
            f"max |inferwatch - exact| = {fmt(max_diff(pairs_iw)).strip()} "
-           "(inferwatch reads both CDFs off KLL sketches, k=200; exact sd of the reference)",
+           "(inferwatch reads both CDFs off KLL sketches; exact sd of the reference)",
            "exact = scipy.stats.wasserstein_distance / numpy.std(reference, ddof=0)",
            *([w_note] if w_note else [])])
 
