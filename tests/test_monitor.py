@@ -104,3 +104,21 @@ def test_shutdown_flushes_pending_logs(make_monitor: Any, sink: Any) -> None:
     mon.shutdown()
     assert len(sink.events) == 5
     assert [e["prediction"] for e in sink.events] == [0, 1, 2, 3, 4]
+
+
+def test_shutdown_is_bounded_by_its_timeout_even_with_a_blocked_sink(make_monitor: Any) -> None:
+    sink = BlockingSink()
+    mon = make_monitor(log_sink=sink, flush_interval_ms=5)
+
+    @inferwatch.monitor(model="m", monitor=mon)
+    def predict(x: int) -> int:
+        return x
+
+    for i in range(10):
+        predict(i)
+    time.sleep(0.05)  # the log writer is now stuck in the sink
+    started = time.monotonic()
+    mon.shutdown(timeout=0.5)
+    assert time.monotonic() - started < 2.0
+    assert mon.summary()["errors"].get("shutdown_timeout") == 1
+    sink.release.set()

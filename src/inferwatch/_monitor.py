@@ -357,23 +357,38 @@ class Monitor:
     # -- lifecycle -------------------------------------------------------------
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Flush records and logs, stop the threads, shut down owned exporters."""
+        """Flush records and logs, stop the threads, shut down owned exporters.
+
+        Returns within about ``timeout`` seconds whatever the sinks and
+        exporters do: a blocked log sink or an OTLP exporter retrying against
+        a collector that is down is left behind (counted as
+        ``shutdown_timeout``) rather than holding up the process's exit.
+        """
         if self._closed:
             return
         self._closed = True
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._log_wakeup.set()
         if self._threads_pid == os.getpid():
             for thread in (self._aggregator, self._log_writer):
                 if thread.is_alive():
-                    thread.join(timeout)
-        self.flush()
-        if self._otel is not None:
-            self._otel.shutdown(timeout)
-        try:
-            self._sink.close()
-        except Exception:
-            self.count_error("log_sink")
+                    thread.join(max(0.0, deadline - time.monotonic()))
+
+        def finish() -> None:
+            self.flush()
+            if self._otel is not None:
+                self._otel.shutdown(max(0.1, deadline - time.monotonic()))
+            try:
+                self._sink.close()
+            except Exception:
+                self.count_error("log_sink")
+
+        closer = threading.Thread(target=finish, name="inferwatch-shutdown", daemon=True)
+        closer.start()
+        closer.join(max(0.0, deadline - time.monotonic()))
+        if closer.is_alive():
+            self.count_error("shutdown_timeout")
         _live_monitors.discard(self)
 
     def __enter__(self) -> Monitor:

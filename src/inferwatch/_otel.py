@@ -125,7 +125,8 @@ class OtelMetrics:
             exporter, export_interval_millis=config.export_interval_ms
         )
         resource = Resource.create({"service.name": config.service_name})
-        return MeterProvider(resource=resource, metric_readers=[reader])
+        # The Monitor shuts it down, with a deadline: no second shutdown at exit.
+        return MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
 
     def register_new_names(self) -> None:
         """Create an observable instrument for each scalar metric in the catalogue.

@@ -45,7 +45,9 @@ def _default_provider() -> Any:
             "pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http "
             "(or pass logger_provider=... built with your own exporter)"
         ) from None
-    provider = LoggerProvider()  # resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES
+    # Resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; the Monitor shuts it
+    # down (with a deadline), so no second shutdown from OTel's own atexit hook.
+    provider = LoggerProvider(shutdown_on_exit=False)
     provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
     return provider
 
