@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 OLDEST_OTEL = "1.27.0"
+# The lower bounds pyproject.toml declares, tested as such.
+OLDEST_OTHERS = ["numpy==1.24.4", "structlog==23.1.0", "wrapt==1.15.0", "orjson==3.9.0"]
 INTEGRATIONS = sorted(p.parent for p in (ROOT / "integrations").glob("*/pyproject.toml"))
 # BentoML 1.4 pins OpenTelemetry instrumentation packages that would downgrade the
 # SDK in the main environment, so its integration is tested in an environment of
@@ -104,10 +106,11 @@ def bentoml_env() -> Path:
 
 
 def oldest_env() -> tuple[Path, str]:
-    """The oldest supported OpenTelemetry SDK, on the oldest supported Python when
-    this machine has it (python3.10), else on this interpreter."""
+    """The oldest supported OpenTelemetry SDK and the declared lower bounds of the
+    other dependencies, on the oldest supported Python when this machine has it
+    (python3.10), else on this interpreter."""
     pins = [f"opentelemetry-api=={OLDEST_OTEL}", f"opentelemetry-sdk=={OLDEST_OTEL}",
-            f"opentelemetry-exporter-otlp-proto-http=={OLDEST_OTEL}"]
+            f"opentelemetry-exporter-otlp-proto-http=={OLDEST_OTEL}", *OLDEST_OTHERS]
     base = _find_python("3.10")
     python = ensure_env(".venv-oldest", ["-e", f"{ROOT}[test,fast]", *pins], "oldest", base)
     return python, f"Python {'3.10' if base else sys.version.split()[0]}"
@@ -148,7 +151,8 @@ def test(args: list[str]) -> int:
                 ROOT / "integrations" / "bentoml" / "tests")
     failures += code != 0
     old, label = oldest_env()
-    print(f"== core suite on opentelemetry-sdk {OLDEST_OTEL}, {label} ==", flush=True)
+    print(f"== core suite on opentelemetry-sdk {OLDEST_OTEL}, {', '.join(OLDEST_OTHERS)}, "
+          f"{label} ==", flush=True)
     code = _run(old, "-m", "pytest", ROOT / "tests", "-q", "-p", "no:cacheprovider")
     failures += code != 0
     print("test suites failed:" if failures else "all test suites passed", failures or "")
