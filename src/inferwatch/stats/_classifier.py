@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import FloatArray, clean_2d
+from ._validation import FloatArray, clean_pair_2d
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,13 +90,7 @@ def classifier_test(
     the cross-validated AUC is slightly conservative under it. Each side is
     subsampled to ``max_samples`` rows.
     """
-    x, x_dropped = clean_2d(reference, "reference")
-    y, y_dropped = clean_2d(current, "current")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"reference has {x.shape[1]} features and current {y.shape[1]}; "
-            "pass the same columns in the same order"
-        )
+    x, x_dropped, y, y_dropped = clean_pair_2d(reference, current)
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
     rng = np.random.default_rng(seed)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import FloatArray, clean_2d
+from ._validation import FloatArray, clean_pair_2d
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,13 +66,7 @@ def mmd(
     (deterministically from ``seed``) to bound the O(N²) kernel. The p-value
     is ``(1 + #{permuted >= observed}) / (1 + n_permutations)``, never 0.
     """
-    x, x_dropped = clean_2d(reference, "reference")
-    y, y_dropped = clean_2d(current, "current")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"reference has {x.shape[1]} features and current {y.shape[1]}; "
-            "pass the same columns in the same order"
-        )
+    x, x_dropped, y, y_dropped = clean_pair_2d(reference, current)
     if n_permutations < 0:
         raise ValueError(f"n_permutations must be >= 0, got {n_permutations}")
     if max_samples < 2:

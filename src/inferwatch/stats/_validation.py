@@ -57,6 +57,20 @@ def clean_2d(values: npt.ArrayLike, name: str) -> tuple[FloatArray, int]:
     return kept, int(arr.shape[0] - kept.shape[0])
 
 
+def clean_pair_2d(
+    reference: npt.ArrayLike, current: npt.ArrayLike
+) -> tuple[FloatArray, int, FloatArray, int]:
+    """``clean_2d`` of both samples, which must have the same number of features."""
+    x, x_dropped = clean_2d(reference, "reference")
+    y, y_dropped = clean_2d(current, "current")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"reference has {x.shape[1]} features and current {y.shape[1]}; "
+            "pass the same columns in the same order"
+        )
+    return x, x_dropped, y, y_dropped
+
+
 def clean_counts(counts: npt.ArrayLike, name: str) -> FloatArray:
     """Validate a vector of bin counts: 1-D, finite, non-negative, positive total."""
     arr = np.asarray(counts, dtype=np.float64)
