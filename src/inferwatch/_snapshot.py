@@ -31,9 +31,12 @@ def snapshot(value: Any) -> Any:
     if kind is np.ndarray:
         return value.copy()
     if kind is dict:
-        if _IMMUTABLE.issuperset(map(type, value.values())):
-            return value.copy()
-        return {k: snapshot(v) for k, v in value.items()}
+        copied = value.copy()
+        if not _IMMUTABLE.issuperset(map(type, value.values())):
+            for k, v in value.items():  # copy only the mutable values, in place
+                if type(v) not in _IMMUTABLE:
+                    copied[k] = snapshot(v)
+        return copied
     if kind is list or kind is tuple:
         if _IMMUTABLE.issuperset(map(type, value)):
             return tuple(value) if kind is tuple else list(value)
