@@ -341,3 +341,35 @@ def test_trace_ids_come_from_the_active_span() -> None:
     assert records[0].trace_id == ctx.trace_id
     assert records[0].span_id == ctx.span_id
     assert records[1].trace_id == 0
+
+
+def test_generator_functions_are_refused_with_a_clear_error() -> None:
+    with pytest.raises(TypeError, match="generator function"):
+
+        @inferwatch.monitor(model="m")
+        def stream(x: int) -> Any:
+            yield x
+
+    with pytest.raises(TypeError, match="generator function"):
+
+        @inferwatch.monitor(model="m")
+        async def astream(x: int) -> Any:
+            yield x
+
+
+def test_an_uncopyable_result_is_counted_and_the_call_still_recorded() -> None:
+    class Uncopyable:
+        def __deepcopy__(self, memo: Any) -> Any:
+            raise TypeError("no copies")
+
+    result = Uncopyable()
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict() -> Any:
+            return result
+
+        assert predict() is result
+        (record,) = cap.records
+        assert record.prediction is None
+        assert cap.value("inferwatch.self.errors", component="prediction_snapshot") == 1

@@ -322,7 +322,13 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                 except Exception:
                     mon.count_error("prediction_extractor")
                     result = None
-            record.prediction = result if type(result) in _IMMUTABLE else snapshot(result)
+            if type(result) in _IMMUTABLE:
+                record.prediction = result
+            else:
+                try:
+                    record.prediction = snapshot(result)
+                except Exception:  # an uncopyable result: the call still counts
+                    mon.count_error("prediction_snapshot")
             if spec.confidence is not None:
                 try:
                     record.confidence = snapshot(spec.confidence(result))
@@ -469,6 +475,13 @@ def _wrap(target: Any, spec: _Spec) -> Any:
     call_target = target if is_routine else getattr(target, "__call__", None)  # noqa: B004
     if call_target is None:
         raise TypeError(f"inferwatch.monitor needs a callable, got {type(target).__name__}")
+    if inspect.isgeneratorfunction(call_target) or inspect.isasyncgenfunction(call_target):
+        raise TypeError(
+            f"inferwatch.monitor cannot time a generator function "
+            f"({getattr(target, '__qualname__', target)}): its work happens after it "
+            "returns. Decorate the function that computes the whole prediction, or "
+            "collect the stream in the monitored function."
+        )
     is_async = inspect.iscoroutinefunction(call_target)
 
     if is_async:
