@@ -85,3 +85,10 @@ def test_attribute_values_are_capped() -> None:
     variants = sorted(str(a["variant"]) for a, _ in _points(agg, "inferwatch.predict.calls"))
     assert variants == [OTHER, "v0", "v1", "v2"]
     assert sum(v for _, v in _points(agg, "inferwatch.predict.calls")) == 10  # type: ignore[misc]
+
+
+def test_a_record_with_unreadable_attributes_does_not_poison_its_batch() -> None:
+    agg = Aggregates(max_attribute_values=10, max_classes=10)
+    agg.ingest([_record(), _record(attributes="not a mapping"), _record()])
+    assert sum(v for _, v in _points(agg, "inferwatch.predict.calls")) == 3  # type: ignore[misc]
+    assert agg.bad_attributes == 1

@@ -373,3 +373,20 @@ def test_an_uncopyable_result_is_counted_and_the_call_still_recorded() -> None:
         (record,) = cap.records
         assert record.prediction is None
         assert cap.value("inferwatch.self.errors", component="prediction_snapshot") == 1
+
+
+def test_bad_per_call_attributes_are_counted_and_survived() -> None:
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict(x: int) -> dict[str, int]:
+            record = inferwatch.current_record()
+            assert record is not None
+            record.attributes = ["not", "a", "mapping"]  # type: ignore[assignment]
+            return {"a": x}  # an unsupported prediction type, also survived
+
+        assert predict(1) == {"a": 1}
+        assert predict(2) == {"a": 2}
+        assert cap.value("inferwatch.predict.calls") == 2
+        assert cap.value("inferwatch.self.errors", component="record_attributes") == 2
+        assert cap.value("inferwatch.self.errors", component="prediction_type") == 2

@@ -137,6 +137,8 @@ class Aggregates:
         self.latency: dict[Endpoint, LogHistogram] = {}
         self.transport_calls: dict[Attrs, int] = {}
         self.unsupported_predictions = 0
+        #: Records whose per-call attributes could not be read (counted, kept).
+        self.bad_attributes = 0
 
     # -- ingestion -------------------------------------------------------
 
@@ -153,8 +155,13 @@ class Aggregates:
         transports: list[InferenceRecord] = []
         for record in records:
             attributes = record.attributes
-            key = (record.endpoint, limit(attributes) if attributes else (),
-                   record.outcome, record.error_type)
+            dyn: Attrs = ()
+            if attributes:
+                try:
+                    dyn = limit(attributes)
+                except Exception:  # e.g. attributes set to a non-mapping: drop them only
+                    self.bad_attributes += 1
+            key = (record.endpoint, dyn, record.outcome, record.error_type)
             group = groups.get(key)
             if group is None:
                 groups[key] = [record]

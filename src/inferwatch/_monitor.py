@@ -309,6 +309,11 @@ class Monitor:
         with self._lock:
             points = self._aggregates.points()
             sampling = dict(self._sampler.counts)
+            # Bad values survived in aggregation, reported with inferwatch's own errors.
+            survived = {
+                "record_attributes": self._aggregates.bad_attributes,
+                "prediction_type": self._aggregates.unsupported_predictions,
+            }
         for endpoint in list(self._endpoints.values()):
             attrs = {"model.name": endpoint.model_name, "model.version": endpoint.model_version}
             attrs.update(endpoint.attributes)
@@ -327,6 +332,9 @@ class Monitor:
             points.append(MetricPoint(
                 "inferwatch.self.errors", {"component": component}, _count_value(counter)
             ))
+        for component, n in survived.items():
+            if n:
+                points.append(MetricPoint("inferwatch.self.errors", {"component": component}, n))
         for collector in self._collectors:
             try:
                 points.extend(collector())
