@@ -61,6 +61,15 @@ def test_pandas_dataframe() -> None:
     assert [f.kind for f in prof.features.values()] == ["numeric", "categorical"]
 
 
+def test_polars_dataframe() -> None:
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame({"a": np.arange(100.0), "c": ["x", "y"] * 50, "p": np.linspace(0, 1, 100)})
+    prof = drift.build_profile(df, prediction="p")
+    assert [f.kind for f in prof.features.values()] == ["numeric", "categorical"]
+    assert prof.features["a"].n_rows == 100
+    assert prof.output_kind == "probability"
+
+
 def test_parquet(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
