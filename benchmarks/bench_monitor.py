@@ -22,8 +22,10 @@ Run: python benchmarks/bench_monitor.py [--rounds 200]
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -122,6 +124,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--block", type=int, default=200)
     parser.add_argument("--cpu-calls", type=int, default=100_000)
+    parser.add_argument("--rss-calls", type=int, default=1_000_000,
+                        help="calls for the memory check (0 skips it)")
     args = parser.parse_args()
 
     variants, monitor = build_variants()
@@ -160,7 +164,39 @@ def main() -> None:
           f"added {extra:.2f} us (budget <= {BUDGET_CPU_US} us) -> "
           f"{'OK' if extra <= BUDGET_CPU_US else 'OVER'}")
     print(f"  dropped by inferwatch: {monitor.summary()['dropped']}")
+
+    if args.rss_calls:
+        # Live Python objects (sys.getallocatedblocks) must come back to the same
+        # level after each flush: nothing accumulates. RSS may step up to the
+        # allocator's high-water mark while the buffer peaks between drains,
+        # which buffer_size and log_queue_size bound.
+        rss, blocks = [], []
+        step = args.rss_calls // 5
+        fn = variants["inferwatch"]
+        for _ in range(5):
+            for i in range(step):
+                fn(rows[i % len(rows)])
+            monitor.flush()
+            gc.collect()
+            rss.append(_rss_mb())
+            blocks.append(sys.getallocatedblocks())
+        print(f"memory over {args.rss_calls:,} monitored calls, after each {step:,}:")
+        print("  live allocated blocks: " + ", ".join(f"{b:,}" for b in blocks)
+              + f" (change after the first step {blocks[-1] - blocks[0]:+,})")
+        print("  RSS: " + ", ".join(f"{r:.1f}" for r in rss)
+              + f" MB (change after the first step {rss[-1] - rss[0]:+.1f} MB; "
+              f"bounded by buffer_size={monitor.config.buffer_size:,} records)")
     monitor.shutdown()
+
+
+def _rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc; 0 where there is no /proc."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except OSError:
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 if __name__ == "__main__":
