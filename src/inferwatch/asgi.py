@@ -55,21 +55,22 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from binascii import hexlify
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ._capture import _current, begin_transport, end_transport
+from ._capture import _count_internal_error, _current, _trace_ids
 from ._errors import ConfigurationError
 from ._monitor import get_monitor
-from ._record import HttpInfo
+from ._record import HttpInfo, InferenceRecord, _getrandbits
 from ._snapshot import infer_batch_size
 
 if TYPE_CHECKING:
     import contextvars
 
     from ._monitor import Monitor
-    from ._record import Endpoint, InferenceRecord
+    from ._record import Endpoint
 
 __all__ = ["UNMATCHED_ROUTE", "Capture", "InferenceMiddleware"]
 
@@ -206,6 +207,8 @@ class InferenceMiddleware:
                 "request_id_header must be a header name, e.g. 'x-request-id'"
             )
         self._id_header = request_id_header.lower().encode("latin-1")
+        # One membership test per request header finds both headers read.
+        self._wanted_headers = frozenset((self._id_header, b"traceparent"))
         if response_id_header is True:
             self._echo_header: bytes | None = self._id_header
         elif response_id_header is False or response_id_header is None:
@@ -290,19 +293,28 @@ class InferenceMiddleware:
         inference_id: str | None = None
         traceparent: bytes | None = None
         id_header = self._id_header
+        wanted = self._wanted_headers
         for name, value in scope["headers"]:
-            if name == id_header:
-                inference_id = _valid_id(value)
-                if inference_id is not None:
-                    break
-            elif name == b"traceparent":
-                traceparent = value
+            if name in wanted:
+                if name == id_header:
+                    inference_id = _valid_id(value)
+                    if inference_id is not None:
+                        break
+                else:
+                    traceparent = value
         if inference_id is None and traceparent is not None:
             inference_id = _trace_id_from(traceparent)
 
         method = scope.get("method", "GET")
         http = HttpInfo("http", method if method in _METHODS else "_OTHER", UNMATCHED_ROUTE)
-        record, token = begin_transport(endpoint, http, inference_id)
+        # begin_transport, inlined (it runs on every request): the record is
+        # bound to the context for a @monitor predict inside the route to join.
+        trace_id, span_id = _trace_ids()
+        record = InferenceRecord(endpoint, 0, perf_counter_ns(), 0, inference_id, trace_id, span_id)
+        record.http = http
+        record.joinable = True
+        token = _current.set(record)
+        next(endpoint.starts)
         return _Exchange(self, monitor, endpoint, record, token, http, scope, receive, send)
 
     def _count_error(self, monitor: Monitor | None, component: str) -> None:
@@ -374,7 +386,7 @@ class _Exchange:
         "_receive",
         "_send",
         "capture",
-        "disconnected",
+        "client_gone",
         "done",
         "endpoint",
         "http",
@@ -384,7 +396,6 @@ class _Exchange:
         "request_chunks",
         "response_chunks",
         "scope",
-        "send_failed",
         "start",
         "start_root",
         "token",
@@ -414,8 +425,8 @@ class _Exchange:
         self.start = record.start_perf_ns
         self.start_root: str = scope.get("root_path", "")
         self.done = False
-        self.disconnected = False
-        self.send_failed = False
+        # A http.disconnect was seen, or the server's send failed.
+        self.client_gone = False
         # Body capture: None = not captured; a list = buffered chunks; False =
         # over the size limit. Decided at the first body message.
         self.capture: Capture | None = None
@@ -433,7 +444,7 @@ class _Exchange:
                     if self.middleware._capture:
                         self._tee_request(body)
             elif kind == "http.disconnect":
-                self.disconnected = True
+                self.client_gone = True
         except Exception:
             self.middleware._count_error(self.monitor, "asgi")
         return message
@@ -447,7 +458,7 @@ class _Exchange:
             try:
                 await self._send(message)
             except BaseException:
-                self.send_failed = True
+                self.client_gone = True
                 raise
             now = perf_counter_ns()
             if body:
@@ -467,7 +478,7 @@ class _Exchange:
             try:
                 await self._send(message)
             except BaseException:
-                self.send_failed = True
+                self.client_gone = True
                 raise
             self.http.duration_ns = perf_counter_ns() - self.start
             self.done = True
@@ -475,7 +486,7 @@ class _Exchange:
         try:
             await self._send(message)
         except BaseException:
-            self.send_failed = True
+            self.client_gone = True
             raise
 
     def _response_start(self, message: Message) -> Message:
@@ -498,8 +509,11 @@ class _Exchange:
         # dict, as Starlette's own middlewares do with MutableHeaders.
         if record.inference_id is not None:
             value = record.inference_id.encode("latin-1")
-        else:
-            value = record.random_id().to_bytes(16, "big").hex().encode()
+        else:  # InferenceRecord.random_id, inlined; hexlify gives the bytes at once
+            id_int = record.id_int
+            if id_int == 0:
+                id_int = record.id_int = _getrandbits(128) or 1
+            value = hexlify(id_int.to_bytes(16, "big"))
         message["headers"] = [*headers, (echo, value)]
         return message
 
@@ -574,16 +588,29 @@ class _Exchange:
 
     def finish(self, exc: BaseException | None) -> None:
         record = self.record
+        middleware = self.middleware
         try:
             http = self.http
-            if not self.done:
+            done = self.done
+            if not done:
                 http.duration_ns = perf_counter_ns() - self.start
-            template = self.middleware._route_template(self.scope, self.start_root)
-            if template is not None:
-                http.route = template
+            # The common case of _route_template, inlined: a cached, unmounted
+            # route with root_path unchanged.
+            scope = self.scope
+            route = scope.get("route")
+            cached = middleware._routes.get(id(route)) if route is not None else None
+            if (
+                cached is not None and cached[0] is route and not cached[2]
+                and scope.get("root_path", "") == self.start_root
+            ):
+                http.route = cached[1]
+            else:
+                template = middleware._route_template(scope, self.start_root)
+                if template is not None:
+                    http.route = template
             status = http.status_code
-            client_gone = self.disconnected or self.send_failed
-            if self.done:
+            client_gone = self.client_gone
+            if done:
                 if isinstance(status, int) and status >= 500 and record.outcome == "ok":
                     record.outcome = "error"
                     record.error_type = str(status)
@@ -603,11 +630,28 @@ class _Exchange:
                 if record.outcome == "ok":
                     record.outcome = "error"
                     record.error_type = str(http.status_code)
-            if self.middleware._capture:
+            if middleware._capture:
                 self._apply_capture()
         except Exception:
-            self.middleware._count_error(self.monitor, "asgi")
-        end_transport(self.monitor, self.endpoint, record, self.token)
+            middleware._count_error(self.monitor, "asgi")
+        # end_transport, inlined (it runs on every request); never raises.
+        try:
+            next(self.endpoint.ends)
+            try:  # noqa: SIM105 - contextlib.suppress costs more per request
+                _current.reset(self.token)
+            except (ValueError, RuntimeError):  # another context, or reset twice
+                pass
+            if record.joinable:  # no monitored predict ran: the request is the inference
+                record.joinable = False
+                record.duration_ns = self.http.duration_ns
+            monitor = self.monitor
+            queue = monitor._queue  # Monitor.submit, inlined as in _capture._finish
+            if len(queue) < monitor._capacity:
+                queue.append(record)
+            else:
+                next(monitor._dropped_buffer)
+        except Exception:
+            _count_internal_error()
 
 
 def _is_cancellation(exc: BaseException) -> bool:
