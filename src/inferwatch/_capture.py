@@ -271,11 +271,22 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
         if not mon.enabled:
             return None
         endpoint = bound[1]
-        if _current.get() is None and spec.inference_id is None:
+        parent = _current.get()
+        if parent is None and spec.inference_id is None:
             trace_id, span_id = _trace_ids()
             # Timestamp and id are filled in off the request path (see InferenceRecord).
             record = InferenceRecord(endpoint, 0, 0, 0, None, trace_id, span_id)
             owned = True
+        elif parent is not None and parent.joinable:
+            # The joined branch of _open_record, inlined: a transport (ASGI,
+            # gRPC) opened this request's record; fill it in.
+            parent.joinable = False
+            parent.endpoint = endpoint
+            if parent.trace_id == 0:
+                # A tracing middleware inside the transport's has started its span by now.
+                parent.trace_id, parent.span_id = _trace_ids()
+            record = parent
+            owned = False
         else:
             record, owned = _open_record(spec, mon, endpoint, args, kwargs)
         position = spec.features_position
