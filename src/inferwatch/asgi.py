@@ -461,17 +461,45 @@ class _Exchange:
                 self.client_gone = True
                 raise
             now = perf_counter_ns()
+            http = self.http
             if body:
-                self.http.response_size += len(body)
+                http.response_size += len(body)
             if not message.get("more_body", False):
-                self.http.duration_ns = now - self.start
+                http.duration_ns = now - self.start
                 self.done = True
-            elif body and self.http.ttfb_ns is None:
-                self.http.ttfb_ns = now - self.start
+            elif body and http.ttfb_ns is None:
+                http.ttfb_ns = now - self.start
             return
         if kind == "http.response.start":
+            # The response starts (inlined here: it runs on every request).
             try:
-                message = self._response_start(message)
+                self.http.status_code = message.get("status")
+                record = self.record
+                if record.trace_id == 0 and _OTEL_ASGI in _modules:
+                    _late_trace_ids(record)
+                middleware = self.middleware
+                if middleware._capture:
+                    spec = self._capture_spec()
+                    if spec is not None and spec.wants_response:
+                        self.response_chunks = []
+                echo = middleware._echo_header
+                if echo is not None:
+                    headers = message.get("headers") or ()
+                    for name, _ in headers:
+                        if name == echo:  # the app set its own id header: leave it alone
+                            break
+                    else:
+                        # A new headers list (the app may reuse its own), in the
+                        # app's message dict, as Starlette's own middlewares do
+                        # with MutableHeaders.
+                        if record.inference_id is not None:
+                            value = record.inference_id.encode("latin-1")
+                        else:  # InferenceRecord.random_id, inlined; hexlify gives bytes
+                            id_int = record.id_int
+                            if id_int == 0:
+                                id_int = record.id_int = _getrandbits(128) or 1
+                            value = hexlify(id_int.to_bytes(16, "big"))
+                        message["headers"] = [*headers, (echo, value)]
             except Exception:
                 self.middleware._count_error(self.monitor, "asgi")
         elif kind == "http.response.pathsend":  # the server sends a whole file
@@ -488,34 +516,6 @@ class _Exchange:
         except BaseException:
             self.client_gone = True
             raise
-
-    def _response_start(self, message: Message) -> Message:
-        self.http.status_code = message.get("status")
-        record = self.record
-        if record.trace_id == 0 and _OTEL_ASGI in _modules:
-            _late_trace_ids(record)
-        if self.middleware._capture:
-            spec = self._capture_spec()
-            if spec is not None and spec.wants_response:
-                self.response_chunks = []
-        echo = self.middleware._echo_header
-        if echo is None:
-            return message
-        headers = message.get("headers") or ()
-        for name, _ in headers:
-            if name == echo:  # the app set its own id header: leave it alone
-                return message
-        # A new headers list (the app may reuse its own), in the app's message
-        # dict, as Starlette's own middlewares do with MutableHeaders.
-        if record.inference_id is not None:
-            value = record.inference_id.encode("latin-1")
-        else:  # InferenceRecord.random_id, inlined; hexlify gives the bytes at once
-            id_int = record.id_int
-            if id_int == 0:
-                id_int = record.id_int = _getrandbits(128) or 1
-            value = hexlify(id_int.to_bytes(16, "big"))
-        message["headers"] = [*headers, (echo, value)]
-        return message
 
     # -- body capture --------------------------------------------------------
 
