@@ -148,11 +148,7 @@ def end_transport(
             record.joinable = False
             if record.http is not None:
                 record.duration_ns = record.http.duration_ns
-        queue = monitor._queue  # Monitor.submit, inlined as in _finish
-        if len(queue) < monitor._capacity:
-            queue.append(record)
-        else:
-            next(monitor._dropped_buffer)
+        monitor.submit(record)
     except Exception:
         _count_internal_error()
 
@@ -230,33 +226,18 @@ _CallState = tuple[
 ]
 
 
-def _open_record(
-    spec: _Spec, mon: Monitor, endpoint: Endpoint, args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> tuple[InferenceRecord, bool]:
-    """A new record for this call, or the transport's record waiting to be joined."""
-    parent = _current.get()
-    if parent is not None and parent.joinable:
-        # A transport (ASGI, gRPC) opened this request's record: fill it in
-        # rather than writing a second record for the same inference.
-        parent.joinable = False
-        parent.endpoint = endpoint
-        if parent.trace_id == 0:
-            # A tracing middleware inside the transport's (OTel's, added after
-            # ours) has started its span by now: take the ids from it.
-            parent.trace_id, parent.span_id = _trace_ids()
-        return parent, False
-    inference_id = None
+def _caller_inference_id(
+    spec: _Spec, mon: Monitor, parent: InferenceRecord | None,
+    args: tuple[Any, ...], kwargs: dict[str, Any],
+) -> str | None:
+    """The id from the caller's extractor, else the enclosing call's (same inference)."""
     if spec.inference_id is not None:
         try:
-            inference_id = spec.inference_id(*args, **kwargs)
+            return spec.inference_id(*args, **kwargs)
         except Exception:
             mon.count_error("inference_id_extractor")
-    elif parent is not None:
-        inference_id = parent.id  # a predict nested in another: same inference id
-    trace_id, span_id = _trace_ids()
-    record = InferenceRecord(endpoint, 0, 0, 0, inference_id, trace_id, span_id)
-    return record, True
+            return None
+    return parent.id if parent is not None else None
 
 
 def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallState | None:
@@ -272,23 +253,26 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
             return None
         endpoint = bound[1]
         parent = _current.get()
-        if parent is None and spec.inference_id is None:
-            trace_id, span_id = _trace_ids()
-            # Timestamp and id are filled in off the request path (see InferenceRecord).
-            record = InferenceRecord(endpoint, 0, 0, 0, None, trace_id, span_id)
-            owned = True
-        elif parent is not None and parent.joinable:
-            # The joined branch of _open_record, inlined: a transport (ASGI,
-            # gRPC) opened this request's record; fill it in.
+        if parent is not None and parent.joinable:
+            # A transport (ASGI, gRPC) opened this request's record: fill it in
+            # rather than writing a second record for the same inference.
             parent.joinable = False
             parent.endpoint = endpoint
             if parent.trace_id == 0:
-                # A tracing middleware inside the transport's has started its span by now.
+                # A tracing middleware inside the transport's (OTel's, added after
+                # ours) has started its span by now: take the ids from it.
                 parent.trace_id, parent.span_id = _trace_ids()
             record = parent
             owned = False
         else:
-            record, owned = _open_record(spec, mon, endpoint, args, kwargs)
+            inference_id = None
+            if parent is not None or spec.inference_id is not None:
+                inference_id = _caller_inference_id(spec, mon, parent, args, kwargs)
+            trace_id, span_id = _trace_ids()
+            # Timestamp and generated id are filled in off the request path
+            # (see InferenceRecord).
+            record = InferenceRecord(endpoint, 0, 0, 0, inference_id, trace_id, span_id)
+            owned = True
         position = spec.features_position
         if position >= 0 or spec.features is not None:
             try:

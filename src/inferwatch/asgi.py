@@ -60,17 +60,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ._capture import _count_internal_error, _current, _trace_ids
+from ._capture import _current, begin_transport, end_transport
 from ._errors import ConfigurationError
 from ._monitor import get_monitor
-from ._record import HttpInfo, InferenceRecord, _getrandbits
+from ._record import HttpInfo
 from ._snapshot import infer_batch_size
 
 if TYPE_CHECKING:
     import contextvars
 
     from ._monitor import Monitor
-    from ._record import Endpoint
+    from ._record import Endpoint, InferenceRecord
 
 __all__ = ["UNMATCHED_ROUTE", "Capture", "InferenceMiddleware"]
 
@@ -307,14 +307,7 @@ class InferenceMiddleware:
 
         method = scope.get("method", "GET")
         http = HttpInfo("http", method if method in _METHODS else "_OTHER", UNMATCHED_ROUTE)
-        # begin_transport, inlined (it runs on every request): the record is
-        # bound to the context for a @monitor predict inside the route to join.
-        trace_id, span_id = _trace_ids()
-        record = InferenceRecord(endpoint, 0, perf_counter_ns(), 0, inference_id, trace_id, span_id)
-        record.http = http
-        record.joinable = True
-        token = _current.set(record)
-        next(endpoint.starts)
+        record, token = begin_transport(endpoint, http, inference_id)
         return _Exchange(self, monitor, endpoint, record, token, http, scope, receive, send)
 
     def _count_error(self, monitor: Monitor | None, component: str) -> None:
@@ -494,11 +487,8 @@ class _Exchange:
                         # with MutableHeaders.
                         if record.inference_id is not None:
                             value = record.inference_id.encode("latin-1")
-                        else:  # InferenceRecord.random_id, inlined; hexlify gives bytes
-                            id_int = record.id_int
-                            if id_int == 0:
-                                id_int = record.id_int = _getrandbits(128) or 1
-                            value = hexlify(id_int.to_bytes(16, "big"))
+                        else:  # hexlify gives the bytes a header needs directly
+                            value = hexlify(record.random_id().to_bytes(16, "big"))
                         message["headers"] = [*headers, (echo, value)]
             except Exception:
                 self.middleware._count_error(self.monitor, "asgi")
@@ -594,20 +584,9 @@ class _Exchange:
             done = self.done
             if not done:
                 http.duration_ns = perf_counter_ns() - self.start
-            # The common case of _route_template, inlined: a cached, unmounted
-            # route with root_path unchanged.
-            scope = self.scope
-            route = scope.get("route")
-            cached = middleware._routes.get(id(route)) if route is not None else None
-            if (
-                cached is not None and cached[0] is route and not cached[2]
-                and scope.get("root_path", "") == self.start_root
-            ):
-                http.route = cached[1]
-            else:
-                template = middleware._route_template(scope, self.start_root)
-                if template is not None:
-                    http.route = template
+            template = middleware._route_template(self.scope, self.start_root)
+            if template is not None:
+                http.route = template
             status = http.status_code
             client_gone = self.client_gone
             if done:
@@ -634,24 +613,7 @@ class _Exchange:
                 self._apply_capture()
         except Exception:
             middleware._count_error(self.monitor, "asgi")
-        # end_transport, inlined (it runs on every request); never raises.
-        try:
-            next(self.endpoint.ends)
-            try:  # noqa: SIM105 - contextlib.suppress costs more per request
-                _current.reset(self.token)
-            except (ValueError, RuntimeError):  # another context, or reset twice
-                pass
-            if record.joinable:  # no monitored predict ran: the request is the inference
-                record.joinable = False
-                record.duration_ns = self.http.duration_ns
-            monitor = self.monitor
-            queue = monitor._queue  # Monitor.submit, inlined as in _capture._finish
-            if len(queue) < monitor._capacity:
-                queue.append(record)
-            else:
-                next(monitor._dropped_buffer)
-        except Exception:
-            _count_internal_error()
+        end_transport(self.monitor, self.endpoint, record, self.token)
 
 
 def _is_cancellation(exc: BaseException) -> bool:
