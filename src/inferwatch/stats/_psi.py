@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +47,14 @@ def _psi_terms(
     return terms, ref_p, cur_p
 
 
+def _result(
+    ref_counts: FloatArray, cur_counts: FloatArray, epsilon: float, **fields: Any
+) -> PSIResult:
+    terms, ref_p, cur_p = _psi_terms(ref_counts, cur_counts, epsilon)
+    return PSIResult(statistic=float(terms.sum()), contributions=terms,
+                     ref_proportions=ref_p, cur_proportions=cur_p, **fields)
+
+
 def psi_from_counts(
     ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, epsilon: float = DEFAULT_EPSILON
 ) -> PSIResult:
@@ -65,15 +74,8 @@ def psi_from_counts(
     ref = clean_counts(ref_counts, "ref_counts")
     cur = clean_counts(cur_counts, "cur_counts")
     check_same_length(ref, cur, "ref_counts and cur_counts")
-    terms, ref_p, cur_p = _psi_terms(ref, cur, epsilon)
-    return PSIResult(
-        statistic=float(terms.sum()),
-        contributions=terms,
-        ref_proportions=ref_p,
-        cur_proportions=cur_p,
-        n_ref=round(float(ref.sum())),
-        n_cur=round(float(cur.sum())),
-    )
+    return _result(ref, cur, epsilon, n_ref=round(float(ref.sum())),
+                   n_cur=round(float(cur.sum())))
 
 
 def psi(
@@ -102,17 +104,8 @@ def psi(
     edges = quantile_edges(ref, bins)
     ref_counts = bin_counts(ref, edges).astype(np.float64)
     cur_counts = bin_counts(cur, edges).astype(np.float64)
-    terms, ref_p, cur_p = _psi_terms(ref_counts, cur_counts, epsilon)
-    return PSIResult(
-        statistic=float(terms.sum()),
-        contributions=terms,
-        ref_proportions=ref_p,
-        cur_proportions=cur_p,
-        n_ref=ref.size,
-        n_cur=cur.size,
-        n_dropped=ref_dropped + cur_dropped,
-        edges=edges,
-    )
+    return _result(ref_counts, cur_counts, epsilon, n_ref=ref.size, n_cur=cur.size,
+                   n_dropped=ref_dropped + cur_dropped, edges=edges)
 
 
 def psi_categorical(
@@ -127,14 +120,6 @@ def psi_categorical(
     reference side, so a new category shows up as a large single term.
     """
     categories, ref_counts, cur_counts, dropped = category_counts(reference, current)
-    terms, ref_p, cur_p = _psi_terms(ref_counts, cur_counts, epsilon)
-    return PSIResult(
-        statistic=float(terms.sum()),
-        contributions=terms,
-        ref_proportions=ref_p,
-        cur_proportions=cur_p,
-        n_ref=int(ref_counts.sum()),
-        n_cur=int(cur_counts.sum()),
-        n_dropped=dropped,
-        categories=tuple(categories),
-    )
+    return _result(ref_counts, cur_counts, epsilon, n_ref=int(ref_counts.sum()),
+                   n_cur=int(cur_counts.sum()), n_dropped=dropped,
+                   categories=tuple(categories))
