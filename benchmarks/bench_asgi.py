@@ -12,6 +12,16 @@ what it gets. Variants run interleaved in rounds so drifts in machine speed
 hit them alike; the figure per variant is the median over rounds of the mean
 time per request.
 
+inferwatch defers work to its background threads (aggregation, sampling,
+PII hashing, log rendering). Left to their timers those threads would run
+during whichever variant happens to be timed, charging inferwatch's work to
+the others, so here the timers are set long and each inferwatch variant's
+background work is done by ``Monitor.flush()`` right after its timed batch,
+timed on its own: "us/request" is the request path (the latency a request
+sees), "+ background" the flush's time per request, and "total" their sum,
+the CPU the process spends per request (what throughput at saturation pays).
+The anchors do all their work inside the request, so for them the two agree.
+
 Variants:
 
 - ``bare``: the app alone.
@@ -44,7 +54,10 @@ N_FEATURES = 20
 PII_KEY = "hex:" + "5a" * 32
 
 Message = dict[str, Any]
-Variant = tuple[str, Any, Callable[[], None]]
+# name, ASGI app, background work to time after each batch (or None), cleanup
+Variant = tuple[str, Any, Callable[[], None] | None, Callable[[], None]]
+#: Background threads stay idle during the run; Monitor.flush() does their work.
+IDLE_TIMERS_MS = 60_000.0
 
 
 def make_app(with_monitor: Any = None) -> Any:
@@ -79,7 +92,7 @@ def make_app(with_monitor: Any = None) -> Any:
 
 
 def bare() -> Variant:
-    return "bare", make_app(), lambda: None
+    return "bare", make_app(), None, lambda: None
 
 
 def with_inferwatch() -> Variant:
@@ -99,6 +112,7 @@ def with_inferwatch() -> Variant:
         feature_sample_rate=0.1,
         pii_fields=["user_id"],
         pii_key=PII_KEY,
+        flush_interval_ms=IDLE_TIMERS_MS,
         environ={},
     )
     app = InferenceMiddleware(make_app(monitor), monitor=monitor, model="churn")
@@ -108,7 +122,7 @@ def with_inferwatch() -> Variant:
         meter_provider.shutdown()
         devnull.close()
 
-    return "inferwatch", app, close
+    return "inferwatch", app, monitor.flush, close
 
 
 def middleware_only() -> Variant:
@@ -116,8 +130,11 @@ def middleware_only() -> Variant:
     import inferwatch
     from inferwatch.asgi import InferenceMiddleware
 
-    monitor = inferwatch.Monitor(log_sink="none", metrics_exporter="none", environ={})
-    return "inferwatch-mw-only", InferenceMiddleware(make_app(), monitor=monitor), monitor.shutdown
+    monitor = inferwatch.Monitor(
+        log_sink="none", metrics_exporter="none", flush_interval_ms=IDLE_TIMERS_MS, environ={}
+    )
+    app = InferenceMiddleware(make_app(), monitor=monitor)
+    return "inferwatch-mw-only", app, monitor.flush, monitor.shutdown
 
 
 def with_instrumentator() -> Variant:
@@ -126,7 +143,7 @@ def with_instrumentator() -> Variant:
 
     app = make_app()
     Instrumentator(registry=CollectorRegistry()).instrument(app)
-    return "instrumentator", app, lambda: None
+    return "instrumentator", app, None, lambda: None
 
 
 def with_otel(traces: bool) -> Variant:
@@ -158,7 +175,7 @@ def with_otel(traces: bool) -> Variant:
         if traces:
             tracer_provider.shutdown()
 
-    return ("otel-traces+metrics" if traces else "otel-metrics"), app, close
+    return ("otel-traces+metrics" if traces else "otel-metrics"), app, None, close
 
 
 def request_parts() -> tuple[dict[str, Any], bytes]:
@@ -224,46 +241,65 @@ def main(argv: list[str] | None = None) -> int:
     variants = [bare(), with_inferwatch(), middleware_only(), with_instrumentator(),
                 with_otel(False), with_otel(True)]
     scope, body = request_parts()
-    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    times: dict[str, list[float]] = {name: [] for name, *_ in variants}
+    background: dict[str, list[float]] = {name: [] for name, *_ in variants}
 
     async def run() -> None:
-        for _, app, _ in variants:  # warm up: imports, caches, lazily built routes
+        for _, app, flush, _ in variants:  # warm up: imports, caches, lazily built routes
             await drive(app, 50, scope, body)
+            if flush is not None:
+                flush()
         for i in range(args.rounds):
             order = variants[i % len(variants):] + variants[: i % len(variants)]
-            for name, app, _ in order:
+            for name, app, flush, _ in order:
                 gc.collect()
                 times[name].append(await drive(app, args.requests, scope, body))
+                if flush is not None:
+                    started = time.perf_counter()
+                    flush()
+                    background[name].append((time.perf_counter() - started) / args.requests)
 
     started = time.perf_counter()
     try:
         asyncio.run(run())
     finally:
-        for _, _, close in variants:
+        for *_, close in variants:
             close()
     took = time.perf_counter() - started
 
     median = {name: statistics.median(values) for name, values in times.items()}
+    behind = {name: statistics.median(values) if values else 0.0
+              for name, values in background.items()}
+    total = {name: median[name] + behind[name] for name in median}
     base = median["bare"]
     print(f"python {sys.version.split()[0]}, {args.rounds} rounds x {args.requests} requests, "
           f"{took:.1f} s")
-    print(f"{'variant':<22}{'us/request':>12}{'x bare':>9}{'added us':>10}")
+    print(f"{'variant':<22}{'us/request':>12}{'x bare':>9}{'added us':>10}"
+          f"{'+ background':>14}{'total x bare':>14}")
     for name, value in median.items():
-        print(f"{name:<22}{value * 1e6:>12.1f}{value / base:>9.3f}{(value - base) * 1e6:>10.1f}")
+        print(f"{name:<22}{value * 1e6:>12.1f}{value / base:>9.3f}{(value - base) * 1e6:>10.1f}"
+              f"{behind[name] * 1e6:>14.1f}{total[name] / base:>14.3f}")
 
-    added = {name: value - base for name, value in median.items()}
+    print()
+    print("request path (the latency a request sees):")
+    report_budgets(median, base)
+    print("total CPU per request, background work included:")
+    report_budgets(total, base)
+    return 0
+
+
+def report_budgets(seconds: dict[str, float], base: float) -> None:
+    added = {name: value - base for name, value in seconds.items()}
     ours = added["inferwatch"]
     checks = [
-        ("inferwatch / bare", median["inferwatch"] / base, 1.10),
+        ("inferwatch / bare", seconds["inferwatch"] / base, 1.10),
         ("added: inferwatch / instrumentator", ours / added["instrumentator"], 0.25),
         ("added: inferwatch / otel-metrics", ours / added["otel-metrics"], 0.05),
         ("added: inferwatch / otel-traces+metrics", ours / added["otel-traces+metrics"], 0.05),
     ]
-    print()
     for label, ratio, budget in checks:
         verdict = "ok" if ratio <= budget else "OVER BUDGET"
-        print(f"{label:<42}{ratio:>8.3f}  (budget <= {budget:.2f})  {verdict}")
-    return 0
+        print(f"  {label:<42}{ratio:>8.3f}  (budget <= {budget:.2f})  {verdict}")
 
 
 if __name__ == "__main__":

@@ -822,3 +822,42 @@ def _empty() -> Any:
     from opentelemetry.sdk.metrics.export import MetricsData
 
     return MetricsData(resource_metrics=[])
+
+
+def test_bodies_are_parsed_only_for_records_someone_reads() -> None:
+    # No feature consumer and no ordinary record logged: the request body is
+    # parsed only for the error the log always keeps.
+    from inferwatch import Monitor
+    from inferwatch.testing import MemorySink
+
+    sink = MemorySink()
+    mon = Monitor(log_sink=sink, metrics_exporter="none", feature_sample_rate=0.0,
+                  max_records_per_second=1e9, environ={})
+    parsed: list[Any] = []
+
+    def features(body: Any) -> Any:
+        parsed.append(body)
+        return body["features"]
+
+    app = fastapi.FastAPI()
+
+    @app.post("/score/{name}")
+    async def score(name: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body["features"][0] < 0:
+            return fastapi.responses.JSONResponse({"error": "negative"}, status_code=500)
+        return {"prediction": 1}
+
+    mw = InferenceMiddleware(app, monitor=mon, capture={
+        "/score/{name}": Capture(features=features),
+    })
+    try:
+        for x in (1.0, 2.0, -1.0, 3.0):
+            run(call(mw, "POST", "/score/m", json={"features": [x]}))
+        mon.flush()
+    finally:
+        mon.shutdown()
+    assert parsed == [{"features": [-1.0]}]
+    (event,) = sink.events
+    assert event["sampling.rule"] == "error"
+    assert event["features"] == [-1.0]
+    assert mon._sampler.counts[("rate", "sampled_out")] == 3

@@ -390,3 +390,115 @@ def test_bad_per_call_attributes_are_counted_and_survived() -> None:
         assert cap.value("inferwatch.predict.calls") == 2
         assert cap.value("inferwatch.self.errors", component="record_attributes") == 2
         assert cap.value("inferwatch.self.errors", component="prediction_type") == 2
+
+
+# -- which calls copy their features ------------------------------------------
+
+
+def _feature_events(sink: Any) -> list[dict[str, Any]]:
+    return [e for e in sink.events if e.get("model.name") == "fp"]
+
+
+def test_features_are_copied_only_for_records_the_log_will_keep(
+    make_monitor: Any, sink: Any
+) -> None:
+    # Half the ordinary records with features are logged: the other half must
+    # not pay for a copy, yet still be sampled as records carrying features.
+    mon = make_monitor(feature_sample_rate=0.5, sample_rate=1.0)
+    assert mon._features_copy is None
+
+    @inferwatch.monitor(model="fp", features="x", monitor=mon)
+    def predict(x: Any) -> int:
+        return 1
+
+    seen: list[Any] = []
+    for i in range(400):
+        row = {"i": i}
+        seen.append(row)
+        predict(row)
+    for row in seen:  # mutated after the calls: logged copies must not change
+        row["i"] = -1
+    pending = list(mon._queue)
+    mon.flush()
+    events = _feature_events(sink)
+    assert all(r.has_features for r in pending)
+    assert sum(r.features is not None for r in pending) == len(events)
+    # Deterministic 50 % sample: binomial(400, 0.5) lies in [140, 260] with
+    # probability 1 - 2e-9.
+    assert 140 <= len(events) <= 260
+    assert all(e["features"]["i"] >= 0 for e in events)
+    assert all(e["sampling.rule"] == "rate" and e["sampling.adjusted_count"] == 2.0 for e in events)
+    counts = mon._sampler.counts
+    assert counts[("rate", "kept")] == len(events)
+    assert counts[("rate", "sampled_out")] == 400 - len(events)
+
+
+def test_errors_keep_their_features_copied_after_the_call(make_monitor: Any, sink: Any) -> None:
+    mon = make_monitor(feature_sample_rate=0.0)  # no ordinary record is logged
+
+    @inferwatch.monitor(model="fp", features="x", monitor=mon)
+    def predict(x: Any) -> int:
+        if x["bad"]:
+            raise ValueError("bad row")
+        return 1
+
+    predict({"bad": False, "v": 1})
+    row = {"bad": True, "v": 2}
+    with pytest.raises(ValueError):
+        predict(row)
+    row["v"] = 3  # after the call: the log keeps the value the call saw
+    mon.flush()
+    (event,) = _feature_events(sink)
+    assert event["sampling.rule"] == "error"
+    assert event["features"] == {"bad": True, "v": 2}
+
+
+def test_slow_calls_keep_their_features(make_monitor: Any, sink: Any) -> None:
+    mon = make_monitor(feature_sample_rate=0.0, slow_threshold_ms=0.0)
+
+    @inferwatch.monitor(model="fp", features="x", monitor=mon)
+    def predict(x: Any) -> int:
+        return 1
+
+    predict([1.0, 2.0])
+    mon.flush()
+    (event,) = _feature_events(sink)
+    assert event["sampling.rule"] == "slow"
+    assert event["features"] == [1.0, 2.0]
+
+
+def test_a_feature_consumer_sees_every_call_copied_before_it_runs(make_monitor: Any) -> None:
+    mon = make_monitor(feature_sample_rate=0.0, log_sink="none")
+    assert mon._features_copy is False
+    got: list[Any] = []
+    mon.add_feature_consumer(got.extend)
+    assert mon._features_copy is True
+
+    @inferwatch.monitor(model="fp", features="x", monitor=mon)
+    def predict(x: np.ndarray) -> float:
+        x *= 2.0  # a model normalising its input in place
+        return float(x.sum())
+
+    arrays = [np.full((2, 3), float(i)) for i in range(5)]
+    for arr in arrays:
+        predict(arr)
+    mon.flush()
+    assert [r.batch_size for r in got] == [2] * 5
+    for i, record in enumerate(got):
+        np.testing.assert_array_equal(record.features, np.full((2, 3), float(i)))
+
+
+def test_uncopied_features_still_give_the_batch_size(make_monitor: Any) -> None:
+    mon = make_monitor(feature_sample_rate=0.0, log_sink="none")
+    assert mon._features_copy is False
+
+    @inferwatch.monitor(model="fp", features="x", monitor=mon)
+    def predict(x: Any) -> int:
+        return 1
+
+    predict(np.zeros((7, 3)))
+    predict([{"a": 1}, {"a": 2}])
+    predict({"a": 1})
+    mon.flush()
+    (point,) = [p for p in mon.collect() if p.name == "inferwatch.predict.batch_size"]
+    assert point.value.sum == 7 + 2 + 1

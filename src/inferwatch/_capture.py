@@ -30,7 +30,8 @@ import wrapt
 
 from . import _monitor as _monitor_module
 from ._record import Endpoint, HttpInfo, InferenceRecord
-from ._snapshot import _IMMUTABLE, snapshot, snapshot_rows
+from ._sampling import sampling_hash
+from ._snapshot import _IMMUTABLE, infer_batch_size, snapshot, snapshot_rows
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -219,10 +220,12 @@ class _Spec:
         return self.bound
 
 
-# The state of one call between _begin and _finish: (monitor, record, owned,
-# context token, start time). A tuple, because it is built on every call.
+# The state of one call between _begin and _finish: (monitor, record, context
+# token (None when the call joined a transport's record, which is current
+# already), features left uncopied for a late decision, start time). A tuple,
+# because it is built on every call.
 _CallState = tuple[
-    "Monitor", InferenceRecord, bool, "contextvars.Token[InferenceRecord | None]", int
+    "Monitor", InferenceRecord, "contextvars.Token[InferenceRecord | None] | None", Any, int
 ]
 
 
@@ -254,8 +257,9 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
         endpoint = bound[1]
         parent = _current.get()
         if parent is not None and parent.joinable:
-            # A transport (ASGI, gRPC) opened this request's record: fill it in
-            # rather than writing a second record for the same inference.
+            # A transport (ASGI, gRPC) opened this request's record and made it
+            # current: fill it in rather than write a second record for the
+            # same inference.
             parent.joinable = False
             parent.endpoint = endpoint
             if parent.trace_id == 0:
@@ -263,7 +267,7 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
                 # ours) has started its span by now: take the ids from it.
                 parent.trace_id, parent.span_id = _trace_ids()
             record = parent
-            owned = False
+            joined = True
         else:
             inference_id = None
             if parent is not None or spec.inference_id is not None:
@@ -272,7 +276,8 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
             # Timestamp and generated id are filled in off the request path
             # (see InferenceRecord).
             record = InferenceRecord(endpoint, 0, 0, 0, inference_id, trace_id, span_id)
-            owned = True
+            joined = False
+        late = None
         position = spec.features_position
         if position >= 0 or spec.features is not None:
             try:
@@ -281,7 +286,20 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
                         spec.features_name]
                 else:
                     features = spec.features(*args, **kwargs)  # type: ignore[misc]
-                record.features, record.batch_size = snapshot_rows(features)
+                # Copy the features only if they will be read (see
+                # Monitor._update_feature_policy); else keep them uncopied for a
+                # late decision in _finish.
+                record.has_features = True
+                copy = mon._features_copy
+                if copy is None:
+                    copy = sampling_hash(record) < mon._feature_bound
+                if copy:
+                    record.features, record.batch_size = snapshot_rows(features)
+                else:
+                    if type(features) is not dict:  # a dict is one row
+                        record.batch_size = infer_batch_size(features)
+                    if mon._features_late:
+                        late = features
             except Exception:
                 mon.count_error("features_extractor")
         if spec.batch_size is not None:
@@ -289,9 +307,9 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
                 record.batch_size = int(spec.batch_size(*args, **kwargs))
             except Exception:
                 mon.count_error("batch_size_extractor")
-        token = _current.set(record)
+        token = None if joined else _current.set(record)
         next(endpoint.starts)
-        return mon, record, owned, token, perf_counter_ns()
+        return mon, record, token, late, perf_counter_ns()
     except Exception:  # inferwatch must never break the call
         _count_internal_error()
         return None
@@ -299,12 +317,12 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
 
 def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | None) -> None:
     t1 = perf_counter_ns()
-    mon, record, owned, token, t0 = call
+    mon, record, token, late, t0 = call
     try:
         next(record.endpoint.ends)
-        _current.reset(token)
         record.duration_ns = t1 - t0
-        if owned:
+        if token is not None:  # the record is this call's own
+            _current.reset(token)
             record.start_perf_ns = t0
         if exc is not None:
             record.set_error(
@@ -329,7 +347,12 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                     record.confidence = snapshot(spec.confidence(result))
                 except Exception:
                     mon.count_error("confidence_extractor")
-        if owned:
+        if late is not None and (exc is not None or mon._sampler.kept_always(record)):
+            try:  # an always-kept rule applies, so the log wants them: copy now
+                record.features = snapshot(late)
+            except Exception:
+                mon.count_error("features_snapshot")
+        if token is not None:
             queue = mon._queue  # Monitor.submit, inlined: this runs on every call
             if len(queue) < mon._capacity:
                 queue.append(record)

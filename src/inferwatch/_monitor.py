@@ -32,7 +32,7 @@ from ._aggregate import Aggregates
 from ._catalogue import MetricPoint
 from ._config import Config, resolve_config
 from ._record import Endpoint, InferenceRecord
-from ._sampling import Sampler
+from ._sampling import Sampler, sampling_hash
 
 __all__ = ["Monitor", "configure", "get_monitor", "set_monitor"]
 
@@ -103,6 +103,7 @@ class Monitor:
         self._collectors: list[Collector] = []
         self._closed = False
         self._init_runtime()
+        self._update_feature_policy()
         self._otel: Any = None
         if config.metrics_exporter != "none" and (
             meter_provider is not None
@@ -189,8 +190,59 @@ class Monitor:
     # -- aggregation -------------------------------------------------------
 
     def add_feature_consumer(self, consumer: FeatureConsumer) -> None:
-        """Call ``consumer(records)`` with every drained batch (off the request path)."""
+        """Call ``consumer(records)`` with every drained batch (off the request path).
+
+        From then on every monitored call copies its features, so the
+        consumer sees them all.
+        """
         self._feature_consumers.append(consumer)
+        self._update_feature_policy()
+
+    def wants_features(self, record: InferenceRecord) -> bool:
+        """Whether a finished record's features will be read (drift, or the log keeping it).
+
+        For captures that can only take features once the call is over (an
+        ASGI body parsed after the response): parsing is skipped for the
+        records nobody will read. Marks the record as carrying features, so
+        it is sampled as one either way.
+        """
+        record.has_features = True
+        copy = self._features_copy
+        if copy is None:
+            copy = sampling_hash(record) < self._feature_bound
+        return copy or (self._features_late and self._sampler.kept_always(record))
+
+    def _update_feature_policy(self) -> None:
+        """Decide which calls copy their features before the call runs.
+
+        Copying a call's features (a dict, an array) is the largest part of
+        capture's cost inside a request, and most copies would never be read:
+        feature consumers (drift) read every record's features, the log only
+        those of the records it keeps. ``_features_copy`` is read by capture
+        per call:
+
+        - ``True``: every call copies its features;
+        - ``None``: a call copies when the deterministic ``rate`` sample
+          (``sampling_hash`` below the feature bound) will keep its record;
+        - ``False``: no call copies before the call.
+
+        With ``_features_late`` a call that did not copy copies after it
+        returns when an always-kept rule applies (error, slow, low
+        confidence), so the log still shows those records' features.
+        """
+        pseudonymizer = self._pseudonymizer
+        logged = self._logging and (
+            self.config.log_features
+            or (pseudonymizer is not None and bool(pseudonymizer.hash_features))
+        )
+        bound = self._feature_bound = self._sampler.feature_bound
+        self._features_late = logged
+        if self._feature_consumers or (logged and bound >= 1 << 64):
+            self._features_copy: bool | None = True
+        elif logged and bound > 0:
+            self._features_copy = None
+        else:
+            self._features_copy = False
 
     def add_collector(self, collector: Collector) -> None:
         """Add metric points computed at collection time (integrations, drift).

@@ -115,6 +115,7 @@ class InferenceRecord:
         "error_message",
         "error_type",
         "features",
+        "has_features",
         "http",
         "id_int",
         "inference_id",
@@ -155,6 +156,9 @@ class InferenceRecord:
         self.confidence: Any = None
         self.batch_size = 1
         self.features: Any = None
+        # The call captured features, whether or not they were copied (see
+        # Monitor.features_policy): sampling treats such records alike.
+        self.has_features = False
         self.http: HttpInfo | None = None
         # True while a transport-level record (ASGI, gRPC) waits for a
         # monitored predict call inside the request to fill in model fields.

@@ -112,6 +112,28 @@ class Sampler:
         key = (rule, decision)
         self.counts[key] = self.counts.get(key, 0) + 1
 
+    @property
+    def feature_bound(self) -> int:
+        """Records carrying features whose ``sampling_hash`` is below this pass the rate rule."""
+        return self._bounds[1]
+
+    def kept_always(self, record: InferenceRecord) -> bool:
+        """Whether one of the always-kept rules (error, slow, low confidence) applies.
+
+        A pure read of the finished record, safe from any thread; used on the
+        request path to decide whether features not copied before the call
+        are needed after all.
+        """
+        if record.outcome != "ok":
+            return True
+        if self._slow_ns is not None and _record_duration(record) > self._slow_ns:
+            return True
+        threshold = self._low_confidence
+        if threshold is None:
+            return False
+        low = _min_confidence(record.confidence)
+        return low is not None and low < threshold
+
     def decide(self, record: InferenceRecord) -> tuple[str, float] | None:
         """``(rule, adjusted_count)`` when the record is to be logged, else None."""
         adjusted = 1.0
@@ -127,7 +149,7 @@ class Sampler:
             rule = "low_confidence"
         else:
             rule = "rate"
-            which = 1 if record.features is not None else 0
+            which = 1 if record.has_features or record.features is not None else 0
             rate = self._rates[which]
             if rate < 1.0 and sampling_hash(record) >= self._bounds[which]:
                 self._count(rule, "sampled_out")

@@ -373,7 +373,13 @@ def _trace_id_from(traceparent: bytes) -> str | None:
 
 
 class _Exchange:
-    """The state of one request/response, and the wrapped ``receive`` and ``send``."""
+    """The state of one request/response, and the wrapped ``receive`` and ``send``.
+
+    ``receive`` and ``send`` run for every message of every request: each
+    keeps the common message (a body chunk, the response start) to a few
+    attribute reads and writes, and leaves body capture to helpers that run
+    only when a route asked for it.
+    """
 
     __slots__ = (
         "_receive",
@@ -421,7 +427,8 @@ class _Exchange:
         # A http.disconnect was seen, or the server's send failed.
         self.client_gone = False
         # Body capture: None = not captured; a list = buffered chunks; False =
-        # over the size limit. Decided at the first body message.
+        # not wanted; True = over the size limit. Decided at the first body
+        # message (see _tee_request and _response_starts).
         self.capture: Capture | None = None
         self.request_chunks: list[bytes] | bool | None = None
         self.response_chunks: list[bytes] | bool | None = None
@@ -444,9 +451,14 @@ class _Exchange:
 
     async def send(self, message: Message) -> None:
         kind = message.get("type")
-        if kind == "http.response.body":
+        if kind == "http.response.start":
+            try:
+                self._response_starts(message)
+            except Exception:
+                self.middleware._count_error(self.monitor, "asgi")
+        elif kind == "http.response.body":
             body = message.get("body", b"")
-            if self.response_chunks is not None and body:
+            if body and self.response_chunks is not None:
                 self._tee_response(body)
             try:
                 await self._send(message)
@@ -463,35 +475,6 @@ class _Exchange:
             elif body and http.ttfb_ns is None:
                 http.ttfb_ns = now - self.start
             return
-        if kind == "http.response.start":
-            # The response starts (inlined here: it runs on every request).
-            try:
-                self.http.status_code = message.get("status")
-                record = self.record
-                if record.trace_id == 0 and _OTEL_ASGI in _modules:
-                    _late_trace_ids(record)
-                middleware = self.middleware
-                if middleware._capture:
-                    spec = self._capture_spec()
-                    if spec is not None and spec.wants_response:
-                        self.response_chunks = []
-                echo = middleware._echo_header
-                if echo is not None:
-                    headers = message.get("headers") or ()
-                    for name, _ in headers:
-                        if name == echo:  # the app set its own id header: leave it alone
-                            break
-                    else:
-                        # A new headers list (the app may reuse its own), in the
-                        # app's message dict, as Starlette's own middlewares do
-                        # with MutableHeaders.
-                        if record.inference_id is not None:
-                            value = record.inference_id.encode("latin-1")
-                        else:  # hexlify gives the bytes a header needs directly
-                            value = hexlify(record.random_id().to_bytes(16, "big"))
-                        message["headers"] = [*headers, (echo, value)]
-            except Exception:
-                self.middleware._count_error(self.monitor, "asgi")
         elif kind == "http.response.pathsend":  # the server sends a whole file
             try:
                 await self._send(message)
@@ -506,6 +489,32 @@ class _Exchange:
         except BaseException:
             self.client_gone = True
             raise
+
+    def _response_starts(self, message: Message) -> None:
+        """The status, the late trace ids, and the id echoed in the response headers."""
+        self.http.status_code = message.get("status")
+        record = self.record
+        if record.trace_id == 0 and _OTEL_ASGI in _modules:
+            _late_trace_ids(record)
+        middleware = self.middleware
+        if middleware._capture:
+            spec = self._capture_spec()
+            if spec is not None and spec.wants_response:
+                self.response_chunks = []
+        echo = middleware._echo_header
+        if echo is None:
+            return
+        headers = message.get("headers") or ()
+        for name, _ in headers:
+            if name == echo:  # the app set its own id header: leave it alone
+                return
+        if record.inference_id is not None:
+            value = record.inference_id.encode("latin-1")
+        else:  # hexlify gives the bytes a header needs directly
+            value = hexlify(record.random_id().to_bytes(16, "big"))
+        # A new list (the app may reuse its own) in the app's message dict, as
+        # Starlette's own middlewares do with MutableHeaders.
+        message["headers"] = [*headers, (echo, value)]
 
     # -- body capture --------------------------------------------------------
 
@@ -556,7 +565,12 @@ class _Exchange:
         requested = self.request_chunks
         if requested is True or self.response_chunks is True:
             monitor.count_error("asgi_body_too_large")
-        if isinstance(requested, list) and spec.features is not None and record.features is None:
+        if (
+            isinstance(requested, list)
+            and spec.features is not None
+            and record.features is None
+            and monitor.wants_features(record)
+        ):
             try:
                 features = spec.features(_json_loads(b"".join(requested)))
                 record.features = features
