@@ -31,6 +31,14 @@ Variants:
   with a ``MeterProvider`` and an in-memory reader.
 - ``inferwatch-mw-only``: the middleware alone (no decorator, logs or export),
   for a breakdown; not part of the budget checks.
+- ``floor``: a reference, not a product: the least a middleware plus a
+  predict decorator can do and still produce one record per request (a
+  pass-through layer counting body bytes and taking status and end time, a
+  context variable binding the record, a decorator timing predict and keeping
+  a reference to its features, an append to a deque). No ids, no echoed
+  header, no route template, no trace ids, no in-flight count, no error
+  handling, no sampling: what is left is the cost of the ASGI and contextvars
+  machinery itself, the lower bound for any pure-Python implementation.
 - ``instrumentator``: prometheus-fastapi-instrumentator's default metrics.
 - ``otel-metrics``: OTel's FastAPI instrumentation with a no-op tracer.
 - ``otel-traces+metrics``: OTel's FastAPI instrumentation with an SDK tracer
@@ -60,7 +68,7 @@ Variant = tuple[str, Any, Callable[[], None] | None, Callable[[], None]]
 IDLE_TIMERS_MS = 60_000.0
 
 
-def make_app(with_monitor: Any = None) -> Any:
+def make_app(with_monitor: Any = None, decorate: Callable[[Any], Any] | None = None) -> Any:
     import numpy as np
     from fastapi import FastAPI
     from pydantic import BaseModel
@@ -81,6 +89,9 @@ def make_app(with_monitor: Any = None) -> Any:
             model="churn", version="3", monitor=with_monitor,
             features=lambda user_id, features: {"user_id": user_id, "x": features},
         )(score)
+
+    if decorate is not None:
+        score = decorate(score)
 
     app = FastAPI()
 
@@ -123,6 +134,81 @@ def with_inferwatch() -> Variant:
         devnull.close()
 
     return "inferwatch", app, monitor.flush, close
+
+
+class _FloorRecord:
+    __slots__ = ("duration_ns", "features", "joinable", "prediction", "request_size",
+                 "response_size", "start_ns", "status", "total_ns")
+
+    def __init__(self, start_ns: int) -> None:
+        self.start_ns = start_ns
+        self.joinable = True
+        self.request_size = self.response_size = self.duration_ns = self.total_ns = 0
+        self.status = 0
+        self.features: Any = None
+        self.prediction: Any = None
+
+
+def floor() -> Variant:
+    """The lower bound described in the module docs (``floor``)."""
+    import contextvars
+    import functools
+    from collections import deque
+    from time import perf_counter_ns
+
+    current: contextvars.ContextVar[_FloorRecord | None] = contextvars.ContextVar(
+        "floor", default=None
+    )
+    records: deque[_FloorRecord] = deque()
+
+    def monitor(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def timed(user_id: str, features: Any) -> Any:
+            record = current.get()
+            if record is None or not record.joinable:
+                return func(user_id, features)
+            record.joinable = False
+            record.features = {"user_id": user_id, "x": features}
+            start = perf_counter_ns()
+            result = func(user_id, features)
+            record.duration_ns = perf_counter_ns() - start
+            record.prediction = result
+            return result
+
+        return timed
+
+    class Middleware:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            record = _FloorRecord(perf_counter_ns())
+            token = current.set(record)
+
+            async def counted_receive() -> Message:
+                message = await receive()
+                record.request_size += len(message.get("body", b""))
+                return message
+
+            async def timed_send(message: Message) -> None:
+                await send(message)
+                if message["type"] == "http.response.body":
+                    record.response_size += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        record.total_ns = perf_counter_ns() - record.start_ns
+                elif message["type"] == "http.response.start":
+                    record.status = message["status"]
+
+            try:
+                await self.app(scope, counted_receive, timed_send)
+            finally:
+                current.reset(token)
+                records.append(record)
+
+    return "floor (reference)", Middleware(make_app(decorate=monitor)), records.clear, lambda: None
 
 
 def middleware_only() -> Variant:
@@ -238,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rounds, args.requests = 3, 100
 
-    variants = [bare(), with_inferwatch(), middleware_only(), with_instrumentator(),
+    variants = [bare(), with_inferwatch(), middleware_only(), floor(), with_instrumentator(),
                 with_otel(False), with_otel(True)]
     scope, body = request_parts()
     times: dict[str, list[float]] = {name: [] for name, *_ in variants}

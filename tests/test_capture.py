@@ -502,3 +502,18 @@ def test_uncopied_features_still_give_the_batch_size(make_monitor: Any) -> None:
     mon.flush()
     (point,) = [p for p in mon.collect() if p.name == "inferwatch.predict.batch_size"]
     assert point.value.sum == 7 + 2 + 1
+
+
+def test_low_confidence_calls_keep_their_features(make_monitor: Any, sink: Any) -> None:
+    mon = make_monitor(feature_sample_rate=0.0, low_confidence_threshold=0.5)
+
+    @inferwatch.monitor(model="fp", features="x", confidence=lambda y: y, monitor=mon)
+    def predict(x: Any) -> float:
+        return float(x["p"])
+
+    predict({"p": 0.9})
+    predict({"p": 0.2})
+    mon.flush()
+    (event,) = _feature_events(sink)
+    assert event["sampling.rule"] == "low_confidence"
+    assert event["features"] == {"p": 0.2}
