@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -45,6 +46,8 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
 
 def _check(request: dict[str, Any], context: Any) -> None:
     op = request.get("op")
+    if op == "sleep":  # outlives the client's deadline or cancellation
+        time.sleep(float(request["seconds"]))
     if op == "abort":
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, "x must be a list")
     if op == "boom":

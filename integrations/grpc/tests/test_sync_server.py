@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -235,3 +236,38 @@ def test_disabled_monitor_passes_calls_through(channel: grpc.Channel) -> None:
     with capture(enabled=False) as cap:
         assert _call(channel, "UnaryUnary", {"x": [1]}) == {"echo": [1], "pad": ""}
         assert cap.records == []
+
+
+def _record_when_done(cap: Capture) -> inferwatch.InferenceRecord:
+    """The one record, once the server's behavior (still sleeping) has returned."""
+    for _ in range(100):
+        records = cap.records
+        if records:
+            assert len(records) == 1, records
+            return records[0]
+        time.sleep(0.05)
+    raise AssertionError("the server never finished the call")
+
+
+def test_a_deadline_passing_during_the_behavior_is_recorded(channel: grpc.Channel) -> None:
+    method = channel.unary_unary(f"/{SERVICE}/UnaryUnary", request_serializer=dumps,
+                                 response_deserializer=loads)
+    with capture() as cap:
+        with pytest.raises(grpc.RpcError) as info:
+            method({"op": "sleep", "seconds": 0.5}, timeout=0.1)
+        record = _record_when_done(cap)
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert record.http is not None and record.http.status_code == "DEADLINE_EXCEEDED"
+    assert (record.outcome, record.error_type) == ("error", "DEADLINE_EXCEEDED")
+
+
+def test_a_client_cancelling_during_the_behavior_is_recorded(channel: grpc.Channel) -> None:
+    method = channel.unary_unary(f"/{SERVICE}/UnaryUnary", request_serializer=dumps,
+                                 response_deserializer=loads)
+    with capture() as cap:
+        future = method.future({"op": "sleep", "seconds": 0.5}, timeout=TIMEOUT)
+        time.sleep(0.15)
+        assert future.cancel()
+        record = _record_when_done(cap)
+    assert record.http is not None and record.http.status_code == "CANCELLED"
+    assert record.outcome == "cancelled"

@@ -118,6 +118,28 @@ def _context_code(context: Any) -> str | None:
         return None
 
 
+def _ended_early(context: Any) -> str | None:
+    """The status of an RPC that ended while its behavior ran, else None.
+
+    A sync behavior runs to its end even when the client cancels or the
+    deadline passes; gRPC then drops the response, and the client sees
+    CANCELLED or DEADLINE_EXCEEDED, so the record must too.
+    """
+    try:
+        is_active = getattr(context, "is_active", None)
+        if is_active is not None:  # grpc.ServicerContext
+            if is_active():
+                return None
+        else:  # grpc.aio.ServicerContext
+            cancelled = getattr(context, "cancelled", None)
+            if cancelled is None or not cancelled():
+                return None
+        remaining = context.time_remaining()
+    except Exception:  # a context without these: go by what we saw
+        return None
+    return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+
+
 class RpcCall:
     """One RPC between the start of its behavior and its last message."""
 
@@ -242,6 +264,8 @@ class RpcCall:
 
     def close_ok(self, context: Any, token: _Token | None) -> None:
         status = _context_code(context) or "OK"
+        if status == "OK":
+            status = _ended_early(context) or status
         if status == "OK" and self.unary and not self.serialized:
             status = "INTERNAL"  # the response could not be serialized
         self._close(status, None, token)
