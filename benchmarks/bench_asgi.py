@@ -22,6 +22,13 @@ sees), "+ background" the flush's time per request, and "total" their sum,
 the CPU the process spends per request (what throughput at saturation pays).
 The anchors do all their work inside the request, so for them the two agree.
 
+Wall time on a shared machine moves by a microsecond or so between runs, so
+each variant's Python bytecodes per request are also counted (``sys.settrace``
+with opcode events, over a few requests after the timed run): a figure that
+does not depend on the machine and moves only when the code does. It leaves
+out work done in C (numpy, orjson, pydantic-core), so it complements the
+timings rather than replacing them.
+
 Variants:
 
 - ``bare``: the app alone.
@@ -315,6 +322,29 @@ async def drive(app: Any, n: int, scope: dict[str, Any], body: bytes) -> float:
     return elapsed / n
 
 
+def bytecodes_per_request(app: Any, scope: dict[str, Any], body: bytes, n: int = 20) -> float:
+    """Python bytecodes executed per request (every frame, inferwatch's and the app's)."""
+    executed = 0
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal executed
+        if event == "call":
+            frame.f_trace_opcodes = True
+        elif event == "opcode":
+            executed += 1
+        return trace
+
+    async def measured() -> None:
+        sys.settrace(trace)
+        try:
+            await drive(app, n, scope, body)
+        finally:
+            sys.settrace(None)
+
+    asyncio.run(measured())
+    return executed / n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=25)
@@ -358,13 +388,18 @@ def main(argv: list[str] | None = None) -> int:
               for name, values in background.items()}
     total = {name: median[name] + behind[name] for name in median}
     base = median["bare"]
+    opcodes = {name: bytecodes_per_request(app, scope, body) for name, app, *_ in variants}
+    for _, _, flush, _ in variants:
+        if flush is not None:
+            flush()
     print(f"python {sys.version.split()[0]}, {args.rounds} rounds x {args.requests} requests, "
           f"{took:.1f} s")
     print(f"{'variant':<22}{'us/request':>12}{'x bare':>9}{'added us':>10}"
-          f"{'+ background':>14}{'total x bare':>14}")
+          f"{'+ background':>14}{'total x bare':>14}{'bytecodes':>11}{'added':>7}")
     for name, value in median.items():
         print(f"{name:<22}{value * 1e6:>12.1f}{value / base:>9.3f}{(value - base) * 1e6:>10.1f}"
-              f"{behind[name] * 1e6:>14.1f}{total[name] / base:>14.3f}")
+              f"{behind[name] * 1e6:>14.1f}{total[name] / base:>14.3f}"
+              f"{opcodes[name]:>11.0f}{opcodes[name] - opcodes['bare']:>7.0f}")
 
     print()
     print("request path (the latency a request sees):")
