@@ -1,8 +1,9 @@
 """Capture: the ``monitor`` decorator and the ``stage`` timer.
 
 This is the request path. Per call it does a fixed, small amount of work:
-read the clock twice, build one ``InferenceRecord``, snapshot the features
-and hand the record to the monitor's bounded buffer. Everything else happens
+read the clock twice, build one ``InferenceRecord``, copy the features if
+anything will read them (``Monitor._update_feature_policy``) and hand the
+record to the monitor's bounded buffer. Everything else happens
 off the request path. Failures of inferwatch's own code (an extractor that
 raises, a feature value that cannot be copied) are counted and survived; the
 wrapped call's own exception propagates unchanged.
