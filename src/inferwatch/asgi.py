@@ -60,7 +60,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ._capture import _current, begin_transport, end_transport
+from ._capture import _current, _trace_ids, begin_transport, end_transport
 from ._errors import ConfigurationError
 from ._monitor import get_monitor
 from ._record import HttpInfo
@@ -94,6 +94,7 @@ _METHODS = frozenset(
 #: the request began; checking that its module is loaded keeps the lookup off
 #: the path of apps without it.
 _OTEL_ASGI = "opentelemetry.instrumentation.asgi"
+_NO_SPAN = (0, 0)
 _modules = sys.modules
 
 _json_loads: Callable[[bytes], Any]
@@ -643,6 +644,8 @@ def _late_trace_ids(record: InferenceRecord) -> None:
     or its internal "http send" child; the record takes the server span.
     """
     if _get_current_span is None:  # pragma: no cover - opentelemetry-api is a dependency
+        return
+    if _trace_ids() == _NO_SPAN:  # the cheap reader: OTel is loaded but no span is on
         return
     span = _get_current_span()
     context = span.get_span_context()
