@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 import inferwatch
@@ -102,3 +103,22 @@ def test_end_to_end_errors_and_slow_calls_always_logged(make_monitor: Any, sink:
     counts = {(p.attributes["sampling.rule"], p.attributes["sampling.decision"]): p.value
               for p in mon.collect() if p.name == "inferwatch.log.records"}
     assert counts == {("error", "kept"): 1, ("slow", "kept"): 1}
+
+
+def test_the_request_path_check_errs_towards_keeping() -> None:
+    sampler = _sampler(slow_threshold_ms=100.0, low_confidence_threshold=0.5)
+    cases = [
+        (_record(outcome="error"), True, True),
+        (_record(duration_ns=200_000_000), True, True),
+        (_record(duration_ns=1_000, confidence=0.2), True, True),
+        (_record(duration_ns=1_000, confidence=0.9), False, False),
+        (_record(duration_ns=1_000), False, False),
+        # An array is not reduced on the request path: possibly low, so kept.
+        (_record(duration_ns=1_000, confidence=np.array([0.9, 0.8])), True, False),
+    ]
+    for record, cheap, exact in cases:
+        assert sampler.may_keep_always(record) is cheap
+        assert sampler.kept_always(record) is exact
+    assert not _sampler(slow_threshold_ms=None, low_confidence_threshold=None).may_keep_always(
+        _record(duration_ns=10**12, confidence=0.0)
+    )

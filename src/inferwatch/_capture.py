@@ -348,7 +348,7 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                     record.confidence = snapshot(spec.confidence(result))
                 except Exception:
                     mon.count_error("confidence_extractor")
-        if late is not None and (exc is not None or mon._copy_late(record)):
+        if late is not None and (exc is not None or mon._sampler.may_keep_always(record)):
             try:  # an always-kept rule applies, so the log wants them: copy now
                 record.features = snapshot(late)
             except Exception:

@@ -212,25 +212,6 @@ class Monitor:
             copy = sampling_hash(record) < self._feature_bound
         return copy or (self._features_late and self._sampler.kept_always(record))
 
-    def _copy_late(self, record: InferenceRecord) -> bool:
-        """Whether a call that left its features uncopied must copy them now.
-
-        Runs on the request path after a successful call (an error always
-        copies): slow calls and low confidences are kept by the log whatever
-        the sample says. Cheap and conservative: a confidence that is not a
-        plain number (an array) counts as possibly low rather than be reduced
-        here.
-        """
-        if record.duration_ns > self._slow_ns:
-            return True
-        threshold = self.config.low_confidence_threshold
-        if threshold is None:
-            return False
-        confidence = record.confidence
-        if type(confidence) is float or type(confidence) is int:
-            return bool(confidence < threshold)
-        return confidence is not None
-
     def _update_feature_policy(self) -> None:
         """Decide which calls copy their features before the call runs.
 
@@ -256,8 +237,6 @@ class Monitor:
         )
         bound = self._feature_bound = self._sampler.feature_bound
         self._features_late = logged
-        slow_ms = self.config.slow_threshold_ms
-        self._slow_ns = 1 << 62 if slow_ms is None else int(slow_ms * 1e6)
         if self._feature_consumers or (logged and bound >= 1 << 64):
             self._features_copy: bool | None = True
         elif logged and bound > 0:

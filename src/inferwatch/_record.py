@@ -157,7 +157,7 @@ class InferenceRecord:
         self.batch_size = 1
         self.features: Any = None
         # The call captured features, whether or not they were copied (see
-        # Monitor.features_policy): sampling treats such records alike.
+        # Monitor._update_feature_policy): sampling treats such records alike.
         self.has_features = False
         self.http: HttpInfo | None = None
         # True while a transport-level record (ASGI, gRPC) waits for a

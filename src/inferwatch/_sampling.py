@@ -134,6 +134,26 @@ class Sampler:
         low = _min_confidence(record.confidence)
         return low is not None and low < threshold
 
+    def may_keep_always(self, record: InferenceRecord) -> bool:
+        """``kept_always`` made cheap for the request path, erring towards True.
+
+        Called when a call that left its features uncopied returns, to decide
+        whether to copy them now. Reads the call's own duration (a transport
+        may still add to it) and compares plain-number confidences only: a
+        confidence array counts as possibly low rather than be reduced here.
+        """
+        if record.outcome != "ok":
+            return True
+        if self._slow_ns is not None and record.duration_ns > self._slow_ns:
+            return True
+        threshold = self._low_confidence
+        if threshold is None:
+            return False
+        confidence = record.confidence
+        if type(confidence) is float or type(confidence) is int:
+            return bool(confidence < threshold)
+        return confidence is not None
+
     def decide(self, record: InferenceRecord) -> tuple[str, float] | None:
         """``(rule, adjusted_count)`` when the record is to be logged, else None."""
         adjusted = 1.0
