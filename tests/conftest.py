@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -41,3 +42,10 @@ def _no_default_monitor_leak() -> Iterator[None]:
     leaked = set_monitor(previous)
     if leaked is not None and leaked is not previous:
         leaked.shutdown()
+
+
+@pytest.fixture
+def no_pyarrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import pyarrow`` fail, as on a machine without the 'profiles' extra."""
+    for name in ("pyarrow", "pyarrow.parquet"):
+        monkeypatch.setitem(sys.modules, name, None)

@@ -70,13 +70,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 2
 
 
+@pytest.mark.usefixtures("no_pyarrow")
 def test_missing_pyarrow_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("pyarrow is installed")
     path = tmp_path / "t.parquet"
     path.write_bytes(b"PAR1")
     assert main(["profile", "build", str(path), "--out", str(tmp_path / "p")]) == 3

@@ -78,13 +78,8 @@ def test_parquet(tmp_path: Path) -> None:
     assert drift.build_profile(path).features["c"].kind == "categorical"
 
 
+@pytest.mark.usefixtures("no_pyarrow")
 def test_parquet_without_pyarrow_is_actionable(tmp_path: Path) -> None:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("pyarrow is installed")
     path = tmp_path / "t.parquet"
     path.write_bytes(b"PAR1")
     with pytest.raises(MissingDependencyError, match="pip install"):
