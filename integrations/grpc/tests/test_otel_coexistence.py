@@ -61,3 +61,22 @@ def test_one_record_with_the_server_span_ids(
     assert record.trace_id == span.context.trace_id
     assert record.span_id == span.context.span_id
     assert calls.count == 1
+
+
+def test_span_ids_without_a_monitored_predict(
+    served: tuple[grpc.Channel, InMemorySpanExporter], request: pytest.FixtureRequest
+) -> None:
+    channel, spans = served
+    call: Any = channel.unary_unary(f"/{SERVICE}/UnaryUnary", request_serializer=dumps,
+                                    response_deserializer=loads)
+    with capture() as cap:
+        call({"x": [1]}, timeout=10)
+        (record,) = cap.records
+    (span,) = spans.get_finished_spans()
+    if request.node.callspec.params["served"] == "inferwatch-outside":
+        # OTel's span lives only inside the behavior, where nothing of ours runs
+        # without a monitored predict (documented in the README).
+        assert (record.trace_id, record.span_id) == (0, 0)
+    else:
+        assert record.trace_id == span.context.trace_id
+        assert record.span_id == span.context.span_id
