@@ -2,13 +2,23 @@
 """Set up and run inferwatch's demo, tests and benchmarks with nothing but python3.
 
     python3 tasks.py demo    # create .venv, install, run the demo
-    python3 tasks.py test    # create the test environments, run the whole suite
+    python3 tasks.py test    # everything CI runs: lint, the suites, every Python, oldest deps
+    python3 tasks.py lint    # ruff and mypy --strict, core and every integration
     python3 tasks.py bench   # run every benchmark in benchmarks/
-    python3 tasks.py lint    # ruff and mypy --strict
 
-Virtual environments live in .venv (newest dependencies) and .venv-oldest (the
-oldest supported OpenTelemetry SDK, on Python 3.10 where the machine has it);
-they are reused, and reinstalled only when a pyproject.toml changes.
+Environments are made and filled by uv (installed from PyPI into .venv-tools on
+first use), which resolves a whole environment at once, installs from its cache
+in seconds, and resolves the lowest versions pyproject.toml allows
+(``--resolution lowest-direct``) for the oldest-dependencies run:
+
+    .venv          python3, newest dependencies, core + integrations + tools
+    .venv-py3XX    each other Python 3.10-3.13 this machine has (pyenv's too): core suite
+    .venv-oldest   the oldest Python found, lowest declared versions: core suite
+    .venv-bentoml  BentoML's integration, with the pins that resolve together
+
+They are reused, and reinstalled only when a pyproject.toml (or what is asked
+for) changes. A suite that fails, or runs no test (pytest's exit code 5), fails
+the whole command.
 """
 
 from __future__ import annotations
@@ -19,17 +29,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-OLDEST_OTEL = "1.27.0"
-# The lower bounds pyproject.toml declares, tested as such.
-OLDEST_OTHERS = ["numpy==1.24.4", "structlog==23.1.0", "wrapt==1.15.0", "orjson==3.9.0"]
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+UV_REQUIREMENT = "uv>=0.8,<1"
 INTEGRATIONS = sorted(p.parent for p in (ROOT / "integrations").glob("*/pyproject.toml"))
 # BentoML 1.4 pins OpenTelemetry instrumentation packages that would downgrade the
 # SDK in the main environment, so its integration is tested in an environment of
-# its own, with the pins that resolve together (pip check is clean).
+# its own, with the pins that resolve together.
 ISOLATED = {"bentoml"}
 BENTOML_PINS = [
     "bentoml==1.4.40",
@@ -38,6 +49,8 @@ BENTOML_PINS = [
     "opentelemetry-exporter-otlp-proto-http==1.45.1",
     "opentelemetry-semantic-conventions==0.66b1",
 ]
+# The user extras every test environment gets (the suites test them all).
+CORE_EXTRAS = "fast,otlp,otlp-grpc,profiles"
 
 
 def _python(env_dir: Path) -> Path:
@@ -49,75 +62,117 @@ def _run(*cmd: object, cwd: Path = ROOT, env: dict[str, str] | None = None) -> i
     return subprocess.call([str(c) for c in cmd], cwd=cwd, env=env)
 
 
-def _check(*cmd: object) -> None:
-    code = _run(*cmd)
+def _check(*cmd: object, env: dict[str, str] | None = None) -> None:
+    code = _run(*cmd, env=env)
     if code != 0:
         sys.exit(f"command failed with exit code {code}")
 
 
-def _requirements_stamp(extra: str) -> str:
-    digest = hashlib.sha256(extra.encode())
+def _uv() -> Path:
+    """uv, installed with pip from PyPI into .venv-tools on first use."""
+    tools = ROOT / ".venv-tools"
+    uv = tools / ("Scripts" if os.name == "nt" else "bin") / "uv"
+    if not uv.exists():
+        print("installing uv into .venv-tools ...", flush=True)
+        venv.create(tools, with_pip=True)
+        _check(_python(tools), "-m", "pip", "install", "--quiet", UV_REQUIREMENT)
+    return uv
+
+
+def _uv_env() -> dict[str, str]:
+    # Only the interpreters this machine has: uv never downloads one.
+    return {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+
+
+def _stamp(*parts: str) -> str:
+    digest = hashlib.sha256(" ".join(parts).encode())
     for path in [ROOT / "pyproject.toml", *(p / "pyproject.toml" for p in INTEGRATIONS)]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 def ensure_env(
-    name: str, packages: list[str], extra_key: str = "", base_python: str | None = None
+    name: str, install: list[str], base_python: str | None = None, resolution: str = "highest"
 ) -> Path:
-    """A virtual environment at ROOT/name with the project and ``packages`` installed.
+    """A virtual environment at ROOT/name holding ``install`` (uv pip install arguments).
 
-    ``base_python`` is another interpreter to build it with (default: this one).
+    ``base_python`` is the interpreter to build it on (default: this one);
+    ``resolution`` is uv's: ``highest``, or ``lowest-direct`` for the lowest
+    versions the requirements allow. An environment that changes is updated in
+    place (others may be using it), except a lowest-direct one, made anew so that
+    nothing newer is left in it.
     """
     env_dir = ROOT / name
     python = _python(env_dir)
+    base = base_python or sys.executable
     stamp_file = env_dir / ".inferwatch-stamp"
-    stamp = _requirements_stamp(f"{extra_key} {base_python} " + " ".join(packages))
+    stamp = _stamp(base, resolution, *install)
     if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return python
+    uv = _uv()
+    if resolution != "highest" and env_dir.exists():
+        shutil.rmtree(env_dir)
     if not python.exists():
         print(f"creating {name} ...", flush=True)
-        if base_python:
-            _check(base_python, "-m", "venv", env_dir)
-        else:
-            venv.create(env_dir, with_pip=True)
-    _check(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _check(python, "-m", "pip", "install", "--quiet", *packages)
+        _check(uv, "venv", "--quiet", "--python", base, env_dir, env=_uv_env())
+    _check(uv, "pip", "install", "--quiet", "--python", python, "--resolution", resolution,
+           *install, env=_uv_env())
     stamp_file.write_text(stamp)
     return python
 
 
+def _groups(project: Path, *names: str) -> list[str]:
+    args: list[str] = []
+    for name in names:
+        args += ["--group", f"{project / 'pyproject.toml'}:{name}"]
+    return args
+
+
 def main_env() -> Path:
-    packages = ["-e", f"{ROOT}[test,fast,dev,profiles,serving]"]
+    install = ["-e", f"{ROOT}[{CORE_EXTRAS}]", *_groups(ROOT, "dev")]
     for integration in INTEGRATIONS:
         if integration.name not in ISOLATED:
-            packages += ["-e", f"{integration}[test]"]
-    return ensure_env(".venv", packages)
+            install += ["-e", str(integration), *_groups(integration, "test", "lint")]
+    return ensure_env(".venv", install)
+
+
+def python_env(version: str, base: str) -> Path:
+    """The core with its test tools (and the FastAPI integration its ASGI tests use)."""
+    install = ["-e", f"{ROOT}[{CORE_EXTRAS}]", *_groups(ROOT, "test", "serving"),
+               "-e", str(ROOT / "integrations" / "fastapi")]
+    return ensure_env(f".venv-py{version.replace('.', '')}", install, base)
 
 
 def bentoml_env() -> Path:
     integration = ROOT / "integrations" / "bentoml"
-    python = ensure_env(".venv-bentoml", [*BENTOML_PINS, "-e", f"{ROOT}[test]"], "bentoml")
-    stamp = python.parent.parent / ".inferwatch-bentoml-integration"
-    if not stamp.exists():  # --no-deps: its bentoml range is already satisfied by the pins
-        _check(python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", integration)
-        stamp.write_text("installed")
-    return python
+    install = [*BENTOML_PINS, "-e", f"{ROOT}[fast,otlp]", *_groups(ROOT, "test"),
+               "-e", str(integration), *_groups(integration, "test")]
+    return ensure_env(".venv-bentoml", install)
 
 
 def oldest_env() -> tuple[Path, str]:
-    """The oldest supported OpenTelemetry SDK and the declared lower bounds of the
-    other dependencies, on the oldest supported Python when this machine has it
-    (python3.10), else on this interpreter."""
-    pins = [f"opentelemetry-api=={OLDEST_OTEL}", f"opentelemetry-sdk=={OLDEST_OTEL}",
-            f"opentelemetry-exporter-otlp-proto-http=={OLDEST_OTEL}", *OLDEST_OTHERS]
-    base = _find_python("3.10")
-    python = ensure_env(".venv-oldest", ["-e", f"{ROOT}[test,fast]", *pins], "oldest", base)
-    return python, f"Python {'3.10' if base else sys.version.split()[0]}"
+    """The lowest versions pyproject.toml declares (uv's lowest-direct resolution),
+    on the oldest supported Python this machine has."""
+    found = _pythons()
+    version, base = found[0] if found else (sys.version.split()[0], sys.executable)
+    install = ["-e", f"{ROOT}[fast,otlp]", *_groups(ROOT, "test")]
+    return ensure_env(".venv-oldest", install, base, "lowest-direct"), f"Python {version}"
+
+
+def _pythons() -> list[tuple[str, str]]:
+    """(version, interpreter) of each supported Python this machine has, oldest first."""
+    found = []
+    for version in PYTHONS:
+        python = _find_python(version)
+        if python is not None:
+            found.append((version, python))
+    return found
 
 
 def _find_python(version: str) -> str | None:
     """An interpreter of ``version`` that really runs (a pyenv shim may not)."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
+        return sys.executable
     pyenv = os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python3")
     candidates = [shutil.which(f"python{version}"), *sorted(glob.glob(pyenv))]
     wanted = str(tuple(int(part) for part in version.split(".")))
@@ -131,32 +186,77 @@ def _find_python(version: str) -> str | None:
     return None
 
 
+def _pytest(python: Path, *args: object) -> int:
+    """pytest's exit code: 0 only when tests ran and passed (5, no tests, fails)."""
+    return _run(python, "-m", "pytest", "-p", "no:cacheprovider", *args)
+
+
 def demo(args: list[str]) -> int:
     python = main_env()
     return _run(python, ROOT / "examples" / "demo.py", *args)
 
 
-def test(args: list[str]) -> int:
-    """The whole suite: core + integrations on the newest dependencies, then the
-    core's OpenTelemetry-facing tests on the oldest supported SDK."""
+def lint(args: list[str]) -> int:
+    """ruff over everything, mypy --strict over the core and each integration."""
     python = main_env()
-    failures = 0
+    failures = int(_run(python, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples",
+                        "integrations", "tasks.py") != 0)
+    failures += _run(python, "-m", "mypy") != 0
+    for integration in INTEGRATIONS:  # each with its own [tool.mypy] files
+        print(f"== mypy: integrations/{integration.name} ==", flush=True)
+        failures += _run(python, "-m", "mypy", cwd=integration) != 0
+    return 1 if failures else 0
+
+
+def test(args: list[str]) -> int:
+    """Everything CI runs, in order: lint; core and integrations on the newest
+    dependencies; BentoML's integration in its own environment; the core suite on
+    each other supported Python; the core suite on the lowest declared versions.
+    ``args`` go to the first pytest run."""
+    started = time.monotonic()
+    results: list[tuple[str, int, float]] = []
+
+    def step(label: str, run: Callable[[], int]) -> None:
+        print(f"== {label} ==", flush=True)
+        t0 = time.monotonic()
+        code = run()
+        results.append((label, code, time.monotonic() - t0))
+
+    step("ruff and mypy --strict", lambda: lint([]))
+    python = main_env()
     suites = [ROOT / "tests", *(p / "tests" for p in INTEGRATIONS
                                 if p.name not in ISOLATED and (p / "tests").is_dir())]
-    code = _run(python, "-m", "pytest", *suites, *args)
-    failures += code != 0  # exit code 5 (no tests ran) is a failure too
-    bento = bentoml_env()
-    print("== BentoML integration, in its own environment ==", flush=True)
-    code = _run(bento, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                ROOT / "integrations" / "bentoml" / "tests")
-    failures += code != 0
-    old, label = oldest_env()
-    print(f"== core suite on opentelemetry-sdk {OLDEST_OTEL}, {', '.join(OLDEST_OTHERS)}, "
-          f"{label} ==", flush=True)
-    code = _run(old, "-m", "pytest", ROOT / "tests", "-q", "-p", "no:cacheprovider")
-    failures += code != 0
-    print("test suites failed:" if failures else "all test suites passed", failures or "")
-    return 1 if failures else 0
+    main_version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    step(f"core and integrations, Python {main_version}, newest dependencies",
+         lambda: _pytest(python, *suites, *args))
+    step("BentoML integration, in its own environment",
+         lambda: _pytest(bentoml_env(), "-q", ROOT / "integrations" / "bentoml" / "tests"))
+    def core_on(version: str, base: str) -> Callable[[], int]:
+        return lambda: _pytest(python_env(version, base), "-q", ROOT / "tests")
+
+    for version, base in _pythons():
+        if version != main_version:
+            step(f"core suite, Python {version}, newest dependencies", core_on(version, base))
+    missing = sorted(set(PYTHONS) - {v for v, _ in _pythons()})
+    if missing:
+        print(f"(not on this machine, not tested: Python {', '.join(missing)})", flush=True)
+
+    def oldest() -> int:
+        old, label = oldest_env()
+        _run(_uv(), "pip", "list", "--python", old, env=_uv_env())  # what was resolved
+        print(f"(lowest declared versions, {label})", flush=True)
+        return _pytest(old, "-q", ROOT / "tests")
+
+    step("core suite, lowest declared dependency versions", oldest)
+
+    print("\n== summary ==")
+    for label, code, seconds in results:
+        print(f"{'ok  ' if code == 0 else 'FAIL'} {seconds:7.1f} s  {label}"
+              + ("" if code == 0 else f" (exit code {code})"))
+    failed = sum(code != 0 for _, code, _ in results)
+    print(f"total {time.monotonic() - started:.0f} s;",
+          f"{failed} step(s) failed" if failed else "all steps passed", flush=True)
+    return 1 if failed else 0
 
 
 def bench(args: list[str]) -> int:
@@ -172,12 +272,6 @@ def bench(args: list[str]) -> int:
             runner = _python(ROOT / ".venv-anchors")
         failures += _run(runner, script, *args) != 0
     return 1 if failures else 0
-
-
-def lint(args: list[str]) -> int:
-    python = main_env()
-    code = _run(python, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples")
-    return code or _run(python, "-m", "mypy")
 
 
 COMMANDS = {"demo": demo, "test": test, "bench": bench, "lint": lint}
