@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print(f"bench_saturation: Python {sys.version.split()[0]}, {pin_cores(args.cores)}, "
-          f"switch interval {sys.getswitchinterval() * 1000:g} ms")
+          f"switch interval {sys.getswitchinterval() * 1000:g} ms, load average "
+          f"{'/'.join(f'{v:.1f}' for v in os.getloadavg())}")
     results = [
         run_scenario(f"{args.threads} threads", args.threads, args.seconds,
                      not args.no_drift, args.seed),
