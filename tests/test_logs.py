@@ -326,11 +326,12 @@ def test_exception_locals_never_logged() -> None:
         raise ValueError("bad input")
 
     p = pseudonymizer()
+    record = make_record()
     try:
         fail("hunter2-local")
     except ValueError as exc:
-        kind, message = p.redact_exception(exc)
-    e = event(make_record(outcome="error", error_type=kind, error_message=message), pseudonymizer=p)
+        record.set_error(exc)
+    e = event(record, pseudonymizer=p)
     assert "hunter2-local" not in json.dumps(e)
     assert e["error.type"] == "ValueError" and e["error.message"] == "bad input"
 

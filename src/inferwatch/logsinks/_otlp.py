@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import threading
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
-from inferwatch._errors import MissingDependencyError
+from inferwatch._errors import ConfigurationError, MissingDependencyError
+from inferwatch.logsinks._base import (
+    ForkSafeLock,
+    LossCounter,
+    register_fork_hooks,
+    run_with_timeout,
+)
 
 __all__ = ["MAX_ATTRIBUTES", "OtlpLogSink"]
 
@@ -34,28 +42,90 @@ _RECORD_FIELDS = frozenset({"timestamp", "level", "trace_id", "span_id"})
 _SCALARS = (str, bool, int, float)
 
 
-def _default_provider() -> Any:
+def _default_exporter() -> Any:
     try:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-        from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     except ImportError:
         raise MissingDependencyError(
             "the OTLP log sink needs the OpenTelemetry SDK and OTLP/HTTP exporter: "
             "pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http "
-            "(or pass logger_provider=... built with your own exporter)"
+            "(or pass exporter=... or logger_provider=... built with your own exporter)"
         ) from None
-    # Resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; the Monitor shuts it
+    return OTLPLogExporter()
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        value = int(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _build_provider(exporter: Any, max_queue_size: int) -> Any:
+    try:
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    except ImportError:
+        raise MissingDependencyError(
+            "the OTLP log sink needs the OpenTelemetry SDK: pip install opentelemetry-sdk"
+        ) from None
+    # Resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; the sink shuts it
     # down (with a deadline), so no second shutdown from OTel's own atexit hook.
     provider = LoggerProvider(shutdown_on_exit=False)
-    provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    batch = min(_env_int("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512), max_queue_size)
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(
+            exporter, max_queue_size=max_queue_size, max_export_batch_size=batch
+        )
+    )
     return provider
+
+
+class _CountingExporter:
+    """The exporter of the sink's own provider, wrapped to account for every record.
+
+    The SDK's batch processor ignores an export's result and drops records
+    silently when its queue is full; the sink keeps its queue from filling
+    and this wrapper tells it how each batch ended.
+    """
+
+    def __init__(self, inner: Any, sink: OtlpLogSink) -> None:
+        self._inner = inner
+        self._sink = weakref.ref(sink)
+
+    def export(self, batch: Any) -> Any:
+        sink = self._sink()
+        n = len(batch)
+        if sink is not None:
+            sink._export_started(n)
+        ok = False
+        try:
+            result = self._inner.export(batch)
+            ok = getattr(result, "name", None) == "SUCCESS"
+            return result
+        except Exception:  # a raising exporter (1.27 on a refused connection) fails the batch
+            return None
+        finally:
+            if sink is not None:
+                sink._export_finished(n, ok)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> Any:
+        shutdown = self._inner.shutdown
+        if "timeout_millis" in inspect.signature(shutdown).parameters:
+            return shutdown(timeout_millis=timeout_millis, **kwargs)
+        return shutdown(**kwargs)
+
+    def force_flush(self, timeout_millis: float = 30_000) -> Any:
+        return self._inner.force_flush(timeout_millis)
 
 
 def _attribute(value: Any) -> Any:
     """An OTel attribute value for ``value``, or None to leave it out."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, _SCALARS):
         if (
             isinstance(value, int)
@@ -69,9 +139,11 @@ def _attribute(value: Any) -> Any:
         if kind in _SCALARS and all(type(v) is kind for v in value):
             if kind is int and not all(-(2**63) <= v < 2**63 for v in value):
                 return json.dumps(value)
+            if kind is str:
+                return tuple(_text(v) for v in value)
             return tuple(value)
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        return _text(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
     except (TypeError, ValueError):
         return f"<{type(value).__name__}>"
 
@@ -102,16 +174,47 @@ class OtlpLogSink:
     """Emit events as OpenTelemetry log records.
 
     ``logger_provider=None`` builds a private ``LoggerProvider`` with a
-    ``BatchLogRecordProcessor`` and the OTLP/HTTP exporter (configured by the
-    standard ``OTEL_EXPORTER_OTLP_*`` variables); :meth:`close` shuts down
-    only a provider the sink built itself.
+    ``BatchLogRecordProcessor`` (queue ``max_queue_size``, default
+    ``OTEL_BLRP_MAX_QUEUE_SIZE`` or 2048) exporting through ``exporter``
+    (default: the OTLP/HTTP exporter, configured by the standard
+    ``OTEL_EXPORTER_OTLP_*`` variables). With its own provider the sink
+    accounts for every record in :meth:`losses`: ``otlp_queue_full`` (the
+    queue was full), ``otlp_export_failed`` (the exporter failed or raised),
+    ``shutdown_timeout`` (still queued or in flight when :meth:`close` gave
+    up), ``sink_closed`` (emitted after close), ``sink_render_error``.
+    With a ``logger_provider`` of yours only the last two are seen: what
+    your processors drop is theirs to count.
+
+    :meth:`flush` and :meth:`close` return within their timeout even when
+    the collector hangs (the SDK's own ``force_flush`` does not): the SDK call
+    runs on a daemon thread that is left behind when time is up.
     """
 
-    def __init__(self, logger_provider: Any = None, *, logger_name: str = "inferwatch") -> None:
+    def __init__(
+        self,
+        logger_provider: Any = None,
+        *,
+        logger_name: str = "inferwatch",
+        exporter: Any = None,
+        max_queue_size: int | None = None,
+    ) -> None:
         from opentelemetry._logs import SeverityNumber
 
+        if logger_provider is not None and exporter is not None:
+            raise ConfigurationError(
+                "OtlpLogSink takes logger_provider= or exporter=, not both: add the exporter "
+                "to your provider's processor instead"
+            )
         self._owns_provider = logger_provider is None
-        self._provider = _default_provider() if logger_provider is None else logger_provider
+        self._max_queue: int | None = None
+        if logger_provider is None:
+            queue = max_queue_size or _env_int("OTEL_BLRP_MAX_QUEUE_SIZE", 2048)
+            self._max_queue = queue
+            counted = _CountingExporter(
+                _default_exporter() if exporter is None else exporter, self
+            )
+            logger_provider = _build_provider(counted, queue)
+        self._provider = logger_provider
         self._logger = self._provider.get_logger(logger_name)
         self._severity = {
             "info": (SeverityNumber.INFO, "INFO"),
@@ -123,20 +226,72 @@ class OtlpLogSink:
         self._emit_kwargs = "body" in params
         self._event_name = "event_name" in params
         self._timestamps = _Timestamps()
-        self._lock = threading.Lock()
-        #: Events that failed to convert or emit.
+        self._guard = ForkSafeLock()
+        self._init_counts()
+        self._closed = False
+        register_fork_hooks(self)
+
+    def _init_counts(self) -> None:
+        self._losses = LossCounter()
+        self._count_lock = threading.Lock()
+        # Records handed to the SDK, handed on to the exporter, and whose export ended.
+        self._accepted = 0
+        self._started = 0
+        self._finished = 0
+        self._abandoned = False
+        self._flushing: _Flush | None = None
+        #: Events that failed to convert or emit, and failed flushes and shutdowns.
         self.errors = 0
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Events lost (the sum of :meth:`losses`)."""
+        return self._losses.total()
+
+    def losses(self) -> dict[str, int]:
+        """Log records lost since the sink was built (or since fork), by reason."""
+        return self._losses.snapshot()
+
+    # -- accounting (called by _CountingExporter on the SDK's export thread) -----------
+
+    def _export_started(self, n: int) -> None:
+        with self._count_lock:
+            self._started += n
+
+    def _export_finished(self, n: int, ok: bool) -> None:
+        with self._count_lock:
+            self._finished += n
+            if self._abandoned:
+                return  # already counted as shutdown_timeout
+        if not ok:
+            self._losses.add("otlp_export_failed", n)
+
+    # -- LogSink ---------------------------------------------------------------------
 
     def emit(self, events: list[dict[str, Any]]) -> None:
         """Emit one OTel log record per event; failures are counted, never raised."""
-        with self._lock:
-            for event in events:
+        if not events:
+            return
+        with self._guard.lock:
+            if self._closed:
+                self._losses.add("sink_closed", len(events))
+                return
+            room = len(events)
+            if self._max_queue is not None:
+                with self._count_lock:
+                    room = self._max_queue - (self._accepted - self._started)
+            accepted = 0
+            for event in events[: max(0, room)]:
                 try:
                     self._emit_one(event)
+                    accepted += 1
                 except Exception:  # one bad event must not lose the rest of the batch
                     self.errors += 1
-                    self.dropped += 1
+                    self._losses.add("sink_render_error")
+            with self._count_lock:
+                self._accepted += accepted
+            if room < len(events):
+                self._losses.add("otlp_queue_full", len(events) - max(0, room))
 
     def _emit_one(self, event: dict[str, Any]) -> None:
         severity_number, severity_text = self._severity.get(
@@ -145,7 +300,7 @@ class OtlpLogSink:
         timestamp = self._timestamps.parse(event.get("timestamp"))
         trace_id = int(event["trace_id"], 16) if "trace_id" in event else 0
         span_id = int(event["span_id"], 16) if "span_id" in event else 0
-        body = _summary(event)
+        body = _text(_summary(event))
         attributes = _flatten(event)
         if self._emit_kwargs:
             kwargs: dict[str, Any] = {
@@ -174,23 +329,99 @@ class OtlpLogSink:
                 )
             )
 
-    def flush(self, timeout_millis: int = 5000) -> None:
-        """Ask the provider to export what it holds, waiting at most ``timeout_millis``."""
-        force_flush = getattr(self._provider, "force_flush", None)
-        if force_flush is not None:
-            try:
-                force_flush(timeout_millis)
-            except Exception:
-                self.errors += 1
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Export what the provider holds; True when done within ``timeout`` seconds.
 
-    def close(self) -> None:
-        """Flush; shut the provider down if this sink built it."""
-        self.flush()
-        if self._owns_provider:
-            try:
-                self._provider.shutdown()
-            except Exception:
-                self.errors += 1
+        Records still queued when time is up stay queued (nothing is counted
+        lost); a later flush waits for the same SDK call rather than start
+        another one behind it.
+        """
+        force_flush = getattr(self._provider, "force_flush", None)
+        if force_flush is None:
+            return True
+        with self._count_lock:
+            pending = self._flushing
+            if pending is None:
+                pending = self._flushing = _Flush()
+                start = True
+            else:
+                start = False
+        if start:
+            flush = pending
+
+            def run() -> None:
+                try:
+                    flush.ok = force_flush(max(1, int(timeout * 1000))) is not False
+                except Exception:
+                    flush.ok = False
+                finally:
+                    if not flush.ok:
+                        self.errors += 1
+                    with self._count_lock:
+                        if self._flushing is flush:
+                            self._flushing = None
+                    flush.done.set()
+
+            threading.Thread(target=run, name="inferwatch-otlp-flush", daemon=True).start()
+        return pending.done.wait(max(0.0, timeout)) and pending.ok
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Flush and shut the provider down if this sink built it, within ``timeout``.
+
+        What the provider still holds when time is up (or when its own
+        shutdown gave up) is counted as ``shutdown_timeout``; events emitted
+        afterwards are counted as ``sink_closed``.
+        """
+        with self._guard.lock:
+            already, self._closed = self._closed, True
+        if already:
+            return True
+        if not self._owns_provider:
+            return self.flush(timeout)
+        provider = self._provider
+        finished = run_with_timeout(provider.shutdown, timeout, "inferwatch-otlp-shutdown")
+        if not finished:
+            self.errors += 1
+        with self._count_lock:
+            self._abandoned = True
+            lost = self._accepted - self._finished
+        self._losses.add("shutdown_timeout", lost)
+        return finished and lost == 0
+
+    # -- fork (see register_fork_hooks) ------------------------------------------------
+
+    def _before_fork(self) -> None:
+        self._guard.before_fork()
+
+    def _after_fork_in_parent(self) -> None:
+        self._guard.after_fork_in_parent()
+
+    def _after_fork_in_child(self) -> None:
+        # The SDK re-creates its batch processor in the child with an empty
+        # queue; the counts start from zero with it.
+        self._guard.after_fork_in_child()
+        self._init_counts()
+
+
+class _Flush:
+    """One SDK ``force_flush`` in flight: done when it returned, ok when it said so."""
+
+    __slots__ = ("done", "ok")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+
+
+def _text(value: str) -> str:
+    """``value`` as text OTLP can carry: a lone surrogate becomes its escape."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def _summary(event: dict[str, Any]) -> str:

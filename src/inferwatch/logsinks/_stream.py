@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import io
 import sys
-import threading
 from typing import IO, Any
 
-from inferwatch.logsinks._base import JsonLinesRenderer
+from inferwatch.logsinks._base import (
+    ForkSafeLock,
+    JsonLinesRenderer,
+    LossCounter,
+    loss_reason,
+    register_fork_hooks,
+    run_with_timeout,
+)
 
 __all__ = ["StreamSink"]
 
@@ -17,6 +23,12 @@ class StreamSink:
 
     ``stream=None`` means whatever ``sys.stdout`` is at the time of each write,
     so redirection (and pytest's capture) work. The stream is never closed.
+    Lost records are counted in :meth:`losses`: ``sink_closed`` (a closed
+    stream, a reader gone: EPIPE), ``sink_disk_full`` (ENOSPC),
+    ``sink_write_error``, ``sink_render_error``.
+
+    Fork-safe: a fork waits (at most a second) for a write in progress, so a
+    child never inherits the stream's own lock held by this sink's writer.
 
     >>> import io
     >>> buf = io.StringIO()
@@ -28,39 +40,78 @@ class StreamSink:
     def __init__(self, stream: IO[Any] | None = None, *, use_orjson: bool | None = None) -> None:
         self._stream = stream
         self._renderer = JsonLinesRenderer(use_orjson)
-        self._lock = threading.Lock()
+        self._guard = ForkSafeLock()
+        self._losses = LossCounter()
         #: Failed writes and flushes.
         self.errors = 0
-        #: Events not written (unrenderable, or lost with a failed write).
-        self.dropped = 0
+        register_fork_hooks(self)
+
+    @property
+    def dropped(self) -> int:
+        """Events not written (the sum of :meth:`losses`)."""
+        return self._losses.total()
+
+    def losses(self) -> dict[str, int]:
+        """Log records lost since the sink was built (or since fork), by reason."""
+        return self._losses.snapshot()
 
     def emit(self, events: list[dict[str, Any]]) -> None:
         """Render and write ``events``; failures are counted, never raised."""
         if not events:
             return
         data, failed = self._renderer.render(events)
-        with self._lock:
-            self.dropped += failed
+        self._losses.add("sink_render_error", failed)
+        if not data:
+            return
+        with self._guard.lock:
             stream = self._stream if self._stream is not None else sys.stdout
             try:
+                if stream is None:  # sys.stdout is None under pythonw and some daemons
+                    raise ValueError("no stdout")
                 if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
                     stream.write(data)
                 else:
-                    stream.write(data.decode("utf-8", "replace"))
+                    stream.write(data.decode("utf-8"))
                 stream.flush()
-            except Exception:  # a closed or broken pipe must not stop the log thread
+            except Exception as exc:  # a closed or broken pipe must not stop the log thread
                 self.errors += 1
-                self.dropped += len(events) - failed
+                self._losses.add(loss_reason(exc), len(events) - failed)
 
-    def flush(self) -> None:
-        """Flush the stream."""
-        stream = self._stream if self._stream is not None else sys.stdout
-        with self._lock:
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Flush the stream; True when done within ``timeout`` seconds."""
+
+        lock = self._guard.lock
+
+        def flush() -> bool:
+            # Bounded, so flushes behind a blocked write do not pile up threads.
+            if not lock.acquire(timeout=max(0.0, timeout)):
+                return False
             try:
-                stream.flush()
+                stream = self._stream if self._stream is not None else sys.stdout
+                if stream is not None:
+                    stream.flush()
             except Exception:
                 self.errors += 1
+                return False
+            finally:
+                lock.release()
+            return True
 
-    def close(self) -> None:
+        return run_with_timeout(flush, timeout, "inferwatch-stream-flush")
+
+    def close(self, timeout: float = 5.0) -> bool:
         """Flush; the stream belongs to the caller and stays open."""
-        self.flush()
+        return self.flush(timeout)
+
+    # -- fork (see register_fork_hooks) ------------------------------------------------
+
+    def _before_fork(self) -> None:
+        self._guard.before_fork()
+
+    def _after_fork_in_parent(self) -> None:
+        self._guard.after_fork_in_parent()
+
+    def _after_fork_in_child(self) -> None:
+        self._guard.after_fork_in_child()
+        self._losses.reset_after_fork()
+        self.errors = 0
