@@ -23,6 +23,7 @@ from opentelemetry.sdk.metrics.export import (
 
 import inferwatch
 from inferwatch.otel import wrap_exporter
+from inferwatch.testing import MemorySink
 
 
 class ListExporter(MetricExporter):
@@ -41,6 +42,22 @@ class ListExporter(MetricExporter):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         return None
+
+
+@pytest.fixture
+def env_monitor() -> Iterator[Any]:
+    """Build Monitors from an explicit environment (metrics exporter 'auto'), shut down after."""
+    made: list[inferwatch.Monitor] = []
+
+    def make(environ: dict[str, str], **options: Any) -> inferwatch.Monitor:
+        options.setdefault("metrics_exporter", "auto")
+        mon = inferwatch.Monitor(log_sink=MemorySink(), environ=environ, **options)
+        made.append(mon)
+        return mon
+
+    yield make
+    for mon in made:
+        mon.shutdown(timeout=2.0)
 
 
 def _metrics(data: MetricsData) -> dict[str, Any]:
@@ -140,15 +157,13 @@ def otlp_receiver() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
 
 
 @pytest.mark.network
-def test_real_otlp_export_over_http(otlp_receiver: Any, make_monitor: Any,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_otlp_export_over_http(otlp_receiver: Any, env_monitor: Any) -> None:
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
         ExportMetricsServiceRequest,
     )
 
     endpoint, bodies = otlp_receiver
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-    mon = make_monitor(metrics_exporter="auto", service_name="otlp-test")
+    mon = env_monitor({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, service_name="otlp-test")
     _predict_with(mon, 6, 1)
     mon.shutdown()  # final export on shutdown
     requests = [body for path, body in bodies if path == "/v1/metrics"]
@@ -174,16 +189,14 @@ def test_real_otlp_export_over_http(otlp_receiver: Any, make_monitor: Any,
 
 
 @pytest.mark.network
-def test_collector_down_never_reaches_predict(make_monitor: Any,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_collector_down_never_reaches_predict(env_monitor: Any) -> None:
     import socket
 
     with socket.socket() as s:  # a loopback port with nothing listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
-    mon = make_monitor(metrics_exporter="auto", export_interval_ms=100)
+    mon = env_monitor({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                       "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}, export_interval_ms=100)
 
     @inferwatch.monitor(model="m", monitor=mon)
     def predict(x: int) -> int:

@@ -7,10 +7,26 @@ the request path never calls them. Instead, at each collection:
   instruments, whose callbacks read the monitor's aggregates. These work with
   any MeterProvider and any reader, push or pull.
 * histograms have no observable form in the OTel SDK, so they are joined to
-  the export as ready-made ``HistogramDataPoint``s by ``InferwatchMetricExporter``,
-  a MetricExporter that wraps the real one. inferwatch installs it when it
+  the export as ready-made points by ``InferwatchMetricExporter``, a
+  MetricExporter that wraps the real one. inferwatch installs it when it
   builds the MeterProvider; with your own provider, wrap your exporter in one
   line: ``PeriodicExportingMetricReader(inferwatch.otel.wrap_exporter(OTLPMetricExporter()))``.
+  Each histogram goes out as the exporter (or reader) prefers for histograms:
+  explicit buckets (the default, exact at every boundary) or, with
+  ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram``,
+  an exponential histogram (quantiles within about 2 %).
+
+Failed exports are counted as ``inferwatch.self.errors{inferwatch.component=
+"metric_export"}``. What a failure loses: with cumulative temporality (the
+default) nothing but resolution, since the next export that gets through
+carries every total (counters, histograms) again; gauges lose the values of
+the failed instant. With delta temporality inferwatch's histograms keep the
+failed interval and send it with the next export, while the SDK's observable
+counters lose that interval's increments.
+
+Flush and shutdown return within their timeout whatever the collector does:
+the SDK call runs on a helper thread that is left behind, counted, when it
+does not finish in time.
 
 Only public SDK classes are used (``MetricExporter``, ``MetricsData`` and the
 point data classes), built with the keyword arguments each supported SDK
@@ -19,16 +35,19 @@ version declares.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, cast
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
+    Buckets,
+    ExponentialHistogramDataPoint,
     HistogramDataPoint,
     Metric,
     MetricExporter,
@@ -38,19 +57,26 @@ from opentelemetry.sdk.metrics.export import (
     ResourceMetrics,
     ScopeMetrics,
 )
+from opentelemetry.sdk.metrics.export import ExponentialHistogram as ExponentialHistogramData
 from opentelemetry.sdk.metrics.export import Histogram as HistogramData
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from ._catalogue import METRICS, MetricDef, MetricPoint
 from ._histogram import Histogram
-
-if TYPE_CHECKING:
-    from ._monitor import Monitor
+from ._otel_env import (
+    EXPLICIT,
+    EXPONENTIAL,
+    build_otlp_exporter,
+    build_resource,
+    preferred_aggregation,
+    preferred_temporality,
+)
 
 __all__ = [
     "HistogramInjector",
     "InferwatchMetricExporter",
+    "MetricSource",
     "OtelMetrics",
     "instrument_reader",
     "wrap_exporter",
@@ -58,12 +84,31 @@ __all__ = [
 
 SCOPE_NAME = "inferwatch"
 _SNAPSHOT_TTL_S = 0.5
+#: ``inferwatch.component`` of a failed metric export in ``inferwatch.self.errors``.
+EXPORT_COMPONENT = "metric_export"
+
+
+class MetricSource(Protocol):
+    """What the bridge needs from a monitor: its points, an error counter, its config."""
+
+    @property
+    def config(self) -> Any: ...
+
+    def collect(self) -> list[MetricPoint]: ...
+
+    def count_error(self, component: str) -> None: ...
 
 
 def _version() -> str:
     from . import __version__
 
     return __version__
+
+
+def _default_source() -> MetricSource:
+    from ._monitor import get_monitor
+
+    return get_monitor()
 
 
 def _build(cls: type, **kwargs: Any) -> Any:
@@ -74,11 +119,19 @@ def _build(cls: type, **kwargs: Any) -> Any:
     return cls(**{k: v for k, v in kwargs.items() if k in names})
 
 
-class _Snapshot:
-    """One ``monitor.collect()`` shared by every callback of a collection cycle."""
+def _histogram_aggregation(preferred: Mapping[type, Any] | None) -> str:
+    """EXPONENTIAL when the exporter or reader prefers it for histograms, else EXPLICIT."""
+    aggregation = (preferred or {}).get(HistogramInstrument)
+    if isinstance(aggregation, ExponentialBucketHistogramAggregation):
+        return EXPONENTIAL
+    return EXPLICIT
 
-    def __init__(self, monitor: Monitor) -> None:
-        self._monitor = monitor
+
+class _Snapshot:
+    """One ``collect()`` shared by every callback of a collection cycle."""
+
+    def __init__(self, source: MetricSource) -> None:
+        self._source = source
         self._lock = threading.Lock()
         self._taken = 0.0
         self._points: dict[str, list[MetricPoint]] = {}
@@ -88,7 +141,7 @@ class _Snapshot:
             now = time.monotonic()
             if now - self._taken > _SNAPSHOT_TTL_S:
                 grouped: dict[str, list[MetricPoint]] = {}
-                for point in self._monitor.collect():
+                for point in self._source.collect():
                     grouped.setdefault(point.name, []).append(point)
                 self._points = grouped
                 self._taken = now
@@ -99,10 +152,50 @@ class _Snapshot:
             self._taken = 0.0
 
 
+class _Bounded:
+    """Runs a blocking SDK call on a helper thread and waits for it at most ``timeout``.
+
+    The SDK's own flush and shutdown can block far past the timeout they are
+    given (an exporter retrying against a collector that accepts and never
+    answers). One call runs at a time; a call still running from before is
+    waited for within the same deadline.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def run(self, call: Callable[[float], Any], timeout: float) -> bool:
+        """True when ``call(timeout_millis)`` finished in time and returned a true value."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._lock:
+            previous = self._thread
+        if previous is not None and previous.is_alive():
+            previous.join(max(0.0, deadline - time.monotonic()))
+            if previous.is_alive():
+                return False
+        outcome: list[bool] = []
+
+        def target() -> None:
+            try:
+                result = call(max(1.0, (deadline - time.monotonic()) * 1000))
+                outcome.append(result is None or bool(result))
+            except Exception:
+                outcome.append(False)
+
+        thread = threading.Thread(target=target, name=self._name, daemon=True)
+        with self._lock:
+            self._thread = thread
+        thread.start()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        return not thread.is_alive() and bool(outcome) and outcome[0]
+
+
 class OtelMetrics:
     """Registers a monitor's metrics on a MeterProvider (built or given)."""
 
-    def __init__(self, monitor: Monitor, meter_provider: Any = None) -> None:
+    def __init__(self, monitor: MetricSource, meter_provider: Any = None) -> None:
         self.monitor = monitor
         self.snapshot = _Snapshot(monitor)
         self._owned_provider = meter_provider is None
@@ -112,19 +205,35 @@ class OtelMetrics:
         self._meter = meter_provider.get_meter(SCOPE_NAME, _version())
         self._registered: set[str] = set()
         self._register_lock = threading.Lock()
+        self._flush = _Bounded("inferwatch-metric-flush")
+        self._shutdown = _Bounded("inferwatch-metric-shutdown")
         self.register_new_names()
 
     def _build_provider(self) -> Any:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.metrics.export import (
+            ConsoleMetricExporter,
+            PeriodicExportingMetricReader,
+        )
 
         config = self.monitor.config
-        exporter = InferwatchMetricExporter(OTLPMetricExporter(), self.monitor, self.snapshot)
+        environ: Mapping[str, str] = config.otel_environ
+        temporality = preferred_temporality(environ)
+        aggregation = preferred_aggregation(environ)
+        inner: MetricExporter
+        if config.metrics_exporter == "console":
+            inner = ConsoleMetricExporter(preferred_temporality=temporality,
+                                          preferred_aggregation=aggregation)
+        else:
+            inner = build_otlp_exporter("metrics", environ, preferred_temporality=temporality,
+                                        preferred_aggregation=aggregation)
+        exporter = InferwatchMetricExporter(inner, self.monitor, self.snapshot)
+        timeout_ms = float(environ.get("OTEL_METRIC_EXPORT_TIMEOUT", "") or 30_000)
         reader = PeriodicExportingMetricReader(
-            exporter, export_interval_millis=config.export_interval_ms
+            exporter, export_interval_millis=config.export_interval_ms,
+            export_timeout_millis=timeout_ms,
         )
-        resource = Resource.create({"service.name": config.service_name})
+        resource = build_resource(config.service_name, environ)
         # The Monitor shuts it down, with a deadline: no second shutdown at exit.
         return MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
 
@@ -155,125 +264,192 @@ class OtelMetrics:
         create(name, callbacks=[callback], unit=definition.unit,
                description=definition.description)
 
-    def shutdown(self, timeout: float) -> None:
-        if self._owned_provider:
+    def force_flush(self, timeout: float) -> bool:
+        """Export everything now; True when the export finished within ``timeout`` seconds.
+
+        With a MeterProvider passed in, its ``force_flush`` (every reader of
+        it). Never blocks past ``timeout``, whatever the collector does.
+        """
+        self.snapshot.invalidate()
+        provider = self.meter_provider
+        return self._flush.run(lambda ms: provider.force_flush(timeout_millis=ms), timeout)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Final export and shutdown of the MeterProvider inferwatch built (not a given one)."""
+        if not self._owned_provider:
+            return True
+        self.snapshot.invalidate()
+        provider = self.meter_provider
+
+        def shutdown(timeout_millis: float) -> None:
             try:
-                self.meter_provider.shutdown(timeout_millis=timeout * 1000)
+                provider.shutdown(timeout_millis=timeout_millis)
             except TypeError:  # older SDKs take no timeout
-                self.meter_provider.shutdown()
+                provider.shutdown()
+
+        return self._shutdown.run(shutdown, timeout)
 
 
-def _histogram_metric(
-    name: str, points: list[MetricPoint], start_ns: int, now_ns: int,
-    temporality: AggregationTemporality, previous: dict[Any, Histogram],
-) -> Any:
-    """An OTel histogram Metric; for delta, points since ``start_ns`` (the last export)."""
-    data_points = []
-    for point in points:
-        hist: Histogram = point.value
-        key = (name, tuple(sorted(point.attributes.items())))
-        counts, count, total = hist.counts, hist.count, hist.sum
-        if temporality == AggregationTemporality.DELTA:
-            last = previous.get(key)
-            previous[key] = hist
-            if last is not None:
-                counts = counts - last.counts
-                count -= last.count
-                total -= last.sum
-        data_points.append(_build(
-            HistogramDataPoint,
-            attributes=dict(point.attributes),
-            start_time_unix_nano=start_ns,
-            time_unix_nano=now_ns,
-            count=int(count),
-            sum=float(total),
-            bucket_counts=[int(c) for c in counts],
-            explicit_bounds=[float(b) for b in hist.bounds],
-            min=float(hist.min) if hist.count else 0.0,
-            max=float(hist.max) if hist.count else 0.0,
-        ))
-    definition = METRICS[name]
+def _explicit_point(hist: Histogram, attributes: dict[str, Any], start_ns: int,
+                    now_ns: int) -> Any:
     return _build(
-        Metric,
-        name=name,
-        description=definition.description,
-        unit=definition.unit,
-        data=_build(HistogramData, data_points=data_points, aggregation_temporality=temporality),
+        HistogramDataPoint,
+        attributes=attributes,
+        start_time_unix_nano=start_ns,
+        time_unix_nano=now_ns,
+        count=int(hist.count),
+        sum=float(hist.sum),
+        bucket_counts=[int(c) for c in hist.counts],
+        explicit_bounds=[float(b) for b in hist.bounds],
+        min=float(hist.min) if hist.count else 0.0,
+        max=float(hist.max) if hist.count else 0.0,
+    )
+
+
+def _exponential_point(hist: Histogram, attributes: dict[str, Any], start_ns: int,
+                       now_ns: int) -> Any:
+    exp = hist.exp
+    return _build(
+        ExponentialHistogramDataPoint,
+        attributes=attributes,
+        start_time_unix_nano=start_ns,
+        time_unix_nano=now_ns,
+        count=int(exp.count),
+        sum=float(hist.sum),
+        scale=int(exp.scale),
+        zero_count=int(exp.zero_count),
+        positive=Buckets(offset=exp.positive.offset,
+                         bucket_counts=[int(c) for c in exp.positive.counts]),
+        negative=Buckets(offset=exp.negative.offset,
+                         bucket_counts=[int(c) for c in exp.negative.counts]),
+        flags=0,
+        min=float(hist.min) if hist.count else 0.0,
+        max=float(hist.max) if hist.count else 0.0,
     )
 
 
 class HistogramInjector:
     """Adds inferwatch's histograms to a ``MetricsData`` on its way out.
 
-    One per reader or exporter (it keeps the delta state). Cumulative by
-    default; for delta temporality each export carries the counts since the
-    previous one (min and max stay cumulative: they cannot be undone).
+    One per reader or exporter (it keeps the delta state). ``aggregation``
+    is EXPLICIT or EXPONENTIAL. For delta temporality each export carries
+    what was added since the last export that got through (``prepare`` then
+    ``commit`` on success); min and max stay cumulative.
     """
 
     def __init__(
         self,
-        monitor: Monitor | None,
+        monitor: MetricSource | None,
         temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
         snapshot: _Snapshot | None = None,
+        aggregation: str = EXPLICIT,
     ) -> None:
         self._monitor = monitor
         self._snapshot = snapshot
         self._temporality = temporality
+        self._aggregation = aggregation
         self._start_ns = time.time_ns()
-        self._previous: dict[Any, Any] = {}
+        self._previous: dict[Any, Histogram] = {}
+        self._lock = threading.Lock()
+
+    def source(self) -> MetricSource:
+        return self._monitor if self._monitor is not None else _default_source()
 
     def _points(self) -> dict[str, list[MetricPoint]]:
         if self._snapshot is not None:
             return self._snapshot.by_name()
-        from ._monitor import get_monitor
-
-        monitor = self._monitor if self._monitor is not None else get_monitor()
         grouped: dict[str, list[MetricPoint]] = {}
-        for point in monitor.collect():
+        for point in self.source().collect():
             grouped.setdefault(point.name, []).append(point)
         return grouped
 
     def __call__(self, metrics_data: MetricsData) -> MetricsData:
-        """``metrics_data`` plus the histograms; on any failure, unchanged (and counted)."""
+        """``metrics_data`` plus the histograms (delta state committed at once)."""
+        data, commit = self.prepare(metrics_data)
+        commit()
+        return data
+
+    def prepare(self, metrics_data: MetricsData) -> tuple[MetricsData, Callable[[], None]]:
+        """``metrics_data`` plus the histograms, and the commit to call once it was sent.
+
+        On any failure, ``metrics_data`` unchanged (and counted).
+        """
         try:
             return self._inject(metrics_data)
         except Exception:
-            if self._monitor is not None:
-                self._monitor.count_error("otel_export")
-            return metrics_data
+            with contextlib.suppress(Exception):  # nothing left to count with
+                self.source().count_error("otel_export")
+            return metrics_data, lambda: None
 
-    def _inject(self, metrics_data: MetricsData) -> MetricsData:
+    def _inject(self, metrics_data: MetricsData) -> tuple[MetricsData, Callable[[], None]]:
         now = time.time_ns()
-        metrics = [
-            _histogram_metric(name, points, self._start_ns, now, self._temporality,
-                              self._previous)
-            for name, points in self._points().items()
-            if points and points[0].kind == "histogram"
-        ]
-        if self._temporality == AggregationTemporality.DELTA:
-            self._start_ns = now  # the next delta starts where this one ends
+        delta = self._temporality == AggregationTemporality.DELTA
+        with self._lock:
+            start_ns = self._start_ns
+            previous = dict(self._previous)
+        seen: dict[Any, Histogram] = {}
+        metrics = []
+        for name, points in self._points().items():
+            if not points or points[0].kind != "histogram":
+                continue
+            data_points = []
+            for point in points:
+                hist: Histogram = point.value
+                if delta:
+                    key = (name, tuple(sorted(point.attributes.items())))
+                    seen[key] = hist
+                    hist = hist.delta(previous.get(key))
+                build = _exponential_point if self._aggregation == EXPONENTIAL else _explicit_point
+                data_points.append(build(hist, dict(point.attributes), start_ns, now))
+            definition = METRICS[name]
+            data_class = (ExponentialHistogramData if self._aggregation == EXPONENTIAL
+                          else HistogramData)
+            metrics.append(_build(
+                Metric, name=name, description=definition.description, unit=definition.unit,
+                data=_build(data_class, data_points=data_points,
+                            aggregation_temporality=self._temporality),
+            ))
+
+        def commit() -> None:
+            if delta:
+                with self._lock:
+                    self._previous.update(seen)
+                    self._start_ns = now  # the next delta starts where this one ends
+
         if not metrics:
-            return metrics_data
+            return metrics_data, commit
+        return self._joined(metrics_data, metrics), commit
+
+    def _resource(self) -> Any:
+        try:
+            config = self.source().config
+            return build_resource(config.service_name, config.otel_environ)
+        except Exception:
+            from opentelemetry.sdk.resources import Resource
+
+            return Resource.get_empty()
+
+    def _joined(self, metrics_data: MetricsData, metrics: list[Any]) -> MetricsData:
         resource_metrics = list(metrics_data.resource_metrics)
+        scope = InstrumentationScope(SCOPE_NAME, _version())
         if resource_metrics:
             first = resource_metrics[0]
             scopes = list(first.scope_metrics)
-            for i, scope in enumerate(scopes):
-                if scope.scope.name == SCOPE_NAME:
-                    scopes[i] = _build(ScopeMetrics, scope=scope.scope,
-                                       metrics=[*scope.metrics, *metrics],
-                                       schema_url=scope.schema_url)
+            for i, existing in enumerate(scopes):
+                if existing.scope.name == SCOPE_NAME:
+                    scopes[i] = _build(ScopeMetrics, scope=existing.scope,
+                                       metrics=[*existing.metrics, *metrics],
+                                       schema_url=existing.schema_url)
                     break
             else:
-                scopes.append(_build(ScopeMetrics, scope=InstrumentationScope(
-                    SCOPE_NAME, _version()), metrics=metrics, schema_url=""))
+                scopes.append(_build(ScopeMetrics, scope=scope, metrics=metrics, schema_url=""))
             resource_metrics[0] = _build(ResourceMetrics, resource=first.resource,
                                          scope_metrics=scopes, schema_url=first.schema_url)
         else:
             resource_metrics.append(_build(
-                ResourceMetrics, resource=Resource.create(),
-                scope_metrics=[_build(ScopeMetrics, scope=InstrumentationScope(
-                    SCOPE_NAME, _version()), metrics=metrics, schema_url="")],
+                ResourceMetrics, resource=self._resource(),
+                scope_metrics=[_build(ScopeMetrics, scope=scope, metrics=metrics,
+                                      schema_url="")],
                 schema_url=""))
         return cast(MetricsData, _build(MetricsData, resource_metrics=resource_metrics))
 
@@ -282,31 +458,42 @@ class InferwatchMetricExporter(MetricExporter):
     """A MetricExporter that adds inferwatch's histograms to each export.
 
     Wraps the exporter that really sends (OTLP, console, in-memory) and keeps
-    its preferred temporality and aggregation.
+    its preferred temporality and aggregation: histograms go out as
+    exponential histograms when it prefers ``ExponentialBucketHistogramAggregation``
+    for histograms, else with explicit buckets. A failed export (a FAILURE
+    result or an exception) is counted as
+    ``inferwatch.self.errors{inferwatch.component="metric_export"}``.
     """
 
     def __init__(
-        self, exporter: MetricExporter, monitor: Monitor | None = None,
+        self, exporter: MetricExporter, monitor: MetricSource | None = None,
         snapshot: _Snapshot | None = None,
     ) -> None:
         temporality = dict(getattr(exporter, "_preferred_temporality", None) or {})
-        super().__init__(
-            preferred_temporality=temporality,
-            preferred_aggregation=dict(getattr(exporter, "_preferred_aggregation", None) or {}),
-        )
+        aggregation = dict(getattr(exporter, "_preferred_aggregation", None) or {})
+        super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self._exporter = exporter
         self._inject = HistogramInjector(
             monitor,
             temporality.get(HistogramInstrument, AggregationTemporality.CUMULATIVE),
             snapshot,
+            _histogram_aggregation(aggregation),
         )
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        return self._exporter.export(
-            self._inject(metrics_data), timeout_millis=timeout_millis, **kwargs
-        )
+        data, commit = self._inject.prepare(metrics_data)
+        try:
+            result = self._exporter.export(data, timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            result = MetricExportResult.FAILURE
+        if result == MetricExportResult.SUCCESS:
+            commit()
+        else:
+            with contextlib.suppress(Exception):  # nothing left to count with
+                self._inject.source().count_error(EXPORT_COMPONENT)
+        return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return bool(self._exporter.force_flush(timeout_millis=timeout_millis))
@@ -315,7 +502,7 @@ class InferwatchMetricExporter(MetricExporter):
         self._exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
-def instrument_reader(reader: MetricReader, monitor: Monitor | None = None) -> MetricReader:
+def instrument_reader(reader: MetricReader, monitor: MetricSource | None = None) -> MetricReader:
     """Make any MetricReader include inferwatch's histograms in what it collects.
 
     ::
@@ -328,14 +515,18 @@ def instrument_reader(reader: MetricReader, monitor: Monitor | None = None) -> M
     periodic reader exports it, the Prometheus reader serves it, the in-memory
     reader keeps it); this wraps that one method on this reader instance,
     which is how pull readers, which have no exporter to wrap, get
-    histograms. Idempotent. Without ``monitor`` it reads the process default
-    at each collection.
+    histograms. Histograms follow the reader's preferred aggregation for
+    histograms (explicit buckets unless it asks for exponential ones; the
+    Prometheus reader takes explicit buckets only). Idempotent. Without
+    ``monitor`` it reads the process default at each collection.
     """
     if getattr(reader, "_inferwatch_injector", None) is not None:
         return reader
     temporalities = getattr(reader, "_instrument_class_temporality", None) or {}
     inject = HistogramInjector(
-        monitor, temporalities.get(HistogramInstrument, AggregationTemporality.CUMULATIVE)
+        monitor, temporalities.get(HistogramInstrument, AggregationTemporality.CUMULATIVE),
+        aggregation=_histogram_aggregation(
+            getattr(reader, "_instrument_class_aggregation", None)),
     )
     receive = reader._receive_metrics
 
@@ -349,7 +540,7 @@ def instrument_reader(reader: MetricReader, monitor: Monitor | None = None) -> M
     return reader
 
 
-def wrap_exporter(exporter: MetricExporter, monitor: Monitor | None = None) -> MetricExporter:
+def wrap_exporter(exporter: MetricExporter, monitor: MetricSource | None = None) -> MetricExporter:
     """Wrap your MetricExporter so inferwatch's histograms join its exports.
 
     ::
