@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -222,7 +223,8 @@ class OtelMetrics:
         aggregation = preferred_aggregation(environ)
         inner: MetricExporter
         if config.metrics_exporter == "console":
-            inner = ConsoleMetricExporter(preferred_temporality=temporality,
+            # sys.stdout as it is now (the SDK's default is bound when it is imported).
+            inner = ConsoleMetricExporter(out=sys.stdout, preferred_temporality=temporality,
                                           preferred_aggregation=aggregation)
         else:
             inner = build_otlp_exporter("metrics", environ, preferred_temporality=temporality,
