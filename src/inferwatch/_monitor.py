@@ -507,10 +507,30 @@ def get_monitor() -> Monitor:
         return cast(Monitor, _default)
 
 
+_default_listeners: list[Callable[[Monitor | None], None]] = []
+
+
+def add_default_listener(listener: Callable[[Monitor | None], None]) -> None:
+    """Call ``listener(monitor)`` each time the process default is replaced.
+
+    For components that follow the default (``inferwatch.drift.watch``
+    without a monitor). It runs with the default's lock held: it must not
+    call ``get_monitor``. A listener that raises is counted, never propagated.
+    """
+    _default_listeners.append(listener)
+
+
 def set_monitor(monitor: Monitor | None) -> Monitor | None:
     """Replace the process default monitor; returns the previous one (not shut down)."""
     global _default
     previous, _default = _default, monitor
+    if monitor is not previous:
+        for listener in list(_default_listeners):
+            try:
+                listener(monitor)
+            except Exception:
+                if monitor is not None:
+                    monitor.count_error("default_listener")
     return previous
 
 
