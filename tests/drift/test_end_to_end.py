@@ -30,14 +30,14 @@ def _serve(profile: drift.ReferenceProfile, rows: list[dict[str, object]], **opt
 def test_shift_is_detected_on_the_shifted_feature_only(profile: drift.ReferenceProfile) -> None:
     report, points = _serve(profile, make_rows(4000, seed=5, shift={"x2": 1.0}))
     assert report.features["x2"].status == "drift"
-    assert report.features["x2"].decided_by == "psi"
+    assert report.features["x2"].decided_by == "ks+psi"
     for name in ("x0", "x1", "x3", "color"):
         assert report.features[name].status == "ok", name
     assert report.drifted_features == ["x2"]
     assert report.drifted_share == 1 / 5
     # a constant prediction against a uniform reference: prediction drift
     assert report.prediction is not None and report.prediction.status == "drift"
-    statuses = {p.attributes["feature"]: p.value for p in points
+    statuses = {p.attributes["inferwatch.feature"]: p.value for p in points
                 if p.name == "inferwatch.drift.status"}
     assert statuses["x2"] == 2 and statuses["x0"] == 0
     json.dumps(report.to_dict())
@@ -49,10 +49,10 @@ def test_unshifted_traffic_is_quiet(profile: drift.ReferenceProfile) -> None:
     assert not any(f.alert for f in report.features.values())
 
 
-def test_small_windows_decide_by_corrected_pvalue(profile: drift.ReferenceProfile) -> None:
+def test_small_windows_use_the_corrected_pvalue(profile: drift.ReferenceProfile) -> None:
     report, _ = _serve(profile, make_rows(300, seed=7, shift={"x1": 1.0}))
     x1 = report.features["x1"]
-    assert x1.decided_by == "ks" and x1.status == "drift"
+    assert x1.decided_by == "ks+psi" and x1.status == "drift" and x1.significant
     assert x1.statistics["ks"].adjusted_pvalue is not None
     assert report.features["x0"].status == "ok"
 

@@ -59,7 +59,7 @@ def test_null_false_alarm_rate_stays_nominal() -> None:
         for _ in range(per_reference):
             _feed(dm, endpoint, rng.normal(size=(ROWS, N_FEATURES)))
             feats = list(dm.report().features.values())
-            assert all(f.decided_by == "ks" and f.n_current == ROWS for f in feats)
+            assert all(f.decided_by == "ks+psi" and f.n_current == ROWS for f in feats)
             flagged += any(f.status == "drift" for f in feats)
             pvalues += [f.statistics["ks"].pvalue for f in feats]
     windows = references * per_reference

@@ -73,7 +73,7 @@ def test_warmup_freezes_the_reference_from_live_rows() -> None:
     dm.ingest(_records(make_rows(1000, seed=3, shift={"x3": 1.5})))
     report = dm.report()
     assert report.features["x3"].status == "drift"
-    assert report.features["x3"].decided_by == "ks"  # n_eff ~ 680: the p-value regime
+    assert report.features["x3"].decided_by == "ks+psi"
 
 
 def test_other_models_are_ignored(profile: drift.ReferenceProfile) -> None:
@@ -83,10 +83,29 @@ def test_other_models_are_ignored(profile: drift.ReferenceProfile) -> None:
     assert window is not None and window.rows == 0
 
 
-@pytest.mark.parametrize("spec", ["count:0", "count:x", "time:-1", "hourly", -5, True])
+@pytest.mark.parametrize("spec", ["count:0", "count:x", "time:-1", "hourly", -5, True,
+                                  "time:", "x:3", "5d", "time:inf"])
 def test_bad_window_specs(spec: object) -> None:
     with pytest.raises(ValueError, match="window"):
         drift.DriftMonitor(window=spec)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("spec", ["2000", " 2000 ", 2000, 2000.0])
+def test_a_bare_number_is_refused_with_both_forms(spec: object) -> None:
+    # Rows or seconds? "2000" used to be read as 2,000 seconds without a word.
+    with pytest.raises(ValueError, match="no unit") as err:
+        drift.DriftMonitor(window=spec)  # type: ignore[arg-type]
+    assert "'count:2000'" in str(err.value) and "'time:2000'" in str(err.value)
+
+
+@pytest.mark.parametrize(("spec", "described"), [
+    ("count:2000", "count:2000"), ("time:300", "time:300"), ("300s", "time:300"),
+    ("5m", "time:300"), ("1h", "time:3600"), ("time:5m", "time:300"), ("COUNT: 7", "count:7"),
+])
+def test_window_forms(spec: str, described: str) -> None:
+    from inferwatch.drift._windows import parse_window
+
+    assert parse_window(spec).describe() == described
 
 
 def test_memory_is_bounded_by_features(profile: drift.ReferenceProfile) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._compare import TEST_FOR_KIND, categorical_stats, numeric_stats, vector_stats
-from ._decide import Thresholds, adjust, effective_n, level_from_distance, level_from_pvalue
+from ._decide import Thresholds, adjust, decide_level
 from ._profile import (
     CATEGORICAL,
     NUMERIC,
@@ -19,7 +20,7 @@ from ._profile import (
     NumericProfile,
     ReferenceProfile,
 )
-from ._report import NO_DATA, STATUSES, FeatureDrift, Quality, Statistic
+from ._report import NO_DATA, STATUSES, DriftReport, FeatureDrift, Quality, Statistic, WindowInfo
 from ._window import CategoricalState, NumericState, State, Window
 
 
@@ -30,7 +31,6 @@ class Options:
     calibrated: bool
     correction: str
     decision: str
-    large_sample: int
     importances: Mapping[str, float] | None
     permutations: int
     dataset_drift_share: float
@@ -99,27 +99,28 @@ def _with_adjusted(raws: list[_Raw], correction: str) -> list[_Raw]:
 
 
 def decide(raw: _Raw, t: Thresholds, opts: Options, importance: float | None,
-           previous: FeatureDrift | None = None) -> FeatureDrift:
+           previous: FeatureDrift | None = None,
+           shared: dict[Thresholds, dict[str, float]] | None = None) -> FeatureDrift:
+    """One rule for every sample size: significance and effect size (see ``_decide``)."""
     test = TEST_FOR_KIND[raw.kind]
     stat = raw.stats.get(test)
-    p = None if stat is None else stat.adjusted_pvalue
-    use_p = raw.kind == VECTOR or opts.decision == "pvalue" or (
-        opts.decision == "auto" and effective_n(raw.n_ref, raw.n_cur) < opts.large_sample
-    )
-    if raw.n_cur == 0 or not raw.stats:
+    pvalue = None if stat is None or opts.decision == "distance" else stat.adjusted_pvalue
+    psi = raw.stats.get("psi")
+    effect = None if psi is None or opts.decision == "pvalue" else psi.value
+    decision = None if raw.n_cur == 0 else decide_level(pvalue, effect, t)
+    if decision is None:
         status, level, alert, by = NO_DATA, 0, False, ""
-    elif (use_p or "psi" not in raw.stats) and p is not None:
-        level, alert = level_from_pvalue(p, t)
-        status, by = STATUSES[level], test
-    elif "psi" in raw.stats:
-        level, alert = level_from_distance(raw.stats["psi"].value, t)
-        status, by = STATUSES[level], "psi"
+        significant = material = None
     else:
-        status, level, alert, by = NO_DATA, 0, False, ""
+        status, level, alert = STATUSES[decision.level], decision.level, decision.alert
+        significant, material = decision.significant, decision.material
+        by = "+".join(n for n, v in ((test, pvalue), ("psi", effect)) if v is not None)
     return FeatureDrift(
         name=raw.name, kind=raw.kind, status=status, level=level, alert=alert, decided_by=by,
         statistics=raw.stats, n_reference=raw.n_ref, n_current=raw.n_cur,
-        thresholds=t.as_dict(), quality=raw.quality, importance=importance, previous=previous,
+        thresholds=t.as_dict() if shared is None else shared.setdefault(t, t.as_dict()),
+        quality=raw.quality, importance=importance, previous=previous,
+        significant=significant, material=material,
     )
 
 
@@ -138,13 +139,14 @@ def assess_family(
     )
     importances = opts.importances or profile.importances or {}
     out = {}
+    shared: dict[Thresholds, dict[str, float]] = {}  # one dict per distinct thresholds
     for raw in raws:
         t = opts.thresholds
         cal = profile.calibration.get(raw.name)
         if opts.calibrated and cal is not None and raw.name in profile.features:
             t = t.calibrated(cal)
         prev = None if previous is None else previous.get(raw.name)
-        out[raw.name] = decide(raw, t, opts, importances.get(raw.name), prev)
+        out[raw.name] = decide(raw, t, opts, importances.get(raw.name), prev, shared)
     return out
 
 
@@ -164,3 +166,69 @@ def multivariate(profile: ReferenceProfile, window: Window, opts: Options) -> Fe
     raw = _Raw("_rows", VECTOR, stats, profile.rows.n, window.row_sample.n,
                Quality(window.rows))
     return decide(raw, opts.thresholds, opts, None)
+
+
+def window_report(
+    profile: ReferenceProfile,
+    win: Window,
+    before: Window | None,
+    opts: Options,
+    *,
+    model: str,
+    version: str,
+    spec: str,
+) -> DriftReport:
+    """The whole report of one window: features, outputs, multivariate, dataset level.
+
+    With ``before`` (the window that closed just before ``win``), every
+    feature and output also carries its comparison with it (``previous``),
+    decided by the same rule.
+    """
+    started = time.perf_counter()
+    win.fold()
+    prev_feat = prev_out = None
+    if before is not None:
+        before.fold()
+        prev_feat = assess_family(profile.features, before.features, win.features, opts, profile)
+        prev_out = assess_family(profile.outputs, before.outputs, win.outputs, opts, profile)
+    features = assess_family(profile.features, profile.features, win.features, opts, profile,
+                             prev_feat)
+    outputs = assess_family(profile.outputs, profile.outputs, win.outputs, opts, profile,
+                            prev_out)
+    with_data = [f for f in features.values() if f.status != NO_DATA]
+    drifted = [f for f in with_data if f.drifted]
+    share = len(drifted) / len(with_data) if with_data else 0.0
+    # Without importances every feature weighs the same, so the weighted score is
+    # the drifted share; with them, features missing from the mapping weigh 0.
+    imps = opts.importances or profile.importances
+    weighted = share
+    if imps:
+        total = sum(imps.get(f.name, 0.0) for f in with_data)
+        hit = sum(imps.get(f.name, 0.0) for f in drifted)
+        weighted = hit / total if total > 0 else 0.0
+    multi = multivariate(profile, win, opts)
+    levels = [f.level for f in (*with_data, *outputs.values())]
+    if multi is not None:
+        levels.append(multi.level)
+    if win.rows == 0:
+        status = NO_DATA
+    elif with_data and share >= opts.dataset_drift_share:
+        status = "drift"
+    elif any(levels):
+        status = "warning"
+    else:
+        status = "ok"
+    alerts = [f.alert for f in (*with_data, *outputs.values())]
+    missing = tuple(n for n, f in features.items() if f.quality.rows
+                    and f.quality.missing == f.quality.rows)
+    return DriftReport(
+        model_name=model,
+        model_version=version,
+        window=WindowInfo(win.index, spec, win.rows, win.complete, win.opened_at, win.closed_at),
+        features=features, outputs=outputs, multivariate=multi,
+        n_drifted=len(drifted), drifted_share=share, weighted_score=weighted,
+        status=status, alert=any(alerts), unknown_features=dict(win.unknown),
+        missing_features=missing, unreadable_rows=win.n_unreadable,
+        correction=opts.correction, reference_rows=profile.n_rows,
+        compute_seconds=time.perf_counter() - started,
+    )

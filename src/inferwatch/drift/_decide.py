@@ -1,24 +1,48 @@
-"""From statistics to a status: thresholds, multiple-testing correction, the sample rule.
+"""From statistics to a status: one rule at every sample size.
 
-**The rule.** Each feature has a distance (PSI) and a test (KS for numeric,
-chi-square for categorical, MMD for vectors). Which one sets the status
-depends on the effective sample size ``n_eff = n_ref·n_cur / (n_ref + n_cur)``:
+**The rule.** Each feature has a test (KS for numeric, chi-square for
+categorical, MMD for vectors) and an effect size (PSI, for numeric and
+categorical features). Two questions decide its status, whatever the
+number of rows on either side:
 
-- ``n_eff < large_sample`` (1000 by default): the test's p-value, corrected
-  across features (Benjamini-Hochberg or Bonferroni). Adjusted p < ``alpha``
-  (0.05) is drift, < ``warning_alpha`` (0.15) a warning. At these sizes PSI's
-  own sampling noise (about ``bins / n_eff``) is too large to threshold.
-- ``n_eff >= large_sample``: the distance. PSI < 0.1 ok, 0.1-0.2 warning,
-  > 0.2 drift. Here a p-value flags shifts far too small to matter (at
-  n_eff = 10⁵ KS rejects a 0.01-sd shift), while PSI's noise has fallen to
-  ≈ 0.01, well under the thresholds. Vector features always use MMD's
-  p-value (their sample is a bounded reservoir).
+- *significant*: the test's p-value, corrected across the features of the
+  report (Benjamini-Hochberg by default, or Bonferroni), is under ``alpha``
+  (0.05): the shift is unlikely to be noise;
+- *material*: PSI is at least ``min_effect`` (0.05): the shift is large
+  enough to matter.
 
-``decision="pvalue"`` or ``"distance"`` forces one side. ``alert`` is PSI
-above ``alert`` (0.15) in the distance regime, adjusted p < ``alpha`` in the
-p-value regime. With ``thresholds="calibrated"``, a feature with a calibration
-in its profile uses ``warning = mean + 2·std`` and ``drift = alert = mean +
-3·std`` of its PSI over reference chunks instead of the fixed 0.1/0.2.
+=================================================  =========
+significant and material                           drift
+significant, not material (real but small)         warning
+material, adjusted p under ``warning_alpha`` only  warning
+otherwise                                          ok
+=================================================  =========
+
+``alert`` is drift with PSI above ``alert`` (0.15, "moderate" in practice).
+
+Why both: at small samples a p-value alone is the only reliable signal
+(PSI's own noise is about ``bins / n_eff``), and a significant shift there is
+never a small one; at large samples a p-value flags shifts far too small to
+matter (at n_eff = 10⁵ KS rejects a 0.01-sd shift), which ``min_effect``
+stops. Requiring significance keeps the share of windows with any drifted
+feature at or below ``alpha`` when nothing changed, at every size
+(``tests/drift/test_false_alarms.py``); warnings stay at or below about
+``warning_alpha``. ``min_effect`` = 0.05 is PSI's value for a shift of about
+0.2 standard deviations of a normal feature: below what a 300-row window can
+detect at all, so small windows lose no power to it, while shifts of 0.1 sd
+(PSI ≈ 0.01) that large windows find significant stay warnings. A comparison
+with the previous window uses the same rule as the one with the reference,
+so the two agree on the same data (up to their different sample sizes).
+
+Features without an effect size (vectors, and the multivariate MMD over the
+numeric features) are decided by their test alone: their samples are
+bounded reservoirs (256 rows by default), where a significant MMD is never a
+negligible one. Features whose test was turned off (``tests=["psi"]``) or
+``decision="distance"`` are decided by PSI alone (PSI ≥ ``min_effect`` is
+drift; there is then no false-alarm guarantee at small samples);
+``decision="pvalue"`` uses the test alone. With ``thresholds="calibrated"``,
+a feature with a calibration in its profile uses ``min_effect = mean + 3·std``
+of its PSI over reference chunks instead of the fixed 0.05.
 """
 
 from __future__ import annotations
@@ -33,33 +57,35 @@ from ._profile import Calibration
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Distance thresholds (on PSI) and p-value levels; see the module docstring."""
+    """Effect-size thresholds (on PSI) and p-value levels; see :mod:`._decide`."""
 
-    warning: float = 0.1
-    drift: float = 0.2
+    min_effect: float = 0.05
     alert: float = 0.15
     alpha: float = 0.05
     warning_alpha: float = 0.15
 
     def __post_init__(self) -> None:
-        if not 0 <= self.warning <= self.drift:
-            raise ValueError(f"need 0 <= warning <= drift, got {self.warning} and {self.drift}")
+        if not self.min_effect >= 0:
+            raise ValueError(f"need 0 <= min_effect, got {self.min_effect}")
+        if not self.alert >= 0:
+            raise ValueError(f"need 0 <= alert, got {self.alert}")
         if not 0 < self.alpha <= self.warning_alpha < 1:
             raise ValueError(
                 f"need 0 < alpha <= warning_alpha < 1, got {self.alpha} and {self.warning_alpha}"
             )
 
     def calibrated(self, cal: Calibration) -> Thresholds:
-        drift = cal.mean + 3.0 * cal.std
-        return replace(self, warning=cal.mean + 2.0 * cal.std, drift=drift, alert=drift)
+        floor = cal.mean + 3.0 * cal.std
+        return replace(self, min_effect=floor, alert=max(self.alert, floor))
 
     def as_dict(self) -> dict[str, float]:
-        return {"warning": self.warning, "drift": self.drift, "alert": self.alert,
+        return {"min_effect": self.min_effect, "alert": self.alert,
                 "alpha": self.alpha, "warning_alpha": self.warning_alpha}
 
 
 CORRECTIONS = ("bh", "bonferroni", "none")
-DECISIONS = ("auto", "pvalue", "distance")
+#: "both": significance and effect size (the rule above); or one of them alone.
+DECISIONS = ("both", "pvalue", "distance")
 
 
 def adjust(pvalues: Sequence[float], method: str) -> list[float]:
@@ -84,11 +110,35 @@ def effective_n(n_ref: int, n_cur: int) -> float:
     return n_ref * n_cur / (n_ref + n_cur) if n_ref and n_cur else 0.0
 
 
-def level_from_distance(value: float, t: Thresholds) -> tuple[int, bool]:
-    level = 2 if value > t.drift else 1 if value >= t.warning else 0
-    return level, value > t.alert
+@dataclass(frozen=True)
+class Decision:
+    """A status level (0 ok, 1 warning, 2 drift), the alert flag and the two answers.
+
+    ``significant`` / ``material`` are None where the question was not asked
+    (no test, or no effect size).
+    """
+
+    level: int
+    alert: bool
+    significant: bool | None
+    material: bool | None
 
 
-def level_from_pvalue(p: float, t: Thresholds) -> tuple[int, bool]:
-    level = 2 if p < t.alpha else 1 if p < t.warning_alpha else 0
-    return level, p < t.alpha
+def decide_level(pvalue: float | None, effect: float | None, t: Thresholds) -> Decision | None:
+    """The rule of the module docstring; None when there is neither a p-value nor an effect."""
+    significant = None if pvalue is None else pvalue < t.alpha
+    material = None if effect is None else effect >= t.min_effect
+    if pvalue is None and effect is None:
+        return None
+    if pvalue is None:
+        level = 2 if material else 0
+    elif effect is None:
+        level = 2 if significant else 1 if pvalue < t.warning_alpha else 0
+    elif significant and material:
+        level = 2
+    elif significant or (material and pvalue < t.warning_alpha):
+        level = 1
+    else:
+        level = 0
+    alert = level == 2 and (effect is None or effect > t.alert)
+    return Decision(level, alert, significant, material)

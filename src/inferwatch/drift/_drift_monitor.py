@@ -1,32 +1,34 @@
-"""DriftMonitor: live windows fed by a Monitor's aggregator, reports on demand."""
+"""DriftMonitor: live windows per model version, fed by a Monitor's aggregator."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from .. import _monitor
 from .._catalogue import MetricPoint
-from .._monitor import Monitor, get_monitor
+from .._monitor import Monitor
 from .._record import InferenceRecord
 from ..sketches import DEFAULT_K
-from ._assess import Options, assess_family, multivariate
-from ._build import build_profile
-from ._columns import TableBuilder
+from ._assess import Options
 from ._compare import ALL_TESTS
 from ._decide import CORRECTIONS, DECISIONS, Thresholds
-from ._ingest import Schema, convert, gather
-from ._metrics import report_points
+from ._metrics import stream_points
 from ._profile import ReferenceProfile
-from ._report import DriftReport, WindowInfo
-from ._window import EXACT_ROWS, Window
-from ._windows import Windows, parse_window
+from ._report import DriftReport
+from ._stream import Settings, Stream
+from ._window import EXACT_ROWS
+from ._windows import parse_window
+
+Key = tuple[str, str]
 
 
 class DriftMonitor:
-    """Data and prediction drift of one model's live traffic against a reference.
+    """Data and prediction drift of live traffic against a reference, per model version.
 
     ::
 
@@ -34,34 +36,44 @@ class DriftMonitor:
         report = drift.report()
         print(report.drifted_features)
 
-    Ingestion runs on the monitor's aggregator thread, once per drained batch
-    (columns are built with numpy and folded into sketches every
-    ``fold_rows`` rows); statistics are computed only by :meth:`report` and at
-    metric collection. Memory is bounded by the number of features, never by
-    traffic: three windows of sketches at most.
+    Records are kept apart by (model name, model version): a canary v4 and
+    the v3 it replaces each get their own windows and reports, labelled
+    ``model.version`` in the metrics. Ingestion runs on the monitor's
+    aggregator thread, once per drained batch (columns are built with numpy
+    and folded into sketches every ``fold_rows`` rows); a window's report is
+    computed once, when it closes, and kept in a bounded history. Memory is
+    bounded by the number of features, never by traffic: three windows of
+    sketches per model version, at most ``max_models`` versions.
 
     Args:
         profile: a :class:`ReferenceProfile`, a path to a profile file, or
-            None to freeze the reference from the first ``warmup_rows`` live rows.
-        window: ``"count:N"`` rows, ``"time:S"`` seconds, or a number of seconds.
+            None to freeze each version's reference from its first ``warmup_rows``
+            live rows.
+        window: ``"count:N"`` rows, or ``"time:S"`` seconds (also ``"300s"``,
+            ``"5m"``, ``"1h"``); a bare number is refused.
         compare_previous: also compare each window with the one before it
-            (``FeatureDrift.previous``).
+            (``FeatureDrift.previous``), by the same rule.
         tests: statistics to compute, from psi, js, ks, wasserstein,
             chi_square, mmd (PSI is always computed).
         thresholds: a :class:`Thresholds`, a mapping of its fields, or
-            ``"calibrated"`` for per-feature thresholds from the profile.
+            ``"calibrated"`` for per-feature effect thresholds from the profile.
         correction: "bh" (Benjamini-Hochberg), "bonferroni" or "none".
-        decision: "auto" (p-values for small samples, distances for large:
-            see :mod:`inferwatch.drift._decide`), "pvalue" or "distance".
-        large_sample: effective sample size where "auto" switches to distances.
-        importances: feature importances (default: the profile's).
+        decision: "both" (significance and effect size, at every sample size:
+            see :mod:`inferwatch.drift._decide`), "pvalue" or "distance" alone.
+        importances: feature importances (default: the profile's; without any,
+            every feature weighs the same in ``weighted_score``).
+        history: closed-window reports kept per model version (``history()``).
         warmup_rows: live rows frozen into the reference when there is no profile.
-        model: only records of this model name (default: all records).
+        model, version: only records of this model name / version (default: all,
+            each version apart).
+        max_models: model versions tracked at most; rows of further ones are
+            dropped and counted (``inferwatch.self.dropped``, reason
+            ``drift_models_full``).
         categorical, feature_names: how to read warm-up rows (as build_profile).
         kll_k: accuracy of the live KLL sketches (rank error about 1/k).
         exact_rows: finite values per numeric feature a window keeps exactly
             (8 bytes each) before it switches to its KLL sketch, so that small
-            windows, where the p-value rule decides, get exact KS statistics.
+            windows get exact KS statistics.
         clock: seconds, for time windows (tests inject one).
     """
 
@@ -69,16 +81,18 @@ class DriftMonitor:
         self,
         profile: ReferenceProfile | str | os.PathLike[str] | None = None,
         *,
-        window: str | float | int = "count:10000",
+        window: str = "count:10000",
         compare_previous: bool = False,
         tests: Collection[str] | None = None,
         thresholds: Thresholds | Mapping[str, float] | str | None = None,
         correction: str = "bh",
-        decision: str = "auto",
-        large_sample: int = 1000,
+        decision: str = "both",
         importances: Mapping[str, float] | None = None,
+        history: int = 12,
         warmup_rows: int = 10_000,
         model: str | None = None,
+        version: str | None = None,
+        max_models: int = 8,
         categorical: Sequence[str] | None = None,
         feature_names: Sequence[str] | None = None,
         dataset_drift_share: float = 0.5,
@@ -110,233 +124,231 @@ class DriftMonitor:
         if isinstance(thresholds, Thresholds):
             base = thresholds
         elif isinstance(thresholds, Mapping):
+            known = set(Thresholds.__dataclass_fields__)
+            unknown = sorted(set(thresholds) - known)
+            if unknown:
+                raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; "
+                                 f"choose from {', '.join(sorted(known))}")
             base = Thresholds(**thresholds)
         else:
             base = Thresholds()
         if warmup_rows < 2:
             raise ValueError(f"warmup_rows must be >= 2, got {warmup_rows}")
-        self._spec = parse_window(window)
-        self._opts = Options(
+        if exact_rows < 0:
+            raise ValueError(f"exact_rows must be >= 0, got {exact_rows}")
+        if history < 1:
+            raise ValueError(f"history must be >= 1, got {history}")
+        if max_models < 1:
+            raise ValueError(f"max_models must be >= 1, got {max_models}")
+        opts = Options(
             tests=chosen | {"psi"}, thresholds=base, calibrated=calibrated,
-            correction=correction, decision=decision, large_sample=large_sample,
-            importances=importances, permutations=mmd_permutations,
-            dataset_drift_share=dataset_drift_share,
+            correction=correction, decision=decision, importances=importances,
+            permutations=mmd_permutations, dataset_drift_share=dataset_drift_share,
+        )
+        self._settings = Settings(
+            opts=opts, spec=parse_window(window), compare_previous=compare_previous,
+            history=history, warmup_rows=warmup_rows, categorical=tuple(categorical or ()),
+            feature_names=tuple(feature_names or ()), kll_k=kll_k, exact_rows=exact_rows,
+            sample_rows=sample_rows, fold_rows=fold_rows, max_unknown=max_unknown_features,
+            clock=clock,
         )
         self.compare_previous = compare_previous
         self.model = model
+        self.version = version
         self.warmup_rows = warmup_rows
-        self._categorical = list(categorical or ())
-        self._feature_names = list(feature_names or ())
-        if exact_rows < 0:
-            raise ValueError(f"exact_rows must be >= 0, got {exact_rows}")
-        self._kll_k, self._sample_rows, self._fold_rows = kll_k, sample_rows, fold_rows
-        self._exact_rows = exact_rows
-        self._max_unknown = max_unknown_features
-        self._clock = clock
+        self.max_models = max_models
         self._lock = threading.Lock()
-        self._model_name = model
         self._profile: ReferenceProfile | None = None
-        self._schema: Schema | None = None
-        self._windows: Windows | None = None
-        self._warmup = TableBuilder(self._feature_names)
-        self._warm_outputs: dict[str, list[Any]] = {"prediction": [], "confidence": [],
-                                                    "sizes": []}
-        self._version = 0
-        self._monitors: list[Monitor] = []
-        self._cache: tuple[tuple[int, str], DriftReport] | None = None
         if profile is not None:
-            if not isinstance(profile, ReferenceProfile):
-                profile = ReferenceProfile.load(os.fspath(profile))
-            self._freeze(profile)
+            self._profile = (profile if isinstance(profile, ReferenceProfile)
+                             else ReferenceProfile.load(os.fspath(profile)))
+        self._streams: dict[Key, Stream] = {}
+        self._dropped_rows = 0
+        # The monitors feeding this one: fixed ones (attach(monitor)) and, when
+        # following the process default, the current default.
+        self._fixed: list[Monitor] = []
+        self._followed: Monitor | None = None
+        self._following = False
+        self._listening = False
 
     # -- setup --------------------------------------------------------------------
 
-    def _freeze(self, profile: ReferenceProfile) -> None:
-        self._profile = profile
-        self._schema = Schema.from_profile(profile)
-        if self._model_name is None:
-            self._model_name = profile.model_name
-        if not self._feature_names:
-            self._feature_names = list(profile.features)
-
-        def factory(index: int, opened_at: float) -> Window:
-            return Window(profile, index, opened_at, kll_k=self._kll_k,
-                          exact_rows=self._exact_rows,
-                          sample_rows=self._sample_rows, fold_rows=self._fold_rows,
-                          max_unknown=self._max_unknown)
-
-        self._windows = Windows(self._spec, factory, self._clock)
-
     @property
     def profile(self) -> ReferenceProfile | None:
-        """The reference (None while warming up)."""
-        return self._profile
+        """The reference given, or the only version's frozen one (None while warming up)."""
+        if self._profile is not None:
+            return self._profile
+        with self._lock:
+            frozen = [s.profile for s in self._streams.values() if s.profile is not None]
+        return frozen[0] if len(frozen) == 1 else None
 
     @property
     def warming_up(self) -> bool:
-        return self._profile is None
+        return self.profile is None
+
+    @property
+    def _sources(self) -> list[Monitor]:
+        followed = self._followed
+        return [*self._fixed, followed] if followed is not None else list(self._fixed)
 
     def attach(self, monitor: Monitor | None = None) -> DriftMonitor:
-        """Feed from ``monitor`` (default: the process default) and export at its collection."""
-        mon = monitor if monitor is not None else get_monitor()
-        mon.add_feature_consumer(self.ingest)
-        mon.add_collector(self.metric_points)
-        self._monitors.append(mon)
+        """Feed from ``monitor`` and export at its collection.
+
+        Without a monitor, follow the process default: the current one, and
+        whichever replaces it later (``inferwatch.configure`` after
+        ``inferwatch.drift.watch`` is fine).
+        """
+        if monitor is not None:
+            self._fixed.append(monitor)
+            self._hook(monitor)
+            return self
+        self._following = True
+        if not self._listening:
+            self._listening = True
+            ref = weakref.ref(self)
+
+            def on_default(new: Monitor | None) -> None:
+                dm = ref()
+                if dm is not None:
+                    dm._follow(new)
+
+            _monitor.add_default_listener(on_default)
+        self._follow(_monitor.get_monitor())
         return self
+
+    def close(self) -> None:
+        """Stop: no monitor feeds this one or exports its metrics any more."""
+        self._following = False
+        self._followed = None
+        self._fixed = []
+
+    def _follow(self, monitor: Monitor | None) -> None:
+        if not self._following or monitor is self._followed:
+            return
+        self._followed = monitor
+        if monitor is not None and monitor not in self._fixed:
+            self._hook(monitor)
+
+    def _hook(self, monitor: Monitor) -> None:
+        def consume(records: list[InferenceRecord]) -> None:
+            if monitor is self._followed or monitor in self._fixed:
+                self.ingest(records)
+
+        def collect() -> list[MetricPoint]:
+            if monitor is self._followed or monitor in self._fixed:
+                return self.metric_points()
+            return []
+
+        monitor.add_feature_consumer(consume)
+        monitor.add_collector(collect)
 
     # -- ingestion (aggregator thread) --------------------------------------------
 
-    def ingest(self, records: list[InferenceRecord]) -> None:
-        """Fold a drained batch of records into the open window (or the warm-up)."""
-        with self._lock:
-            if self._schema is None:
-                self._ingest_warmup(records)
-                return
-            table, raw, seen = gather(records, self._schema.names, self.model)
-            if self._model_name is None:
-                self._model_name = seen
-            if table.n_rows == 0 and table.n_unreadable == 0:
-                return
-            batch = convert(table, raw, self._schema, self._max_unknown)
-            if self._windows is not None:  # always set together with the schema
-                self._windows.add(batch)
-            self._version += 1
-
-    def _ingest_warmup(self, records: list[InferenceRecord]) -> None:
-        outs = self._warm_outputs
+    def _groups(self, records: list[InferenceRecord]) -> dict[Key, list[InferenceRecord]]:
+        """Records by (model, version), transport-only records and other models left out."""
+        groups: dict[Key, list[InferenceRecord]] = {}
+        model, version = self.model, self.version
+        last_endpoint: Any = None
+        bucket: list[InferenceRecord] | None = None
         for r in records:
-            if self.model is not None and r.endpoint.model_name != self.model:
+            if getattr(r, "inference", True) is False:  # never reached a model
                 continue
-            if self._model_name is None:
-                self._model_name = r.endpoint.model_name
-            bs = r.batch_size if r.batch_size > 0 else 1
-            self._warmup.add(r.features, bs)
-            outs["prediction"].append(r.prediction if r.outcome == "ok" else None)
-            outs["confidence"].append(r.confidence)
-            outs["sizes"].append(bs)
-        if self._warmup.n_rows < self.warmup_rows:
+            endpoint = r.endpoint
+            if endpoint is not last_endpoint:
+                last_endpoint = endpoint
+                if (model is not None and endpoint.model_name != model) or (
+                        version is not None and endpoint.model_version != version):
+                    bucket = None
+                else:
+                    key = (endpoint.model_name, endpoint.model_version)
+                    bucket = groups.get(key)
+                    if bucket is None:
+                        bucket = groups[key] = []
+            if bucket is not None:
+                bucket.append(r)
+        return groups
+
+    def ingest(self, records: list[InferenceRecord]) -> None:
+        """Fold a drained batch of records into each model version's open window."""
+        groups = self._groups(records)
+        if not groups:
             return
-        self._freeze(self._profile_from_warmup())
-        self._warmup = TableBuilder()
-        self._warm_outputs = {"prediction": [], "confidence": [], "sizes": []}
-
-    def _profile_from_warmup(self) -> ReferenceProfile:
-        from ._ingest import output_parts
-
-        table = self._warmup.build()
-        outs = self._warm_outputs
-        kwargs: dict[str, Any] = {}
-        for name in ("prediction", "confidence"):
-            if any(v is not None for v in outs[name]):
-                cells: list[Any] = []
-                for part in output_parts(outs[name], outs["sizes"], None):
-                    cells.extend(part.tolist() if hasattr(part, "tolist") else part)
-                if len(cells) == table.n_rows:
-                    kwargs[name] = cells
-        return build_profile(
-            table, categorical=[c for c in self._categorical if c in table.parts],
-            model_name=self._model_name, calibrate=False, **kwargs,
-        )
+        with self._lock:
+            for key, group in groups.items():
+                stream = self._streams.get(key)
+                if stream is None:
+                    if len(self._streams) >= self.max_models:
+                        self._dropped_rows += sum(max(r.batch_size, 1) for r in group)
+                        continue
+                    stream = self._streams[key] = Stream(key[0], key[1], self._profile,
+                                                         self._settings)
+                stream.ingest(group)
 
     # -- reports -------------------------------------------------------------------
 
-    def report(self, *, window: str = "auto") -> DriftReport:
+    def _flush_sources(self) -> None:
+        for mon in self._sources:  # aggregate records still buffered in the monitor
+            mon.flush(logs=False)
+
+    def _stream(self, model: str | None, version: str | None) -> Stream:
+        matches = [s for (m, v), s in self._streams.items()
+                   if (model is None or m == model) and (version is None or v == version)]
+        if len(matches) == 1:
+            return matches[0]
+        if not self._streams:
+            # Nothing seen yet: an empty report, on a stream that is not kept.
+            name = model or self.model or (self._profile.model_name if self._profile else None)
+            return Stream(name or "unknown", version or self.version or "", self._profile,
+                          self._settings)
+        seen = ", ".join(f"{m} {v!r}" for m, v in sorted(self._streams))
+        if not matches:
+            raise ValueError(f"drift has seen no model {model!r} version {version!r}; "
+                             f"it has seen {seen}")
+        raise ValueError(f"drift sees several model versions ({seen}); pass model= and "
+                         "version= to report(), or use reports()")
+
+    def report(self, *, window: str | int = "auto", model: str | None = None,
+               version: str | None = None) -> DriftReport:
         """Drift of the last complete window ("auto"; the open one if none closed yet).
 
-        ``window="open"`` reports on the window still filling. Never raises on
-        bad live data; computing it takes milliseconds (sketches only).
+        ``window="open"`` reports on the window still filling, an integer on a
+        past window by its index (see :meth:`history`). With several model
+        versions seen, ``model=`` / ``version=`` say which. Never raises on
+        bad live data; the open window's report takes milliseconds (sketches
+        only), a closed window's was made when it closed.
         """
-        for mon in self._monitors:  # aggregate records still buffered in the monitor
-            mon.flush(logs=False)
+        self._flush_sources()
         with self._lock:
-            return self._report(window)
+            return self._stream(model, version).report(window)
 
-    def _report(self, which: str) -> DriftReport:
-        started = time.perf_counter()
-        model = self._model_name or "unknown"
-        if self._profile is None or self._windows is None:
-            rows = self._warmup.n_rows
-            return DriftReport(model_name=model, window=None, features={}, warming_up=True,
-                               warmup_rows=rows, correction=self._opts.correction)
-        if self._windows.tick():
-            self._version += 1
-        key = (self._version, which)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        profile = self._profile
-        win = self._windows.current(which)
-        win.fold()
-        prev_feat = prev_out = None
-        if self.compare_previous:
-            before = self._windows.before(win)
-            if before is not None:
-                before.fold()
-                prev_feat = assess_family(profile.features, before.features, win.features,
-                                          self._opts, profile)
-                prev_out = assess_family(profile.outputs, before.outputs, win.outputs,
-                                         self._opts, profile)
-        features = assess_family(profile.features, profile.features, win.features, self._opts,
-                                 profile, prev_feat)
-        outputs = assess_family(profile.outputs, profile.outputs, win.outputs, self._opts,
-                                profile, prev_out)
-        report = self._summarise(model, win, features, outputs, profile)
-        report = _with_time(report, time.perf_counter() - started)
-        self._cache = (key, report)
-        return report
+    def reports(self, *, window: str = "auto") -> dict[Key, DriftReport]:
+        """One report per (model name, model version) seen."""
+        self._flush_sources()
+        with self._lock:
+            return {key: s.report(window) for key, s in sorted(self._streams.items())}
 
-    def _summarise(self, model: str, win: Window, features: dict[str, Any],
-                   outputs: dict[str, Any], profile: ReferenceProfile) -> DriftReport:
-        with_data = [f for f in features.values() if f.status != "no_data"]
-        drifted = [f for f in with_data if f.drifted]
-        share = len(drifted) / len(with_data) if with_data else 0.0
-        weighted = None
-        imps = self._opts.importances or profile.importances
-        if imps:
-            total = sum(imps.get(f.name, 0.0) for f in with_data)
-            hit = sum(imps.get(f.name, 0.0) for f in drifted)
-            weighted = hit / total if total > 0 else 0.0
-        multi = multivariate(profile, win, self._opts)
-        levels = [f.level for f in (*with_data, *outputs.values())]
-        if multi is not None:
-            levels.append(multi.level)
-        status = "ok"
-        if with_data and share >= self._opts.dataset_drift_share:
-            status = "drift"
-        elif any(levels):
-            status = "warning"
-        alerts = [f.alert for f in (*with_data, *outputs.values())]
-        missing = tuple(n for n, f in features.items() if f.quality.rows
-                        and f.quality.missing == f.quality.rows)
-        return DriftReport(
-            model_name=model,
-            window=WindowInfo(win.index, self._spec.describe(), win.rows, win.complete,
-                              win.opened_at, win.closed_at),
-            features=features, outputs=outputs, multivariate=multi,
-            n_drifted=len(drifted), drifted_share=share, weighted_score=weighted,
-            status=status, alert=any(alerts), unknown_features=dict(win.unknown),
-            missing_features=missing, unreadable_rows=win.n_unreadable,
-            correction=self._opts.correction, reference_rows=profile.n_rows,
-        )
+    def history(self, *, model: str | None = None,
+                version: str | None = None) -> list[DriftReport]:
+        """Reports of the last ``history`` closed windows, oldest first."""
+        self._flush_sources()
+        with self._lock:
+            return self._stream(model, version).history()
 
     def metric_points(self) -> list[MetricPoint]:
-        """The collector: metric points of the current report (the monitor has drained)."""
+        """The collector: every version's last closed window, and windows by status."""
         with self._lock:
-            return report_points(self._report("auto"))
+            points = [p for s in self._streams.values() for p in stream_points(s)]
+            if self._dropped_rows:
+                points.append(MetricPoint("inferwatch.self.dropped",
+                                          {"inferwatch.reason": "drift_models_full"},
+                                          self._dropped_rows))
+        return points
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the live sketches (all kept windows)."""
+        """Memory held by the live sketches (all kept windows of every version)."""
         with self._lock:
-            if self._windows is None:
-                return 0
-            wins = [self._windows.open, *self._windows.closed]
-            return sum(w.nbytes for w in wins)
-
-
-def _with_time(report: DriftReport, seconds: float) -> DriftReport:
-    from dataclasses import replace
-
-    return replace(report, compute_seconds=seconds)
+            return sum(s.nbytes for s in self._streams.values())
 
 
 def watch(
@@ -349,6 +361,9 @@ def watch(
     ::
 
         import inferwatch.drift
-        drift = inferwatch.drift.watch("churn.iwprofile")   # the default monitor
+        drift = inferwatch.drift.watch("churn.iwprofile")   # follows the default monitor
+
+    Without ``monitor`` it follows the process default, including one made by
+    a later ``inferwatch.configure(...)``.
     """
     return DriftMonitor(profile, **options).attach(monitor)

@@ -98,9 +98,12 @@ class Quality(_ToDict):
 class FeatureDrift(_ToDict):
     """Drift of one feature (or output): statistics, status and how it was decided.
 
-    ``decided_by`` names what set the status: ``"psi"`` (a distance, for
-    large samples), a test's adjusted p-value (``"ks"``, ``"chi_square"``,
-    ``"mmd"``) for small ones, or ``""`` when there was no data.
+    ``decided_by`` names what set the status: the test and the effect size
+    (``"ks+psi"``, ``"chi_square+psi"``), one of them alone (``"mmd"`` for
+    vectors, ``"psi"`` when no test ran), or ``""`` when there was no data.
+    ``significant`` (adjusted p-value under ``alpha``) and ``material`` (PSI at
+    least ``min_effect``) are the two answers behind the status (None where
+    not asked); see :mod:`inferwatch.drift._decide` for the rule.
     """
 
     name: str
@@ -116,6 +119,8 @@ class FeatureDrift(_ToDict):
     quality: Quality
     importance: float | None = None
     previous: FeatureDrift | None = None
+    significant: bool | None = None
+    material: bool | None = None
 
     @property
     def drifted(self) -> bool:
@@ -141,7 +146,11 @@ class DriftReport(_ToDict):
     """The state of drift for one model and window.
 
     ``drifted_share`` is the share of features with status "drift";
-    ``weighted_score`` the importance-weighted share (None without importances).
+    ``weighted_score`` the importance-weighted share (every feature weighs the
+    same without importances, so it is then the drifted share). ``status`` is
+    "drift" when ``drifted_share`` reaches ``dataset_drift_share``, "warning"
+    when any feature, output or the multivariate test is not ok, "no_data"
+    for a window without rows.
     """
 
     model_name: str
@@ -162,6 +171,7 @@ class DriftReport(_ToDict):
     correction: str = "bh"
     reference_rows: int = 0
     compute_seconds: float = 0.0
+    model_version: str = ""
 
     @property
     def drifted_features(self) -> list[str]:

@@ -1,20 +1,25 @@
 """Live windows by row count or by time, with the previous window kept for comparison.
 
 ``"count:10000"`` closes a window every 10,000 rows (a drained batch that
-crosses the boundary is split there); ``"time:300"``, ``"300s"`` or ``300``
-closes one every 300 seconds of the injected clock. At most three windows
-exist at once (the open one and the last two closed), so memory does not
-grow with traffic.
+crosses the boundary is split there); ``"time:300"``, ``"300s"``, ``"5m"`` or
+``"1h"`` closes one every so many seconds of the injected clock. A bare
+number (``"2000"``, ``2000``) is refused: rows or seconds, it cannot tell.
+At most three windows exist at once (the open one and the last two closed),
+so memory does not grow with traffic; ``on_close`` is called with each
+window as it closes, while the one before it is still kept.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._ingest import Batch
 from ._window import Window
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -28,42 +33,71 @@ class WindowSpec:
         return f"count:{int(self.size)}" if self.kind == "count" else f"time:{self.size:g}"
 
 
-def parse_window(spec: str | float | int | WindowSpec) -> WindowSpec:
-    """Parse ``"count:N"``, ``"time:S"``, ``"Ss"`` or a number of seconds."""
+def _usage(spec: object) -> str:
+    return (f"window {spec!r} is not understood; give rows as 'count:10000' or seconds as "
+            "'time:300' (or '300s', '5m', '1h')")
+
+
+def _seconds(text: str, spec: object, *, unit_required: bool) -> float:
+    unit = _UNITS.get(text[-1:]) if text else None
+    number = text[:-1] if unit is not None else text
+    if unit is None:
+        if unit_required:
+            raise ValueError(_usage(spec))
+        unit = 1.0
+    try:
+        seconds = float(number.strip()) * unit
+    except ValueError:
+        raise ValueError(_usage(spec)) from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"a time window needs a positive number of seconds; {_usage(spec)}")
+    return seconds
+
+
+def parse_window(spec: str | WindowSpec) -> WindowSpec:
+    """Parse ``"count:N"``, ``"time:S"`` or a duration with a unit (``"300s"``, ``"5m"``)."""
     if isinstance(spec, WindowSpec):
         return spec
-    if isinstance(spec, bool):
-        raise ValueError("window must be 'count:N', 'time:SECONDS' or a number of seconds")
-    if isinstance(spec, (int, float)):
-        if spec <= 0:
-            raise ValueError(f"a time window needs a positive number of seconds, got {spec}")
-        return WindowSpec("time", float(spec))
-    text = str(spec).strip().lower()
-    kind, _, value = text.partition(":")
+    if not isinstance(spec, str):
+        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            raise ValueError(
+                f"window={spec!r} has no unit: write window='count:{spec:g}' for {spec:,g} "
+                f"rows or window='time:{spec:g}' for {spec:,g} seconds"
+            )
+        raise ValueError(_usage(spec))
+    text = spec.strip().lower()
+    kind, sep, value = text.partition(":")
+    if sep and kind == "count":
+        try:
+            n = int(value.strip())
+        except ValueError:
+            raise ValueError(_usage(spec)) from None
+        if n < 1:
+            raise ValueError(f"a count window needs at least 1 row; {_usage(spec)}")
+        return WindowSpec("count", n)
+    if sep and kind == "time":
+        return WindowSpec("time", _seconds(value.strip(), spec, unit_required=False))
+    if sep:
+        raise ValueError(_usage(spec))
     try:
-        if kind == "count" and value:
-            n = int(value)
-            if n < 1:
-                raise ValueError
-            return WindowSpec("count", n)
-        seconds = float((value if kind == "time" and value else text).rstrip("s"))
-        if seconds <= 0:
-            raise ValueError
-        return WindowSpec("time", seconds)
+        bare = float(text)
     except ValueError:
-        raise ValueError(
-            f"window {spec!r} is not understood; use 'count:10000' (rows), 'time:300' "
-            "(seconds) or a number of seconds"
-        ) from None
+        return WindowSpec("time", _seconds(text, spec, unit_required=True))
+    raise ValueError(
+        f"window={spec!r} has no unit: write window='count:{text}' for {bare:,g} rows or "
+        f"window='time:{text}' (or '{text}s') for {bare:,g} seconds"
+    )
 
 
 class Windows:
     """The open window and the last two closed ones."""
 
     def __init__(
-        self, spec: WindowSpec, factory: Callable[[int, float], Window], clock: Callable[[], float]
+        self, spec: WindowSpec, factory: Callable[[int, float], Window],
+        clock: Callable[[], float], on_close: Callable[[Window], None] | None = None,
     ) -> None:
         self.spec = spec
+        self._on_close = on_close
         self._factory = factory
         self._clock = clock
         self._index = 0
@@ -74,6 +108,8 @@ class Windows:
         self.open.fold()
         self.open.closed_at = at
         self.closed.append(self.open)
+        if self._on_close is not None:
+            self._on_close(self.open)
         self._index += 1
         self.open = self._factory(self._index, at)
 

@@ -1,0 +1,192 @@
+"""One model version's drift: its reference (or warm-up), live windows and past reports.
+
+A :class:`Stream` is what a :class:`~._drift_monitor.DriftMonitor` keeps per
+(model name, model version), so a canary and the version it replaces never
+share a window. Each window's report is computed once, when the window
+closes (the window before it is still kept then, for ``compare_previous``),
+and kept in a bounded history; the closed windows are also counted by
+status, so an exporter that runs less often than windows close misses none.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .._record import InferenceRecord
+from ._assess import Options, window_report
+from ._build import build_profile
+from ._columns import TableBuilder
+from ._ingest import Schema, convert, gather, output_parts
+from ._profile import ReferenceProfile
+from ._report import NO_DATA, STATUSES, DriftReport
+from ._window import Window
+from ._windows import Windows, WindowSpec
+
+#: Window statuses counted by ``inferwatch.drift.windows``.
+WINDOW_STATUSES = (*STATUSES, NO_DATA)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every stream of one DriftMonitor shares."""
+
+    opts: Options
+    spec: WindowSpec
+    compare_previous: bool
+    history: int
+    warmup_rows: int
+    categorical: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    kll_k: int
+    exact_rows: int
+    sample_rows: int
+    fold_rows: int
+    max_unknown: int
+    clock: Callable[[], float]
+
+
+class Stream:
+    """The windows and reports of one (model, version); the caller holds the lock."""
+
+    def __init__(self, model: str, version: str, profile: ReferenceProfile | None,
+                 settings: Settings) -> None:
+        self.model = model
+        self.version = version
+        self._s = settings
+        self.profile: ReferenceProfile | None = None
+        self._schema: Schema | None = None
+        self._windows: Windows | None = None
+        self._warmup = TableBuilder(settings.feature_names)
+        self._warm_outputs: dict[str, list[Any]] = {"prediction": [], "confidence": [],
+                                                    "sizes": []}
+        self._history: deque[DriftReport] = deque(maxlen=max(settings.history, 1))
+        self.closed_by_status = dict.fromkeys(WINDOW_STATUSES, 0)
+        self._changes = 0
+        self._open_cache: tuple[int, DriftReport] | None = None
+        if profile is not None:
+            self._freeze(profile)
+
+    # -- setup ------------------------------------------------------------------------
+
+    def _freeze(self, profile: ReferenceProfile) -> None:
+        s = self._s
+        self.profile = profile
+        self._schema = Schema.from_profile(profile)
+
+        def factory(index: int, opened_at: float) -> Window:
+            return Window(profile, index, opened_at, kll_k=s.kll_k, exact_rows=s.exact_rows,
+                          sample_rows=s.sample_rows, fold_rows=s.fold_rows,
+                          max_unknown=s.max_unknown)
+
+        self._windows = Windows(s.spec, factory, s.clock, on_close=self._closed)
+
+    @property
+    def warming_up(self) -> bool:
+        return self.profile is None
+
+    # -- ingestion (aggregator thread) ------------------------------------------------
+
+    def ingest(self, records: Sequence[InferenceRecord]) -> None:
+        """Fold this stream's records into the open window (or the warm-up)."""
+        if self._schema is None or self._windows is None:
+            self._ingest_warmup(records)
+            return
+        table, raw, _ = gather(records, self._schema.names, None)
+        if table.n_rows == 0 and table.n_unreadable == 0:
+            return
+        self._windows.add(convert(table, raw, self._schema, self._s.max_unknown))
+        self._changes += 1
+
+    def _ingest_warmup(self, records: Sequence[InferenceRecord]) -> None:
+        outs = self._warm_outputs
+        for r in records:
+            bs = r.batch_size if r.batch_size > 0 else 1
+            self._warmup.add(r.features, bs)
+            outs["prediction"].append(r.prediction if r.outcome == "ok" else None)
+            outs["confidence"].append(r.confidence)
+            outs["sizes"].append(bs)
+        if self._warmup.n_rows < self._s.warmup_rows:
+            return
+        self._freeze(self._profile_from_warmup())
+        self._warmup = TableBuilder()
+        self._warm_outputs = {"prediction": [], "confidence": [], "sizes": []}
+
+    def _profile_from_warmup(self) -> ReferenceProfile:
+        table = self._warmup.build()
+        outs = self._warm_outputs
+        kwargs: dict[str, Any] = {}
+        for name in ("prediction", "confidence"):
+            if any(v is not None for v in outs[name]):
+                cells: list[Any] = []
+                for part in output_parts(outs[name], outs["sizes"], None):
+                    cells.extend(part.tolist() if hasattr(part, "tolist") else part)
+                if len(cells) == table.n_rows:
+                    kwargs[name] = cells
+        return build_profile(
+            table, categorical=[c for c in self._s.categorical if c in table.parts],
+            model_name=self.model, calibrate=False, **kwargs,
+        )
+
+    # -- reports ----------------------------------------------------------------------
+
+    def _compute(self, win: Window) -> DriftReport:
+        assert self.profile is not None and self._windows is not None
+        before = self._windows.before(win) if self._s.compare_previous else None
+        return window_report(self.profile, win, before, self._s.opts, model=self.model,
+                             version=self.version, spec=self._s.spec.describe())
+
+    def _closed(self, win: Window) -> None:
+        report = self._compute(win)
+        self._history.append(report)
+        self.closed_by_status[report.status] = self.closed_by_status.get(report.status, 0) + 1
+
+    def tick(self) -> None:
+        """Close the open time window if its time is up (its report is made then)."""
+        if self._windows is not None and self._windows.tick():
+            self._changes += 1
+
+    def report(self, which: str | int = "auto") -> DriftReport:
+        """The last closed window's report ("auto"; the open one's if none closed yet),
+        the open window's ("open"), or a past window's by its index."""
+        if self.profile is None or self._windows is None:
+            return DriftReport(model_name=self.model, model_version=self.version, window=None,
+                               features={}, warming_up=True, warmup_rows=self._warmup.n_rows,
+                               correction=self._s.opts.correction)
+        self.tick()
+        if isinstance(which, int) and not isinstance(which, bool):
+            for past in self._history:
+                if past.window is not None and past.window.index == which:
+                    return past
+            kept = [r.window.index for r in self._history if r.window is not None]
+            raise ValueError(
+                f"window {which} is not kept; the history holds windows "
+                f"{', '.join(map(str, kept)) or 'none yet'} (history={self._s.history})"
+            )
+        if which not in ("auto", "closed", "open"):
+            raise ValueError(f"window must be 'auto', 'closed', 'open' or a window index, "
+                             f"got {which!r}")
+        if which != "open" and self._history:
+            return self._history[-1]
+        cached = self._open_cache
+        if cached is not None and cached[0] == self._changes:
+            return cached[1]
+        started = time.perf_counter()
+        report = self._compute(self._windows.open)
+        report = replace(report, compute_seconds=time.perf_counter() - started)
+        self._open_cache = (self._changes, report)
+        return report
+
+    def history(self) -> list[DriftReport]:
+        """Reports of the closed windows still kept, oldest first."""
+        self.tick()
+        return list(self._history)
+
+    @property
+    def nbytes(self) -> int:
+        if self._windows is None:
+            return 0
+        return sum(w.nbytes for w in (self._windows.open, *self._windows.closed))
