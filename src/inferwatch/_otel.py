@@ -120,10 +120,21 @@ def _build(cls: type, **kwargs: Any) -> Any:
     return cls(**{k: v for k, v in kwargs.items() if k in names})
 
 
-def _histogram_aggregation(preferred: Mapping[type, Any] | None) -> str:
+def _for_histograms(preferences: Mapping[type, Any] | None, default: Any = None) -> Any:
+    """The value for histograms in an exporter's or reader's per-instrument preferences.
+
+    Exporters key them by the public ``Histogram`` class, readers by the SDK's
+    private subclass of it: match either.
+    """
+    for cls, value in (preferences or {}).items():
+        if isinstance(cls, type) and issubclass(cls, HistogramInstrument):
+            return value
+    return default
+
+
+def _histogram_aggregation(preferences: Mapping[type, Any] | None) -> str:
     """EXPONENTIAL when the exporter or reader prefers it for histograms, else EXPLICIT."""
-    aggregation = (preferred or {}).get(HistogramInstrument)
-    if isinstance(aggregation, ExponentialBucketHistogramAggregation):
+    if isinstance(_for_histograms(preferences), ExponentialBucketHistogramAggregation):
         return EXPONENTIAL
     return EXPLICIT
 
@@ -477,7 +488,7 @@ class InferwatchMetricExporter(MetricExporter):
         self._exporter = exporter
         self._inject = HistogramInjector(
             monitor,
-            temporality.get(HistogramInstrument, AggregationTemporality.CUMULATIVE),
+            _for_histograms(temporality, AggregationTemporality.CUMULATIVE),
             snapshot,
             _histogram_aggregation(aggregation),
         )
@@ -526,7 +537,7 @@ def instrument_reader(reader: MetricReader, monitor: MetricSource | None = None)
         return reader
     temporalities = getattr(reader, "_instrument_class_temporality", None) or {}
     inject = HistogramInjector(
-        monitor, temporalities.get(HistogramInstrument, AggregationTemporality.CUMULATIVE),
+        monitor, _for_histograms(temporalities, AggregationTemporality.CUMULATIVE),
         aggregation=_histogram_aggregation(
             getattr(reader, "_instrument_class_aggregation", None)),
     )
