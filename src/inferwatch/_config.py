@@ -241,6 +241,12 @@ class Config:
         "INFERWATCH_PII_EPHEMERAL_KEY", False, _parse_bool,
         "Allow a random per-process key when none is configured (pseudonyms then "
         "differ across restarts and replicas).", "true or false")
+    sampling_key: str | None = _option(
+        "INFERWATCH_SAMPLING_KEY", None, _optional_text,
+        "Secret replicas share to key the 'rate' sampling decision, so clients cannot choose "
+        "which requests are logged (>= 32 bytes; 'hex:'/'base64:' accepted). Unset: derived "
+        "from the PII key; with neither, the decision is deterministic but NOT secret.",
+        "a secret of at least 32 bytes", secret=True)
     buffer_size: int = _option(
         "INFERWATCH_BUFFER_SIZE", 65536, _number(int, 16, 10_000_000),
         "Records buffered between the request path and the aggregator; "
@@ -353,6 +359,7 @@ class Options(TypedDict, total=False):
     pii_key_file: str | None
     pii_key_id: str
     pii_ephemeral_key: bool
+    sampling_key: str | None
     buffer_size: int
     log_queue_size: int
     flush_interval_ms: float

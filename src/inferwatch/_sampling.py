@@ -8,13 +8,28 @@ Rules, first match wins:
 ``rate``            everything else, kept at rate p (``feature_sample_rate`` for
                     records carrying features, ``sample_rate`` otherwise)
 
-The ``rate`` decision is deterministic: the low 64 bits of the trace id when
-the call ran inside a span (as OTel's ``TraceIdRatioBased`` sampler does, so
-logs and traces agree), else a BLAKE2b hash of a caller-supplied inference id,
-else the generated id's own random bits. Every replica decides alike for the
-same request. Each rule has a token bucket capping records per second; what
-it refuses is counted as ``rate_limited``. A kept record carries its rule and
-adjusted count (1/p for ``rate``, 1 for the always-kept rules).
+The ``rate`` decision is deterministic, so every replica decides alike for
+the same request: a record is kept when 64 bits derived from the request fall
+below ``p * 2**64``. Which bits (:func:`make_sampling_hash`):
+
+- with a sampling key (``sampling_key``, else the configured PII key): a
+  keyed hash of the trace id when the call ran inside a span, else of the
+  caller's inference id (``x-request-id``, an argument). Replicas
+  and services that share the key agree, and a client cannot pick ids that
+  are always or never logged. Log sampling is then independent of OTel's
+  ``TraceIdRatioBased`` decisions.
+- without a key: the trace id's low 64 bits, as OTel's ``TraceIdRatioBased``
+  sampler reads them, so a record logged at p is in a trace that sampler
+  keeps at any ratio >= p; else BLAKE2b of the caller's id under a fixed,
+  public key. Deterministic across replicas, but NOT secret: a client that
+  chooses its request id (or its ``traceparent``, where the tracer accepts
+  it) can choose whether its ordinary calls are logged.
+- with neither a trace id nor a caller's id, the generated id's own random
+  bits, which no client sees before the call.
+
+Each rule has a token bucket capping records per second; what it refuses is
+counted as ``rate_limited``. A kept record carries its rule and adjusted count
+(1/p for ``rate``, 1 for the always-kept rules).
 """
 
 from __future__ import annotations
@@ -28,20 +43,106 @@ import numpy as np
 
 from ._record import InferenceRecord
 
-__all__ = ["RULES", "Sampler", "TokenBucket", "sampling_hash"]
+__all__ = ["RULES", "Sampler", "TokenBucket", "make_sampling_hash", "sampling_hash",
+           "sampling_key_from_config"]
 
 RULES = ("error", "slow", "low_confidence", "rate")
 _MASK64 = (1 << 64) - 1
+_MASK192 = (1 << 192) - 1
+# The key of the keyless case. It is in this source file, so it protects
+# nothing: it only keeps the hash of a caller's id the same in every replica.
+_PUBLIC_KEY = b"inferwatch-sampling-public-v1"
+# Domain separation: the sampling key derived from a PII key can never equal
+# a pseudonym or a feature hash made with it.
+_DERIVE_PREFIX = b"inferwatch-sampling-v1\x00"
 
 
-def sampling_hash(record: InferenceRecord) -> int:
-    """64 bits that every replica derives alike for the same request."""
-    if record.trace_id:
-        return record.trace_id & _MASK64
-    if record.inference_id is not None:
-        digest = hashlib.blake2b(record.inference_id.encode("utf-8", "replace"), digest_size=8)
-        return int.from_bytes(digest.digest(), "big")
+def make_sampling_hash(key: bytes | None) -> Callable[[InferenceRecord], int]:
+    """The function from a record to the 64 bits its ``rate`` decision compares.
+
+    ``key`` is the secret replicas share (see :func:`sampling_key_from_config`),
+    or None for the keyless rules described in the module docstring. Cheap
+    enough for the request path, which calls it for every call with features:
+
+    - a trace id (a 128-bit integer) goes through the strongly universal
+      multiply-shift hash ``((a * id + b) mod 2**192) >> 128`` with ``a`` and
+      ``b`` drawn from the key: for any id a client picks, without the key
+      the result is uniform, so it is kept with probability p exactly, and one
+      id's outcome says nothing about another's. It is not a MAC (many
+      observed outcomes would narrow the key down), and a client does not
+      see which of its requests were logged. Three integer operations: a
+      third of the cost of a keyed BLAKE2b of the 16 bytes
+      (``benchmarks/bench_sampling.py``);
+    - a caller's inference id (text) goes through keyed BLAKE2b, the same
+      cost as the unkeyed BLAKE2b it replaces.
+    """
+    if key is None:
+        return _public_hash
+    material = hashlib.blake2b(key, digest_size=48, person=b"iw-sampling-ab").digest()
+    a = int.from_bytes(material[:24], "big")
+    b = int.from_bytes(material[24:], "big")
+    copy = hashlib.blake2b(key=key[:64], digest_size=8, person=b"iw-sampling-id").copy
+    from_bytes = int.from_bytes
+
+    def keyed_hash(record: InferenceRecord) -> int:
+        """64 bits every replica holding the key derives alike; unpredictable without it."""
+        trace_id = record.trace_id
+        if trace_id:
+            return (a * trace_id + b & _MASK192) >> 128
+        inference_id = record.inference_id
+        if inference_id is None:
+            return record.random_id() & _MASK64
+        h = copy()
+        h.update(inference_id.encode("utf-8", "surrogatepass"))
+        return from_bytes(h.digest(), "big")
+
+    return keyed_hash
+
+
+_public_copy = hashlib.blake2b(key=_PUBLIC_KEY, digest_size=8).copy
+
+
+def _public_hash(record: InferenceRecord) -> int:
+    """64 bits every replica derives alike for the same request (not secret)."""
+    trace_id = record.trace_id
+    if trace_id:
+        return trace_id & _MASK64  # as OTel's TraceIdRatioBased reads it
+    inference_id = record.inference_id
+    if inference_id is not None:
+        h = _public_copy()
+        h.update(inference_id.encode("utf-8", "surrogatepass"))
+        return int.from_bytes(h.digest(), "big")
     return record.random_id() & _MASK64
+
+
+#: The keyless hash (see the module docstring). A monitor with a sampling key
+#: uses its sampler's :attr:`Sampler.sampling_hash` instead.
+sampling_hash = make_sampling_hash(None)
+
+
+def sampling_key_from_config(config: Any) -> bytes | None:
+    """The sampling key of a configuration, or None when it has none.
+
+    ``sampling_key`` (``INFERWATCH_SAMPLING_KEY``, at least 32 bytes, ``hex:``
+    and ``base64:`` accepted) wins; else a key derived from the configured PII
+    key (``pii_key`` / ``pii_key_file``), so a fleet that shares its PII key
+    shares its sampling without another secret. An ephemeral PII key is never
+    used: replicas would disagree. The bytes used are an HMAC of the secret,
+    never the secret itself.
+    """
+    from ._pii_hmac import HmacSha256
+    from ._pii_key import decode_key, load_pii_key
+
+    raw = getattr(config, "sampling_key", None)
+    if raw:
+        secret = decode_key(raw, "sampling key from the sampling_key option "
+                                 "(INFERWATCH_SAMPLING_KEY)")
+    elif config.pii_key or config.pii_key_file:
+        secret = load_pii_key(key=config.pii_key, key_file=config.pii_key_file,
+                              key_id=config.pii_key_id, allow_ephemeral=False).secret
+    else:
+        return None
+    return HmacSha256(secret, _DERIVE_PREFIX).mac(b"")
 
 
 class TokenBucket:
@@ -96,7 +197,13 @@ class Sampler:
         low_confidence_threshold: float | None,
         max_records_per_second: float,
         clock: Callable[[], float] = time.monotonic,
+        key: bytes | None = None,
     ) -> None:
+        #: Record -> the 64 bits its rate decision compares (see the module
+        #: docstring); the request path calls it to pre-copy features.
+        self.sampling_hash = make_sampling_hash(key)
+        #: Whether ``rate`` decisions are keyed (clients cannot choose them).
+        self.keyed = key is not None
         self._slow_ns = None if slow_threshold_ms is None else int(slow_threshold_ms * 1e6)
         self._low_confidence = low_confidence_threshold
         self._rates = (sample_rate, feature_sample_rate)
@@ -117,61 +224,65 @@ class Sampler:
         """Records carrying features whose ``sampling_hash`` is below this pass the rate rule."""
         return self._bounds[1]
 
-    def kept_always(self, record: InferenceRecord) -> bool:
-        """Whether one of the always-kept rules (error, slow, low confidence) applies.
+    @classmethod
+    def from_config(cls, config: Any, clock: Callable[[], float] = time.monotonic) -> Sampler:
+        """The sampler a :class:`~inferwatch._config.Config` asks for, keyed as it says."""
+        return cls(
+            sample_rate=config.sample_rate,
+            feature_sample_rate=config.feature_sample_rate,
+            slow_threshold_ms=config.slow_threshold_ms,
+            low_confidence_threshold=config.low_confidence_threshold,
+            max_records_per_second=config.max_records_per_second,
+            clock=clock,
+            key=sampling_key_from_config(config),
+        )
 
-        A pure read of the finished record, safe from any thread; used on the
-        request path to decide whether features not copied before the call
-        are needed after all.
+    def always_kept(self, record: InferenceRecord, exact: bool = True) -> str | None:
+        """The always-kept rule that applies to a finished record (``error``, ``slow``,
+        ``low_confidence``), or None: the one predicate behind every such check.
+
+        A pure read of the record, safe from any thread. ``exact=False`` is the
+        request path's form, for a call that left its features uncopied and
+        has just returned: a confidence that is not a plain number counts as
+        possibly low instead of being reduced here, and a transport may still
+        add to the duration, so it errs towards keeping.
         """
         if record.outcome != "ok":
-            return True
-        if self._slow_ns is not None and _record_duration(record) > self._slow_ns:
-            return True
+            return "error"
+        slow = self._slow_ns
+        if slow is not None and _record_duration(record) > slow:
+            return "slow"
         threshold = self._low_confidence
         if threshold is None:
-            return False
-        low = _min_confidence(record.confidence)
-        return low is not None and low < threshold
-
-    def may_keep_always(self, record: InferenceRecord) -> bool:
-        """``kept_always`` made cheap for the request path, erring towards True.
-
-        Called when a call that left its features uncopied returns, to decide
-        whether to copy them now. Reads the call's own duration (a transport
-        may still add to it) and compares plain-number confidences only: a
-        confidence array counts as possibly low rather than be reduced here.
-        """
-        if record.outcome != "ok":
-            return True
-        if self._slow_ns is not None and record.duration_ns > self._slow_ns:
-            return True
-        threshold = self._low_confidence
-        if threshold is None:
-            return False
+            return None
         confidence = record.confidence
         if type(confidence) is float or type(confidence) is int:
-            return bool(confidence < threshold)
-        return confidence is not None
+            low: float | None = confidence
+        elif confidence is None:
+            return None
+        elif not exact:
+            return "low_confidence"
+        else:
+            low = _min_confidence(confidence)
+        return "low_confidence" if low is not None and low < threshold else None
+
+    def kept_always(self, record: InferenceRecord) -> bool:
+        """``always_kept(record) is not None`` (the name the monitor calls)."""
+        return self.always_kept(record) is not None
+
+    def may_keep_always(self, record: InferenceRecord) -> bool:
+        """``always_kept(record, exact=False) is not None`` (the name capture calls)."""
+        return self.always_kept(record, False) is not None
 
     def decide(self, record: InferenceRecord) -> tuple[str, float] | None:
         """``(rule, adjusted_count)`` when the record is to be logged, else None."""
         adjusted = 1.0
-        if record.outcome != "ok":
-            rule = "error"
-        elif self._slow_ns is not None and _record_duration(record) > self._slow_ns:
-            rule = "slow"
-        elif (
-            self._low_confidence is not None
-            and (low := _min_confidence(record.confidence)) is not None
-            and low < self._low_confidence
-        ):
-            rule = "low_confidence"
-        else:
+        rule = self.always_kept(record)
+        if rule is None:
             rule = "rate"
             which = 1 if record.has_features or record.features is not None else 0
             rate = self._rates[which]
-            if rate < 1.0 and sampling_hash(record) >= self._bounds[which]:
+            if rate < 1.0 and self.sampling_hash(record) >= self._bounds[which]:
                 self._count(rule, "sampled_out")
                 return None
             adjusted = 1.0 / rate
