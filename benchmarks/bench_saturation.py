@@ -55,7 +55,6 @@ from typing import Any
 import numpy as np
 
 import inferwatch
-import inferwatch.drift
 from inferwatch.logsinks import StreamSink
 
 N_FEATURES = 20
@@ -94,10 +93,10 @@ def build_monitor(drift: bool, rng: np.random.Generator) -> tuple[inferwatch.Mon
         service_name="bench-saturation",
     )
     if drift:
-        profile = inferwatch.drift.build_profile(
-            rng.normal(size=(20_000, N_FEATURES)), calibrate=False
-        )
-        inferwatch.drift.watch(profile, monitor, window="count:10000")
+        from inferwatch import drift as iw_drift
+
+        profile = iw_drift.build_profile(rng.normal(size=(20_000, N_FEATURES)), calibrate=False)
+        iw_drift.watch(profile, monitor, window="count:10000")
     return monitor, devnull
 
 
