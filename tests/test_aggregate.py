@@ -38,10 +38,10 @@ def test_transport_attributes_follow_semantic_conventions() -> None:
     ])
     rpc = {tuple(sorted(a.items())): v.count for a, v in _points(agg, "rpc.server.call.duration")}
     assert rpc == {
-        (("rpc.method", "pkg.Model/Predict"), ("rpc.status_code", "OK"),
+        (("rpc.method", "pkg.Model/Predict"), ("rpc.response.status_code", "OK"),
          ("rpc.system.name", "grpc")): 1,
         (("error.type", "Boom"), ("rpc.method", "pkg.Model/Predict"),
-         ("rpc.status_code", "UNKNOWN"), ("rpc.system.name", "grpc")): 1,
+         ("rpc.response.status_code", "UNKNOWN"), ("rpc.system.name", "grpc")): 1,
     }
     (attrs, _), = _points(agg, "inferwatch.http.server.request.duration")
     assert attrs == {"error.type": "500", "http.request.method": "POST",

@@ -61,7 +61,7 @@ def test_method_and_callable_object() -> None:
         def __call__(self, x: list[float]) -> str:
             return "b"
 
-    with capture() as cap:
+    with capture(feature_sample_rate=1.0) as cap:
         model = Model()
         assert model.predict([1.0, 2.0]) == "a"
         wrapped = inferwatch.monitor(Model(), model="callable", features="x")
@@ -128,7 +128,7 @@ def test_cancelled_calls_are_not_errors() -> None:
 
 
 def test_features_are_snapshotted_against_later_mutation() -> None:
-    with capture() as cap:
+    with capture(feature_sample_rate=1.0) as cap:
 
         @inferwatch.monitor(model="m", features="x")
         def predict(x: Any) -> int:
@@ -184,7 +184,8 @@ def test_failing_extractors_are_counted_and_never_break_the_call() -> None:
             "batch_size_extractor": 1, "confidence_extractor": 0, "features_extractor": 1,
             "inference_id_extractor": 1, "prediction_extractor": 1,
         } or summary["errors"]["features_extractor"] == 1
-        assert cap.value("inferwatch.self.errors", component="prediction_extractor") == 1
+        assert cap.value(
+            "inferwatch.self.errors", inferwatch__component="prediction_extractor") == 1
         assert cap.value("inferwatch.predict.calls") == 1
 
 
@@ -221,7 +222,8 @@ def test_stage_outside_a_monitored_call_is_a_no_op() -> None:
 
 
 def test_sixteen_threads_count_exactly() -> None:
-    with capture(log_queue_size=100_000) as cap:
+    with capture(log_queue_size=100_000, max_records_per_second=1e9,
+                 feature_sample_rate=1.0) as cap:
 
         @inferwatch.monitor(model="m", features="x")
         def predict(x: list[float]) -> float:
@@ -252,7 +254,7 @@ def test_sixteen_threads_count_exactly() -> None:
         assert cap.value("inferwatch.predict.calls") == total
         assert cap.value("inferwatch.predict.calls", inferwatch__outcome="error") == total // 10
         assert cap.value("inferwatch.predict.in_flight") == 0
-        assert len(cap.logs) == total
+        assert len(cap.logs) == total, cap.monitor.summary()["dropped"]
 
 
 def test_in_flight_counts_running_calls() -> None:
@@ -302,17 +304,77 @@ def test_configure_after_decoration_takes_effect(make_monitor: Any) -> None:
     assert second.summary()["models"]["late:unversioned"]["calls"] == 2
 
 
-def test_full_buffer_drops_and_counts(make_monitor: Any) -> None:
+def test_full_buffer_drops_detail_but_counts_every_call(make_monitor: Any) -> None:
     mon = make_monitor(buffer_size=16, flush_interval_ms=60000)
+    seen: list[Any] = []
+    mon.add_feature_consumer(seen.extend)
 
-    @inferwatch.monitor(model="m", monitor=mon)
+    @inferwatch.monitor(model="m", monitor=mon, features="x")
     def predict(x: int) -> int:
+        if x % 10 == 0:
+            raise ValueError("boom")
         return x
 
-    results = [predict(i) for i in range(100)]
-    assert results == list(range(100))
-    assert mon.summary()["dropped"]["buffer_full"] == 84
-    assert mon.summary()["models"]["m:unversioned"]["calls"] == 16
+    results = []
+    for i in range(100):
+        try:
+            results.append(predict(i))
+        except ValueError:
+            results.append(None)
+    assert results == [None if i % 10 == 0 else i for i in range(100)]
+    summary = mon.summary()
+    assert summary["dropped"]["buffer_full"] == 84
+    # Calls, errors and predictions are exact; only the detail of 84 records is gone.
+    assert summary["models"]["m:unversioned"]["calls"] == 100
+    assert summary["models"]["m:unversioned"]["errors"] == 10
+    assert summary["models"]["m:unversioned"]["predictions"] == 100
+    assert len(seen) == 16
+    points = [p for p in mon.collect() if p.name == "inferwatch.predict.duration"]
+    assert sum(p.value.count for p in points) == 100
+    assert sum(p.value.count for p in points
+               if p.attributes["inferwatch.outcome"] == "error") == 10
+
+
+def test_byte_bound_drops_detail_but_counts_every_call(make_monitor: Any) -> None:
+    # 64 KiB of features per call against a 256 KiB budget between drains.
+    mon = make_monitor(buffer_bytes=256 * 1024, flush_interval_ms=60000,
+                       feature_sample_rate=1.0)
+    seen: list[Any] = []
+    mon.add_feature_consumer(seen.extend)
+
+    @inferwatch.monitor(model="m", monitor=mon, features="x")
+    def predict(x: np.ndarray) -> float:
+        return float(x[0])
+
+    batch = np.zeros(8192)  # 64 KiB
+    for _ in range(20):
+        predict(batch)
+    summary = mon.summary()
+    assert summary["models"]["m:unversioned"]["calls"] == 20
+    kept = [r for r in seen if r.features is not None]
+    assert 1 <= len(kept) <= 5
+    assert summary["dropped"]["buffer_bytes_full"] == 20 - len(seen)
+
+
+def test_oversized_features_and_predictions_are_not_copied(make_monitor: Any) -> None:
+    mon = make_monitor(max_record_bytes=4096, feature_sample_rate=1.0)
+    seen: list[Any] = []
+    mon.add_feature_consumer(seen.extend)
+
+    @inferwatch.monitor(model="m", monitor=mon, features="x")
+    def predict(x: Any) -> np.ndarray:
+        return np.ones(10_000)
+
+    predict(np.zeros(10_000))
+    predict({"image": np.zeros(10_000), "id": 1})
+    predict([0.0] * 10_000)
+    mon.flush()
+    assert [r.features for r in seen] == [None, None, None]
+    assert [r.prediction for r in seen] == [None, None, None]
+    dropped = mon.summary()["dropped"]
+    assert dropped["record_too_large"] == 3
+    assert dropped["prediction_too_large"] == 3
+    assert mon.summary()["models"]["m:unversioned"]["calls"] == 3
 
 
 def test_features_parameter_must_exist() -> None:
@@ -372,7 +434,7 @@ def test_an_uncopyable_result_is_counted_and_the_call_still_recorded() -> None:
         assert predict() is result
         (record,) = cap.records
         assert record.prediction is None
-        assert cap.value("inferwatch.self.errors", component="prediction_snapshot") == 1
+        assert cap.value("inferwatch.self.errors", inferwatch__component="prediction_snapshot") == 1
 
 
 def test_bad_per_call_attributes_are_counted_and_survived() -> None:
@@ -388,8 +450,8 @@ def test_bad_per_call_attributes_are_counted_and_survived() -> None:
         assert predict(1) == {"a": 1}
         assert predict(2) == {"a": 2}
         assert cap.value("inferwatch.predict.calls") == 2
-        assert cap.value("inferwatch.self.errors", component="record_attributes") == 2
-        assert cap.value("inferwatch.self.errors", component="prediction_type") == 2
+        assert cap.value("inferwatch.self.errors", inferwatch__component="record_attributes") == 2
+        assert cap.value("inferwatch.self.errors", inferwatch__component="prediction_type") == 2
 
 
 # -- which calls copy their features ------------------------------------------

@@ -8,7 +8,6 @@ gathered into lists and binned with numpy once per batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from ._histogram import (
     LogHistogram,
 )
 from ._record import Endpoint, HttpInfo, InferenceRecord, rpc_method
+from ._spill import Spill, SpilledCalls
 
 __all__ = ["OTHER", "Aggregates", "AttributeLimiter", "MetricPoint"]
 
@@ -117,6 +117,63 @@ _FLOAT_TYPES = frozenset((float, np.float64, np.float32, type(None)))
 _LABEL_TYPES = frozenset((str, bool, int, np.str_, np.bool_, np.int64, np.int32, type(None)))
 
 
+_MAX_ERROR_TYPE_LENGTH = 128
+_MAX_STAGES = 64
+OTHER_ERROR = "_OTHER"
+_TRANSPORTS = "transports"  # the error.type cap's key for HTTP/RPC series
+
+
+def _label_text(label: Any) -> str:
+    """A predicted class as text; bytes decode leniently (never raise)."""
+    if type(label) is str:
+        return label
+    if isinstance(label, bytes):
+        return label.decode("utf-8", "backslashreplace")
+    return str(label)
+
+
+def _transport_attrs(
+    system: str, method: str, status: Any, route: str, error: str | None,
+    scheme: str, version: str,
+) -> Attrs:
+    """The attributes of one HTTP or RPC series, as the semantic conventions name them."""
+    prefix: Attrs = (("error.type", error),) if error is not None else ()
+    if system == "grpc":
+        return (
+            *prefix,
+            ("rpc.method", rpc_method(route)),
+            ("rpc.response.status_code", str(status)),
+            ("rpc.system.name", "grpc"),
+        )
+    attrs: Attrs = (
+        *prefix,
+        ("http.request.method", method),
+        ("http.response.status_code", status),
+        ("http.route", route),
+    )
+    if version:
+        attrs = (*attrs, ("network.protocol.version", version))
+    if scheme:
+        attrs = (*attrs, ("url.scheme", scheme))
+    return attrs
+
+
+class _Chunks:
+    """Prediction values, confidences and class labels gathered from records."""
+
+    __slots__ = ("confidences", "labels", "values")
+
+    def __init__(self) -> None:
+        self.values: list[np.ndarray] = []
+        self.confidences: list[np.ndarray] = []
+        self.labels: list[Any] = []
+
+    def extend(self, other: _Chunks) -> None:
+        self.values += other.values
+        self.confidences += other.confidences
+        self.labels += other.labels
+
+
 class Aggregates:
     """Cumulative SLI state of one monitor since it started (or since fork)."""
 
@@ -139,6 +196,10 @@ class Aggregates:
         self.unsupported_predictions = 0
         #: Records whose per-call attributes could not be read (counted, kept).
         self.bad_attributes = 0
+        #: Records whose batch size was not a non-negative int (counted as 1).
+        self.bad_batch_sizes = 0
+        self._error_types: dict[Any, set[str]] = {}
+        self._stage_names: set[str] = set()
 
     # -- ingestion -------------------------------------------------------
 
@@ -148,31 +209,89 @@ class Aggregates:
         One pass of dictionary bookkeeping per record puts it in its series;
         everything else runs per group on lists pulled out with comprehensions
         and binned with numpy, which is several times cheaper per record than
-        handling each record's fields one by one.
+        handling each record's fields one by one. A transport record that never
+        reached a model (``inference`` false) counts in the transport metrics
+        only. A value that cannot be handled loses that record's detail at
+        most: its call is still counted, and the rest of the batch is untouched.
         """
         groups: dict[tuple[Endpoint, Attrs, str, str | None], list[InferenceRecord]] = {}
         limit = self.limiter.limit
         transports: list[InferenceRecord] = []
         for record in records:
+            if record.http is not None:
+                transports.append(record)
+            if not record.inference:
+                continue
             attributes = record.attributes
             dyn: Attrs = ()
             if attributes:
                 try:
                     dyn = limit(attributes)
-                except Exception:  # e.g. attributes set to a non-mapping: drop them only
+                except BaseException:  # e.g. attributes set to a non-mapping: drop them only
                     self.bad_attributes += 1
-            key = (record.endpoint, dyn, record.outcome, record.error_type)
+            endpoint = record.endpoint.series
+            error_type = record.error_type
+            if error_type is not None:
+                error_type = self._error_type(endpoint, error_type)
+            key = (endpoint, dyn, record.outcome, error_type)
             group = groups.get(key)
             if group is None:
                 groups[key] = [record]
             else:
                 group.append(record)
-            if record.http is not None:
-                transports.append(record)
         for key, group in groups.items():
             self._ingest_group(key, group)
         if transports:
             self._ingest_transports(transports)
+
+    def _error_type(self, endpoint: Any, raw: Any) -> str:
+        """``error.type`` capped in length and in distinct values per endpoint."""
+        error_type = raw if type(raw) is str else str(raw)
+        if len(error_type) > _MAX_ERROR_TYPE_LENGTH:
+            error_type = error_type[:_MAX_ERROR_TYPE_LENGTH]
+        seen = self._error_types.get(endpoint)
+        if seen is None:
+            seen = self._error_types[endpoint] = set()
+        if error_type not in seen:
+            if len(seen) >= self.limiter.max_values:
+                self.limiter.overflowed += 1
+                return OTHER_ERROR
+            seen.add(error_type)
+        return error_type
+
+    def ingest_spill(self, spill: Spill) -> None:
+        """Add the counts of the calls that found the buffer full (see ``_spill``)."""
+        predict, transport = spill.take()
+        for (endpoint, outcome, error_type), entry in predict.items():
+            if error_type is not None:
+                error_type = self._error_type(endpoint, error_type)
+            key = (endpoint, (), outcome, error_type)
+            series = (endpoint, ())
+            self.calls[key] = self.calls.get(key, 0) + entry.calls
+            self.rows[series] = self.rows.get(series, 0) + entry.rows
+            self._fold_spilled(self._histogram("duration", (series, outcome)), entry)
+            if outcome == "ok":
+                log_hist = self.latency.get(endpoint)
+                if log_hist is None:
+                    log_hist = self.latency[endpoint] = LogHistogram()
+                for index, n in entry.log.items():
+                    log_hist.counts[min(max(index, 0), log_hist.counts.size - 1)] += n
+                log_hist.count += entry.calls
+        for (system, method, status, route, error, scheme, version), entry in transport.items():
+            if error is not None:
+                error = self._error_type(_TRANSPORTS, error)
+            attrs = _transport_attrs(system, method, status, route, error, scheme, version)
+            self.transport_calls[attrs] = self.transport_calls.get(attrs, 0) + entry.calls
+            self._fold_spilled(self._histogram("t_duration", attrs), entry)
+
+    @staticmethod
+    def _fold_spilled(hist: Histogram, entry: SpilledCalls) -> None:
+        for index, n in entry.explicit.items():
+            hist.counts[index] += n
+        hist.count += entry.calls
+        hist.sum += entry.sum_ns * 1e-9
+        hist.min = min(hist.min, entry.min_ns * 1e-9)
+        hist.max = max(hist.max, entry.max_ns * 1e-9)
 
     def _histogram(self, metric: str, key: Any) -> Histogram:
         hist = self.histograms.get((metric, key))
@@ -191,11 +310,17 @@ class Aggregates:
         endpoint, dyn, outcome, _error_type = key
         series = (endpoint, dyn)
         n = len(group)
+        batch_sizes = []
+        for record in group:
+            size = record.batch_size
+            if type(size) is not int or size < 0:  # a user's batch_size= returned junk
+                self.bad_batch_sizes += 1
+                size = 1
+            batch_sizes.append(size)
+        durations = np.fromiter((r.duration_ns for r in group), dtype=np.float64, count=n)
         self.calls[key] = self.calls.get(key, 0) + n
-        batch_sizes = [r.batch_size for r in group]
         self.rows[series] = self.rows.get(series, 0) + sum(batch_sizes)
         self._add("batch", series, batch_sizes)
-        durations = np.fromiter((r.duration_ns for r in group), dtype=np.float64, count=n)
         self._histogram("duration", (series, outcome)).add(durations * 1e-9)
         if outcome == "ok":
             log_hist = self.latency.get(endpoint)
@@ -206,9 +331,15 @@ class Aggregates:
         if staged:
             per_stage: dict[str, list[int]] = {}
             for stages in staged:
-                for name, ns in stages.items():
-                    per_stage.setdefault(name, []).append(ns)
+                try:
+                    for name, ns in stages.items():
+                        per_stage.setdefault(str(name)[:_MAX_ERROR_TYPE_LENGTH], []).append(ns)
+                except BaseException:
+                    self.unsupported_predictions += 1
             for name, values in per_stage.items():
+                if len(self._stage_names) >= _MAX_STAGES and name not in self._stage_names:
+                    name = OTHER
+                self._stage_names.add(name)
                 self._add("stage", (series, name), np.asarray(values, dtype=np.float64) * 1e-9)
         if outcome == "ok":
             self._ingest_predictions(series, group)
@@ -216,52 +347,73 @@ class Aggregates:
     def _ingest_predictions(
         self, series: tuple[Endpoint, Attrs], group: list[InferenceRecord]
     ) -> None:
+        try:
+            chunks = self._collect(group)
+        except BaseException:  # one bad value: sort the group out record by record
+            chunks = _Chunks()
+            for record in group:
+                try:
+                    chunks.extend(self._collect([record]))
+                except BaseException:
+                    self.unsupported_predictions += 1
+        if chunks.values:
+            self._add("value", series, np.concatenate(chunks.values))
+        if chunks.confidences:
+            self._add("confidence", series, np.concatenate(chunks.confidences))
+        for labels in chunks.labels:
+            self._count_classes(series, labels)
+
+    def _collect(self, group: list[InferenceRecord]) -> _Chunks:
+        """Predictions and confidences of a group as float arrays and label lists.
+
+        Pure: nothing is added to the aggregates here, so a group that fails
+        half-way can be retried record by record without counting twice.
+        """
+        chunks = _Chunks()
         predictions = [r.prediction for r in group]
         confidences = [r.confidence for r in group]
         kinds = set(map(type, predictions))
         if kinds <= _FLOAT_TYPES:  # the common regression / score case, vectorised
-            self._add("value", series, predictions)
+            chunks.values.append(np.asarray(predictions, dtype=np.float64))
         elif kinds <= _LABEL_TYPES:
-            self._count_classes(series, [p for p in predictions if p is not None])
+            chunks.labels.append([p for p in predictions if p is not None])
         else:
-            values: list[float] = []
             for i, prediction in enumerate(predictions):
-                derived = self._ingest_prediction(series, prediction, values)
+                derived = self._collect_one(prediction, chunks)
                 if derived is not None and confidences[i] is None:
                     confidences[i] = derived
-            self._add("value", series, values)
         if set(map(type, confidences)) <= _FLOAT_TYPES:
-            self._add("confidence", series, [c for c in confidences if c is not None])
-            return
-        flat: list[float] = []
+            chunks.confidences.append(np.asarray(confidences, dtype=np.float64))
+            return chunks
         for confidence in confidences:
             if confidence is None:
                 continue
             if isinstance(confidence, (float, int)):
-                flat.append(float(confidence))
+                chunks.confidences.append(np.asarray([confidence], dtype=np.float64))
                 continue
             try:
-                flat.extend(np.asarray(confidence, dtype=np.float64).ravel().tolist())
+                chunks.confidences.append(np.asarray(confidence, dtype=np.float64).ravel())
             except (TypeError, ValueError):
                 self.unsupported_predictions += 1
-        self._add("confidence", series, flat)
+        return chunks
 
-    def _ingest_prediction(
-        self, series: tuple[Endpoint, Attrs], prediction: Any, values: list[float]
-    ) -> Any:
+    def _collect_one(self, prediction: Any, chunks: _Chunks) -> Any:
         """One prediction of a mixed batch; returns a derived confidence or None."""
         if prediction is None:
             return None
         kind = type(prediction)
         if kind is float or isinstance(prediction, np.floating):
-            values.append(float(prediction))
+            chunks.values.append(np.asarray([prediction], dtype=np.float64))
             return None
         if kind in _LABEL_TYPES or isinstance(prediction, np.integer):
-            self._count_classes(series, [prediction])
+            chunks.labels.append([prediction])
+            return None
+        if kind is bytes:
+            chunks.labels.append([_label_text(prediction)])
             return None
         try:
             arr = np.asarray(prediction)
-        except Exception:
+        except BaseException:
             arr = None
         if arr is None or arr.dtype.kind not in "fiubUSO" or arr.ndim > 2 or (
             arr.dtype.kind == "O"
@@ -270,13 +422,13 @@ class Aggregates:
             self.unsupported_predictions += 1
         elif arr.ndim == 2 and arr.dtype.kind == "f":
             # Per-class scores: the predicted class is the arg-max.
-            if arr.shape[1] > 0:
-                self._count_classes(series, arr.argmax(axis=1))
+            if arr.shape[1] > 0 and arr.shape[0] > 0:
+                chunks.labels.append(arr.argmax(axis=1))
                 return arr.max(axis=1)
         elif arr.dtype.kind == "f":
-            values.extend(arr.ravel().tolist())
+            chunks.values.append(arr.astype(np.float64, copy=False).ravel())
         else:
-            self._count_classes(series, arr.ravel().tolist())
+            chunks.labels.append(arr.ravel())
         return None
 
     def _class_label(self, endpoint: Endpoint, label: str) -> str:
@@ -288,12 +440,21 @@ class Aggregates:
         names.add(label)
         return label
 
-    def _count_classes(self, series: tuple[Endpoint, Attrs], labels: Iterable[Any]) -> None:
+    def _count_classes(self, series: tuple[Endpoint, Attrs], labels: Any) -> None:
         endpoint, dyn = series
-        names, counts = np.unique(np.asarray(list(labels)).astype(str), return_counts=True)
-        for label, n in zip(names, counts, strict=True):
-            key = (endpoint, dyn, self._class_label(endpoint, str(label)))
-            self.classes[key] = self.classes.get(key, 0) + int(n)
+        counted: dict[str, int] = {}
+        if type(labels) is np.ndarray and labels.dtype.kind in "iub":
+            values, counts = np.unique(labels, return_counts=True)  # ints: no text per row
+            for value, n in zip(values.tolist(), counts.tolist(), strict=True):
+                counted[str(value)] = counted.get(str(value), 0) + n
+        else:
+            items = labels.tolist() if type(labels) is np.ndarray else labels
+            for label in items:
+                text = _label_text(label)
+                counted[text] = counted.get(text, 0) + 1
+        for text, n in counted.items():
+            key = (endpoint, dyn, self._class_label(endpoint, text))
+            self.classes[key] = self.classes.get(key, 0) + n
 
     def _ingest_transports(self, records: list[InferenceRecord]) -> None:
         # Group on a flat tuple first; the attribute tuples are built per group.
@@ -303,29 +464,18 @@ class Aggregates:
             if http is None:
                 continue
             # error.type only for failed requests, as the semantic conventions ask.
-            error = (record.error_type or "_OTHER") if record.outcome == "error" else None
-            key = (http.system, http.method, http.status_code, http.route, error)
+            error = self._error_type(
+                _TRANSPORTS, record.error_type or OTHER_ERROR
+            ) if record.outcome == "error" else None
+            key = (http.system, http.method, http.status_code, http.route, error,
+                   http.scheme, http.protocol_version)
             group = groups.get(key)
             if group is None:
                 groups[key] = [http]
             else:
                 group.append(http)
-        for (system, method, status, route, error), infos in groups.items():
-            prefix: Attrs = (("error.type", error),) if error is not None else ()
-            if system == "grpc":
-                attrs: Attrs = (
-                    *prefix,
-                    ("rpc.method", rpc_method(route)),
-                    ("rpc.status_code", str(status)),
-                    ("rpc.system.name", "grpc"),
-                )
-            else:
-                attrs = (
-                    *prefix,
-                    ("http.request.method", method),
-                    ("http.response.status_code", status),
-                    ("http.route", route),
-                )
+        for (system, method, status, route, error, scheme, version), infos in groups.items():
+            attrs = _transport_attrs(system, method, status, route, error, scheme, version)
             self.transport_calls[attrs] = self.transport_calls.get(attrs, 0) + len(infos)
             self._add("t_duration", attrs, [h.duration_ns * 1e-9 for h in infos])
             ttfb = [h.ttfb_ns * 1e-9 for h in infos if h.ttfb_ns is not None]

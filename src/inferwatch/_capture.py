@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 import wrapt
 
 from . import _monitor as _monitor_module
-from ._record import Endpoint, HttpInfo, InferenceRecord
+from ._record import Endpoint, HttpInfo, InferenceRecord, count_value
 from ._sampling import sampling_hash
-from ._snapshot import _IMMUTABLE, infer_batch_size, snapshot, snapshot_rows
+from ._snapshot import _IMMUTABLE, TOO_LARGE, infer_batch_size, snapshot_rows, snapshot_sized
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -65,9 +65,7 @@ def _span_reader() -> Callable[[], tuple[int, int]]:
     that. Any other runtime context falls back to the public API.
     """
     try:
-        from opentelemetry import context as otel_context
         from opentelemetry.trace import Span, get_current_span
-        from opentelemetry.trace.propagation import _SPAN_KEY
     except ImportError:  # pragma: no cover - opentelemetry-api is a dependency
         return lambda: (0, 0)
 
@@ -75,6 +73,13 @@ def _span_reader() -> Callable[[], tuple[int, int]]:
         ctx = get_current_span().get_span_context()
         return (ctx.trace_id, ctx.span_id) if ctx.is_valid else (0, 0)
 
+    # The shortcut reads OTel internals: if a release moves them, fall back to
+    # the public reader rather than losing trace ids.
+    try:
+        from opentelemetry import context as otel_context
+        from opentelemetry.trace.propagation import _SPAN_KEY
+    except ImportError:
+        return public
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     variable = getattr(runtime, "_current_context", None)
     if not isinstance(variable, contextvars.ContextVar):
@@ -124,6 +129,7 @@ def begin_transport(
     )
     record.http = http
     record.joinable = True
+    record.inference = False
     token = _current.set(record)
     next(endpoint.starts)
     return record, token
@@ -142,16 +148,18 @@ def end_transport(
     """
     try:
         next(endpoint.ends)
+        record.closed = True
         try:  # noqa: SIM105 - runs per request: contextlib.suppress costs ~0.2 µs more
             _current.reset(token)
         except (ValueError, RuntimeError):  # another context, or reset twice: leave it
             pass
-        if record.joinable:  # no monitored predict ran: the request is the inference
+        if record.joinable:  # no monitored predict ran: the request is all there is
             record.joinable = False
             if record.http is not None:
                 record.duration_ns = record.http.duration_ns
         monitor.submit(record)
-    except Exception:
+    except BaseException as error:
+        _reraise_fatal(error)
         _count_internal_error()
 
 
@@ -216,6 +224,7 @@ class _Spec:
             self.model_name or mon.config.model_name or self.name,
             self.model_version or mon.config.model_version,
             self.attributes,
+            self.name,
         )
         self.bound = (mon, endpoint)
         return self.bound
@@ -238,7 +247,8 @@ def _caller_inference_id(
     if spec.inference_id is not None:
         try:
             return spec.inference_id(*args, **kwargs)
-        except Exception:
+        except BaseException as error:
+            _reraise_fatal(error)
             mon.count_error("inference_id_extractor")
             return None
     return parent.id if parent is not None else None
@@ -257,11 +267,16 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
             return None
         endpoint = bound[1]
         parent = _current.get()
+        if parent is not None and parent.closed:
+            # The request this context belonged to is over (a background task
+            # runs after the response): a call now is an inference of its own.
+            parent = None
         if parent is not None and parent.joinable:
             # A transport (ASGI, gRPC) opened this request's record and made it
             # current: fill it in rather than write a second record for the
             # same inference.
             parent.joinable = False
+            parent.inference = True
             parent.endpoint = endpoint
             if parent.trace_id == 0:
                 # A tracing middleware inside the transport's (OTel's, added after
@@ -295,23 +310,32 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
                 if copy is None:
                     copy = sampling_hash(record) < mon._feature_bound
                 if copy:
-                    record.features, record.batch_size = snapshot_rows(features)
+                    copied, record.batch_size, size = snapshot_rows(
+                        features, mon._max_record_bytes)
+                    if copied is TOO_LARGE:  # counted; the call itself still counts
+                        mon.count_dropped("record_too_large")
+                    else:
+                        record.features = copied
+                        mon._pending_bytes += size
                 else:
                     if type(features) is not dict:  # a dict is one row
                         record.batch_size = infer_batch_size(features)
                     if mon._features_late:
                         late = features
-            except Exception:
+            except BaseException as error:
+                _reraise_fatal(error)
                 mon.count_error("features_extractor")
         if spec.batch_size is not None:
             try:
                 record.batch_size = int(spec.batch_size(*args, **kwargs))
-            except Exception:
+            except BaseException as error:
+                _reraise_fatal(error)
                 mon.count_error("batch_size_extractor")
         token = None if joined else _current.set(record)
         next(endpoint.starts)
         return mon, record, token, late, perf_counter_ns()
-    except Exception:  # inferwatch must never break the call
+    except BaseException as error:  # inferwatch must never break the call
+        _reraise_fatal(error)
         _count_internal_error()
         return None
 
@@ -333,37 +357,66 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
             if spec.prediction is not None:
                 try:
                     result = spec.prediction(result)
-                except Exception:
+                except BaseException as error:
+                    _reraise_fatal(error)
                     mon.count_error("prediction_extractor")
                     result = None
             if type(result) in _IMMUTABLE:
                 record.prediction = result
             else:
                 try:
-                    record.prediction = snapshot(result)
-                except Exception:  # an uncopyable result: the call still counts
+                    copied, size = snapshot_sized(result, mon._max_record_bytes)
+                    if copied is TOO_LARGE:
+                        mon.count_dropped("prediction_too_large")
+                    else:
+                        record.prediction = copied
+                        mon._pending_bytes += size
+                except BaseException as error:  # an uncopyable result: the call still counts
+                    _reraise_fatal(error)
                     mon.count_error("prediction_snapshot")
             if spec.confidence is not None:
                 try:
-                    record.confidence = snapshot(spec.confidence(result))
-                except Exception:
+                    copied, size = snapshot_sized(
+                        spec.confidence(result), mon._max_record_bytes)
+                    if copied is TOO_LARGE:
+                        mon.count_dropped("prediction_too_large")
+                    else:
+                        record.confidence = copied
+                except BaseException as error:
+                    _reraise_fatal(error)
                     mon.count_error("confidence_extractor")
         if late is not None and (exc is not None or mon._sampler.may_keep_always(record)):
             try:  # an always-kept rule applies, so the log wants them: copy now
-                record.features = snapshot(late)
-            except Exception:
+                copied, size = snapshot_sized(late, mon._max_record_bytes)
+                if copied is TOO_LARGE:
+                    mon.count_dropped("record_too_large")
+                else:
+                    record.features = copied
+                    mon._pending_bytes += size
+            except BaseException as error:
+                _reraise_fatal(error)
                 mon.count_error("features_snapshot")
         if token is not None:
             queue = mon._queue  # Monitor.submit, inlined: this runs on every call
-            if len(queue) < mon._capacity:
+            if len(queue) < mon._capacity and mon._pending_bytes <= mon._buffer_bytes:
                 queue.append(record)
             else:
-                next(mon._dropped_buffer)
-    except Exception:
+                mon._overflow(record)
+    except BaseException as error:
+        _reraise_fatal(error)
         _count_internal_error()
 
 
 _internal_errors = itertools.count()
+_FATAL = (KeyboardInterrupt, SystemExit)
+
+
+def _reraise_fatal(exc: BaseException) -> None:
+    """Let an interrupt or exit through; anything else a hostile object raised
+    inside inferwatch's own work (a feature's ``__getattr__`` raising a custom
+    ``BaseException``) is counted and survived, never raised into the call."""
+    if isinstance(exc, _FATAL):
+        raise exc
 
 
 def _count_internal_error() -> None:
@@ -372,7 +425,7 @@ def _count_internal_error() -> None:
 
 
 def internal_error_count() -> int:
-    return int(repr(_internal_errors)[6:-1])
+    return count_value(_internal_errors)
 
 
 @overload

@@ -1,8 +1,10 @@
 """The Monitor: the bounded buffer, the aggregator and log threads, and collection.
 
 Request path: ``submit`` appends the finished record to a bounded deque
-(``deque.append`` is atomic under the GIL; a full buffer drops the record and
-counts it). Nothing else happens there.
+(``deque.append`` is atomic under the GIL). A full buffer (in records, or in
+estimated bytes admitted since the last drain) keeps the call's counts exact
+through ``_spill`` and drops only its detail, counted. Nothing else happens
+there.
 
 Aggregator thread: every ``flush_interval_ms`` it drains the deque, folds the
 records into the SLI aggregates, hands them to feature consumers (the drift
@@ -31,8 +33,10 @@ from typing import Any, cast
 from ._aggregate import Aggregates
 from ._catalogue import MetricPoint
 from ._config import Config, resolve_config
-from ._record import Endpoint, InferenceRecord
+from ._record import Endpoint, InferenceRecord, count_value
 from ._sampling import Sampler, sampling_hash
+from ._snapshot import estimate_nbytes
+from ._spill import Spill
 
 __all__ = ["Monitor", "configure", "get_monitor", "set_monitor"]
 
@@ -42,8 +46,11 @@ Collector = Callable[[], list[MetricPoint]]
 _live_monitors: weakref.WeakSet[Monitor] = weakref.WeakSet()
 
 
-def _count_value(counter: itertools.count[int]) -> int:
-    return int(repr(counter)[6:-1])
+# Records handled per aggregation step: the aggregator yields the GIL between
+# steps so background work never holds it for long stretches.
+_DRAIN_CHUNK = 1024
+#: The series calls go to once a monitor has ``max_endpoints`` of them.
+OVERFLOW_MODEL = "_other"
 
 
 class Monitor:
@@ -77,6 +84,9 @@ class Monitor:
     ) -> None:
         if isinstance(log_sink, str):  # the option's name, e.g. log_sink="file"
             options["log_sink"], log_sink = log_sink, None
+        #: The options this monitor was built with (``testing.capture`` reuses them).
+        self.options: dict[str, Any] = dict(options)
+        self.environ = environ
         self.config: Config = resolve_config(options, environ)
         config = self.config
         self.enabled = config.enabled
@@ -98,18 +108,19 @@ class Monitor:
         # With nowhere to write, skip sampling and rendering altogether.
         self._logging = not isinstance(log_sink, NullSink)
         self._endpoints: dict[tuple[Any, ...], Endpoint] = {}
+        self._series: dict[tuple[Any, ...], Endpoint] = {}
         self._errors: dict[str, itertools.count[int]] = {}
+        self._drops: dict[str, itertools.count[int]] = {}
+        self._max_record_bytes = config.max_record_bytes
+        self._buffer_bytes = config.buffer_bytes
         self._feature_consumers: list[FeatureConsumer] = []
+        self._copying_consumers = 0
         self._collectors: list[Collector] = []
         self._closed = False
         self._init_runtime()
         self._update_feature_policy()
         self._otel: Any = None
-        if config.metrics_exporter != "none" and (
-            meter_provider is not None
-            or config.metrics_exporter == "otlp"
-            or config.otlp_endpoint_configured
-        ):
+        if config.exports_metrics(meter_provider is not None):
             from ._otel import OtelMetrics
 
             self._otel = OtelMetrics(self, meter_provider)
@@ -121,6 +132,11 @@ class Monitor:
         config = self.config
         self._queue: deque[InferenceRecord] = deque()
         self._capacity = config.buffer_size
+        # Estimated bytes of copies admitted since the last drain; updated
+        # without a lock on the request path (a lost update only shifts one
+        # interval's estimate) and reset by each drain.
+        self._pending_bytes = 0
+        self._spill = Spill()
         self._dropped_buffer = itertools.count()
         self._dropped_logs = itertools.count()
         self._lock = threading.Lock()
@@ -139,7 +155,9 @@ class Monitor:
             low_confidence_threshold=config.low_confidence_threshold,
             max_records_per_second=config.max_records_per_second,
         )
-        self._log_queue: deque[tuple[InferenceRecord, str, float]] = deque()
+        self._log_queue: deque[tuple[InferenceRecord, str, float, int]] = deque()
+        self._log_queue_bytes = 0
+        self._log_bytes_lock = threading.Lock()
         self._log_lock = threading.Lock()
         self._log_wakeup = threading.Event()
         self._stop = threading.Event()
@@ -156,29 +174,81 @@ class Monitor:
 
     def _after_fork_in_child(self) -> None:
         # The parent keeps reporting what it buffered and counted; the child
-        # starts from zero so nothing is counted twice, with threads of its own.
+        # starts from zero so nothing is counted twice, with threads and locks
+        # of its own (a lock the parent's aggregator held at fork time would
+        # otherwise stay held in the child forever).
         if not self._closed:
+            self._drops = {}
+            self._errors = {}
+            for endpoint in (*self._endpoints.values(), *self._series.values()):
+                endpoint.starts = itertools.count()
+                endpoint.ends = itertools.count()
             self._init_runtime()
 
     # -- request path ------------------------------------------------------
 
-    def endpoint(self, model_name: str, model_version: str, attributes: dict[str, str]) -> Endpoint:
-        """The endpoint for this model, version and static attributes (shared)."""
-        key = (model_name, model_version, tuple(sorted(attributes.items())))
+    def endpoint(
+        self,
+        model_name: str,
+        model_version: str,
+        attributes: dict[str, str],
+        name: str | None = None,
+    ) -> Endpoint:
+        """The endpoint of function ``name`` serving this model, version and attributes.
+
+        Endpoints of different functions with the same model, version and
+        attributes share one metric series (``Endpoint.series``). Past
+        ``max_endpoints`` series (model names made up at run time), calls are
+        counted under model ``_other`` and the overflow is counted.
+        """
+        display = name or model_name
+        key = (display, model_name, model_version, tuple(sorted(attributes.items())))
         endpoint = self._endpoints.get(key)
-        if endpoint is None:
-            endpoint = self._endpoints.setdefault(
-                key, Endpoint(model_name, model_name, model_version, attributes)
-            )
-        return endpoint
+        if endpoint is not None:
+            return endpoint
+        series_key = key[1:]
+        series = self._series.get(series_key)
+        if series is None:
+            if len(self._series) >= self.config.max_endpoints:
+                self.count_dropped("endpoints_overflow")
+                series_key = (OVERFLOW_MODEL, OVERFLOW_MODEL, ())
+                series = self._series.get(series_key)
+                if series is None:
+                    series = self._series.setdefault(
+                        series_key, Endpoint(OVERFLOW_MODEL, OVERFLOW_MODEL, OVERFLOW_MODEL))
+                return series
+            series = self._series.setdefault(
+                series_key, Endpoint(display, model_name, model_version, attributes))
+        endpoint = Endpoint(display, model_name, model_version, attributes)
+        endpoint.series = series
+        return self._endpoints.setdefault(key, endpoint)
 
     def submit(self, record: InferenceRecord) -> None:
         """Hand a finished record to the aggregator; O(1), never blocks."""
         queue = self._queue
-        if len(queue) < self._capacity:
+        if len(queue) < self._capacity and self._pending_bytes <= self._buffer_bytes:
             queue.append(record)
         else:
-            next(self._dropped_buffer)
+            self._overflow(record)
+
+    def _overflow(self, record: InferenceRecord) -> None:
+        """The buffer is full: keep the call's counts exact, drop (and count) its detail."""
+        full_by_count = len(self._queue) >= self._capacity
+        next(self._dropped_buffer if full_by_count else self._counter("buffer_bytes_full"))
+        try:
+            self._spill.add(record)
+        except BaseException:
+            self.count_error("spill")
+
+    def _counter(self, reason: str) -> itertools.count[int]:
+        counter = self._drops.get(reason)
+        if counter is None:
+            counter = self._drops.setdefault(reason, itertools.count())
+        return counter
+
+    def count_dropped(self, reason: str) -> None:
+        """Count detail lost for ``reason`` (exported as inferwatch.self.dropped)."""
+        next(self._counter(reason))
 
     def count_error(self, component: str) -> None:
         """Count a failure of inferwatch's own code (exported as inferwatch.self.errors)."""
@@ -189,13 +259,27 @@ class Monitor:
 
     # -- aggregation -------------------------------------------------------
 
-    def add_feature_consumer(self, consumer: FeatureConsumer) -> None:
-        """Call ``consumer(records)`` with every drained batch (off the request path).
+    def add_feature_consumer(
+        self, consumer: FeatureConsumer, *, copies_features: bool = True
+    ) -> None:
+        """Call ``consumer(records)`` with every drained batch of inferences
+        (off the request path; requests that never reached a model are left out).
 
         From then on every monitored call copies its features, so the
-        consumer sees them all.
+        consumer sees them all; with ``copies_features=False`` the consumer
+        only observes records and the copy policy stays as it was.
         """
         self._feature_consumers.append(consumer)
+        if copies_features:
+            self._copying_consumers += 1
+        self._update_feature_policy()
+
+    def remove_feature_consumer(self, consumer: FeatureConsumer) -> None:
+        """Stop calling ``consumer`` (one registered with ``copies_features``)."""
+        with self._lock:
+            if consumer in self._feature_consumers:
+                self._feature_consumers.remove(consumer)
+                self._copying_consumers = max(0, self._copying_consumers - 1)
         self._update_feature_policy()
 
     def wants_features(self, record: InferenceRecord) -> bool:
@@ -237,7 +321,7 @@ class Monitor:
         )
         bound = self._feature_bound = self._sampler.feature_bound
         self._features_late = logged
-        if self._feature_consumers or (logged and bound >= 1 << 64):
+        if self._copying_consumers or (logged and bound >= 1 << 64):
             self._features_copy: bool | None = True
         elif logged and bound > 0:
             self._features_copy = None
@@ -259,52 +343,87 @@ class Monitor:
         while not self._stop.wait(interval):
             try:
                 self._drain()
-            except Exception:  # the loop must outlive any bug in aggregation
+            except BaseException:  # the loop must outlive any bug in aggregation
                 self.count_error("aggregator")
 
-    def _drain(self) -> int:
-        with self._lock:
-            queue = self._queue
-            n = len(queue)
-            if n == 0:
-                return 0
-            popleft = queue.popleft
-            records = [popleft() for _ in range(n)]
-            # The request path leaves the wall-clock start to be derived here.
-            offset = time.time_ns() - time.perf_counter_ns()
-            for record in records:
-                if record.timestamp_ns == 0:
-                    record.timestamp_ns = record.start_perf_ns + offset
-            try:
-                self._aggregates.ingest(records)
-            except Exception:
-                self.count_error("aggregator")
+    def _drain(self, deadline: float | None = None) -> int:
+        """Aggregate what the request path buffered, in steps of ``_DRAIN_CHUNK``.
+
+        The lock is released and the GIL offered to request threads between
+        steps, so a long backlog never holds them up for long. Records the
+        request path adds while this runs are taken too (up to what was there
+        plus one step's worth), so a flush sees every call finished before it.
+        """
+        queue = self._queue
+        total = 0
+        budget = len(queue) + _DRAIN_CHUNK
+        self._pending_bytes = 0
+        while True:
+            with self._lock:
+                n = min(len(queue), _DRAIN_CHUNK, budget - total)
+                if n > 0:
+                    popleft = queue.popleft
+                    self._ingest([popleft() for _ in range(n)])
+                    total += n
+                try:
+                    self._aggregates.ingest_spill(self._spill)
+                except BaseException:
+                    self.count_error("aggregator")
+            if n < _DRAIN_CHUNK or total >= budget or (
+                deadline is not None and time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0)  # let request threads run between steps
+        if total:
+            self._log_wakeup.set()
+        return total
+
+    def _ingest(self, records: list[InferenceRecord]) -> None:
+        # The request path leaves the wall-clock start to be derived here.
+        offset = time.time_ns() - time.perf_counter_ns()
+        for record in records:
+            if record.timestamp_ns == 0:
+                record.timestamp_ns = record.start_perf_ns + offset
+        try:
+            self._aggregates.ingest(records)
+        except BaseException:
+            self.count_error("aggregator")
+        if self._feature_consumers:
+            # Requests that never reached a model are kept out of drift.
+            inferences = [r for r in records if r.inference]
             for consumer in self._feature_consumers:
                 try:
-                    consumer(records)
-                except Exception:
+                    consumer(inferences)
+                except BaseException:
                     self.count_error("feature_consumer")
-            if self._logging:
-                self._select_for_log(records)
-        self._log_wakeup.set()
-        return n
+        if self._logging:
+            self._select_for_log(records)
 
     def _select_for_log(self, records: list[InferenceRecord]) -> None:
         decide = self._sampler.decide
         log_queue = self._log_queue
         limit = self.config.log_queue_size
+        byte_limit = self.config.log_queue_bytes
+        added = 0
         for record in records:
             try:
                 decision = decide(record)
-            except Exception:
+            except BaseException:
                 self.count_error("sampler")
                 continue
             if decision is None:
                 continue
-            if len(log_queue) < limit:
-                log_queue.append((record, decision[0], decision[1]))
-            else:
+            size = _record_bytes(record)
+            if len(log_queue) >= limit:
                 next(self._dropped_logs)
+            elif self._log_queue_bytes + added + size > byte_limit:
+                self.count_dropped("log_queue_bytes_full")
+            else:
+                log_queue.append((record, decision[0], decision[1], size))
+                added += size
+        if added:
+            with self._log_bytes_lock:
+                self._log_queue_bytes += added
 
     # -- logging -------------------------------------------------------------
 
@@ -314,7 +433,7 @@ class Monitor:
             self._log_wakeup.clear()
             try:
                 self._write_logs()
-            except Exception:  # the loop must outlive any bug in rendering
+            except BaseException:  # the loop must outlive any bug in rendering
                 self.count_error("log_writer")
 
     def _write_logs(self) -> None:
@@ -325,8 +444,10 @@ class Monitor:
             while queue:
                 n = min(len(queue), 512)
                 events = []
+                released = 0
                 for _ in range(n):
-                    record, rule, adjusted = queue.popleft()
+                    record, rule, adjusted, size = queue.popleft()
+                    released += size
                     try:
                         events.append(record_to_event(
                             record,
@@ -336,24 +457,67 @@ class Monitor:
                             pseudonymizer=self._pseudonymizer,
                             include_features=self.config.log_features,
                         ))
-                    except Exception:
+                    except BaseException:
                         self.count_error("log_render")
+                        self.count_dropped("log_render_failed")
+                with self._log_bytes_lock:
+                    self._log_queue_bytes -= released
                 try:
                     self._sink.emit(events)
-                except Exception:
+                except BaseException:
                     self.count_error("log_sink")
+                    self.count_dropped("sink_emit_failed")
 
     # -- collection ----------------------------------------------------------
 
-    def flush(self, *, logs: bool = True) -> None:
-        """Aggregate everything finished so far and, with ``logs``, write pending logs."""
-        self._drain()
-        if logs:
-            self._write_logs()
+    def flush(self, timeout: float = 5.0, *, logs: bool = True, export: bool = False) -> bool:
+        """Aggregate everything finished so far; with ``logs`` write pending logs,
+        with ``export`` also push the metrics to the OpenTelemetry exporter.
+
+        Returns within about ``timeout`` seconds whatever the sinks and
+        exporters do (a hanging collector, a blocked file): True when
+        everything finished, False when something was left behind (counted as
+        ``flush_timeout``).
+        """
+        deadline = time.monotonic() + timeout
+
+        def work() -> None:
+            self._drain()
+            if logs:
+                self._write_logs()
+                try:
+                    self._sink.flush(max(0.05, deadline - time.monotonic()))
+                except TypeError:  # a user's sink whose flush() takes no timeout
+                    self._sink.flush()
+                except BaseException:
+                    self.count_error("log_sink")
+            if export and self._otel is not None:
+                flush_otel = getattr(self._otel, "force_flush", None)
+                if flush_otel is not None:
+                    flush_otel(max(0.05, deadline - time.monotonic()))
+
+        return self._within(work, deadline, "flush_timeout")
+
+    def _within(self, work: Callable[[], None], deadline: float, reason: str) -> bool:
+        """Run ``work`` on a helper thread, waiting at most until ``deadline``."""
+        failed: list[BaseException] = []
+
+        def run() -> None:
             try:
-                self._sink.flush()
-            except Exception:
-                self.count_error("log_sink")
+                work()
+            except BaseException as exc:  # counted below, never raised into the caller
+                failed.append(exc)
+
+        worker = threading.Thread(target=run, name="inferwatch-flush", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            self.count_error(reason)
+            return False
+        if failed:
+            self.count_error("flush")
+            return False
+        return True
 
     def collect(self) -> list[MetricPoint]:
         """Every metric point, current as of now (drains the buffer first)."""
@@ -366,31 +530,28 @@ class Monitor:
                 "record_attributes": self._aggregates.bad_attributes,
                 "prediction_type": self._aggregates.unsupported_predictions,
             }
-        for endpoint in list(self._endpoints.values()):
-            attrs = {"model.name": endpoint.model_name, "model.version": endpoint.model_version}
-            attrs.update(endpoint.attributes)
-            points.append(MetricPoint("inferwatch.predict.in_flight", attrs, endpoint.in_flight))
+        for series, in_flight in self._in_flight().items():
+            attrs = {"model.name": series.model_name, "model.version": series.model_version}
+            attrs.update(series.attributes)
+            points.append(MetricPoint("inferwatch.predict.in_flight", attrs, in_flight))
         for (rule, decision), n in sampling.items():
             points.append(MetricPoint(
                 "inferwatch.log.records", {"sampling.rule": rule, "sampling.decision": decision}, n
             ))
-        for reason, counter in (
-            ("buffer_full", self._dropped_buffer), ("log_queue_full", self._dropped_logs),
-        ):
-            points.append(MetricPoint(
-                "inferwatch.self.dropped", {"reason": reason}, _count_value(counter)
-            ))
-        for component, counter in list(self._errors.items()):
-            points.append(MetricPoint(
-                "inferwatch.self.errors", {"component": component}, _count_value(counter)
-            ))
+        for reason, n in self._drop_counts().items():
+            points.append(MetricPoint("inferwatch.self.dropped", {"inferwatch.reason": reason}, n))
+        errors = {component: count_value(c) for component, c in list(self._errors.items())}
         for component, n in survived.items():
             if n:
-                points.append(MetricPoint("inferwatch.self.errors", {"component": component}, n))
+                errors[component] = errors.get(component, 0) + n
+        for component, n in errors.items():
+            points.append(MetricPoint(
+                "inferwatch.self.errors", {"inferwatch.component": component}, n
+            ))
         for collector in self._collectors:
             try:
                 points.extend(collector())
-            except Exception:
+            except BaseException:
                 self.count_error("collector")
         return points
 
@@ -401,18 +562,47 @@ class Monitor:
             models = self._aggregates.summary()
             sampling = {f"{rule}/{decision}": n for (rule, decision), n in
                         sorted(self._sampler.counts.items())}
+        in_flight = {f"{s.model_name}:{s.model_version}": n for s, n in self._in_flight().items()}
+        for name, entry in models.items():
+            entry["in_flight"] = in_flight.get(name, 0)
         return {
             "models": models,
             "sampling": sampling,
-            "dropped": {
-                "buffer_full": _count_value(self._dropped_buffer),
-                "log_queue_full": _count_value(self._dropped_logs),
-            },
-            "errors": {k: _count_value(v) for k, v in sorted(self._errors.items())},
+            "dropped": self._drop_counts(),
+            "errors": {k: count_value(v) for k, v in sorted(self._errors.items())},
         }
 
     def dropped(self) -> int:
-        return _count_value(self._dropped_buffer) + _count_value(self._dropped_logs)
+        """Everything lost so far, all reasons together."""
+        return sum(self._drop_counts().values())
+
+    def _drop_counts(self) -> dict[str, int]:
+        """Every loss by reason: the buffers', the sinks' and the exporters' own."""
+        drops = {
+            "buffer_full": count_value(self._dropped_buffer),
+            "log_queue_full": count_value(self._dropped_logs),
+        }
+        for reason, counter in list(self._drops.items()):
+            drops[reason] = drops.get(reason, 0) + count_value(counter)
+        for source in (self._sink, self._otel):
+            losses = getattr(source, "losses", None)
+            if losses is None:
+                continue
+            try:
+                for reason, n in losses().items():
+                    drops[str(reason)] = drops.get(str(reason), 0) + int(n)
+            except BaseException:
+                self.count_error("losses")
+        return drops
+
+    def _in_flight(self) -> dict[Endpoint, int]:
+        totals: dict[Endpoint, int] = {}
+        for endpoint in list(self._endpoints.values()):
+            totals[endpoint.series] = totals.get(endpoint.series, 0) + endpoint.in_flight
+        for series in list(self._series.values()):
+            if series.series is series:  # a transport's own endpoint, or the overflow
+                totals[series] = totals.get(series, 0) + series.in_flight
+        return totals
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -436,19 +626,18 @@ class Monitor:
                     thread.join(max(0.0, deadline - time.monotonic()))
 
         def finish() -> None:
-            self.flush()
+            self._drain()
+            self._write_logs()
             if self._otel is not None:
                 self._otel.shutdown(max(0.1, deadline - time.monotonic()))
             try:
+                self._sink.close(max(0.05, deadline - time.monotonic()))
+            except TypeError:  # a user's sink whose close() takes no timeout
                 self._sink.close()
-            except Exception:
+            except BaseException:
                 self.count_error("log_sink")
 
-        closer = threading.Thread(target=finish, name="inferwatch-shutdown", daemon=True)
-        closer.start()
-        closer.join(max(0.0, deadline - time.monotonic()))
-        if closer.is_alive():
-            self.count_error("shutdown_timeout")
+        self._within(finish, deadline, "shutdown_timeout")
         _live_monitors.discard(self)
 
     def __enter__(self) -> Monitor:
@@ -528,7 +717,7 @@ def set_monitor(monitor: Monitor | None) -> Monitor | None:
         for listener in list(_default_listeners):
             try:
                 listener(monitor)
-            except Exception:
+            except BaseException:
                 if monitor is not None:
                     monitor.count_error("default_listener")
     return previous
@@ -550,7 +739,72 @@ def configure(**options: Any) -> Monitor:
         previous = set_monitor(monitor)
     if previous is not None:
         previous.shutdown()
+    if monitor.config.handle_sigterm:
+        install_sigterm_handler()
     return monitor
+
+
+def _record_bytes(record: InferenceRecord) -> int:
+    """Estimated bytes a queued log record holds (its copies, plus the record)."""
+    size = 512
+    for value in (record.features, record.prediction, record.confidence):
+        if value is not None:
+            size += estimate_nbytes(value)
+    return size
+
+
+# -- SIGTERM ------------------------------------------------------------------------
+
+#: Seconds the SIGTERM handler waits for the final flush of all monitors.
+SIGTERM_FLUSH_TIMEOUT = 5.0
+_previous_sigterm: Any = None
+_sigterm_installed = False
+
+
+def install_sigterm_handler() -> bool:
+    """Flush every monitor's logs and metrics when the process gets SIGTERM.
+
+    Servers such as uvicorn end with SIGTERM re-raised after their graceful
+    shutdown, which skips ``atexit``: without this, records still queued and
+    every metric since the last export are lost on each rolling deploy. The
+    handler flushes (bounded by ``SIGTERM_FLUSH_TIMEOUT``) and then chains to
+    the handler it replaced: a Python handler is called, the default action
+    is re-raised, an ignored signal stays ignored. Installed once, and only
+    from the main thread (``signal`` allows nothing else); returns whether it
+    is installed. ``configure()`` calls it unless ``handle_sigterm`` is off.
+    """
+    global _previous_sigterm, _sigterm_installed
+    if _sigterm_installed:
+        return True
+    import signal
+
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        _previous_sigterm = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main interpreter, or no signals here
+        return False
+    _sigterm_installed = True
+    return True
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
+    deadline = time.monotonic() + SIGTERM_FLUSH_TIMEOUT
+    for monitor in list(_live_monitors):
+        if not monitor._closed:
+            with contextlib.suppress(Exception):
+                monitor.flush(max(0.1, deadline - time.monotonic()), export=True)
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_IGN:
+        return
+    else:  # the default action (or one set outside Python): end as if unhandled
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _after_fork_in_child() -> None:

@@ -13,7 +13,7 @@ import itertools
 import random
 from typing import Any
 
-__all__ = ["Endpoint", "HttpInfo", "InferenceRecord", "rpc_method"]
+__all__ = ["Endpoint", "HttpInfo", "InferenceRecord", "count_value", "rpc_method"]
 
 
 class Endpoint:
@@ -24,7 +24,9 @@ class Endpoint:
     attributes there are.
     """
 
-    __slots__ = ("attributes", "ends", "key", "model_name", "model_version", "name", "starts")
+    __slots__ = (
+        "attributes", "ends", "key", "model_name", "model_version", "name", "series", "starts",
+    )
 
     def __init__(
         self,
@@ -47,10 +49,14 @@ class Endpoint:
         # the GIL, so in-flight = started - finished stays exact across threads.
         self.starts = itertools.count()
         self.ends = itertools.count()
+        #: The endpoint whose series this one's calls are aggregated into: two
+        #: functions serving the same model, version and attributes share one
+        #: series (their display names differ only in the logs).
+        self.series: Endpoint = self
 
     @property
     def in_flight(self) -> int:
-        return _count_value(self.starts) - _count_value(self.ends)
+        return count_value(self.starts) - count_value(self.ends)
 
     def __repr__(self) -> str:
         return f"Endpoint({self.model_name!r}, {self.model_version!r}, {self.attributes!r})"
@@ -59,7 +65,7 @@ class Endpoint:
 _getrandbits = random.getrandbits
 
 
-def _count_value(counter: itertools.count[int]) -> int:
+def count_value(counter: itertools.count[int]) -> int:
     """Read an ``itertools.count`` without advancing it (its repr is ``count(N)``)."""
     return int(repr(counter)[6:-1])
 
@@ -75,18 +81,30 @@ class HttpInfo:
     __slots__ = (
         "duration_ns",
         "method",
+        "protocol_version",
         "request_size",
         "response_size",
         "route",
+        "scheme",
         "status_code",
         "system",
         "ttfb_ns",
     )
 
-    def __init__(self, system: str = "http", method: str = "", route: str = "") -> None:
+    def __init__(
+        self,
+        system: str = "http",
+        method: str = "",
+        route: str = "",
+        scheme: str = "",
+        protocol_version: str = "",
+    ) -> None:
         self.system = system  # "http" or "grpc"
         self.method = method
         self.route = route
+        #: ``url.scheme`` and ``network.protocol.version`` (HTTP); empty when unknown.
+        self.scheme = scheme
+        self.protocol_version = protocol_version
         self.status_code: int | str | None = None
         self.request_size = 0
         self.response_size = 0
@@ -109,6 +127,7 @@ class InferenceRecord:
     __slots__ = (
         "attributes",
         "batch_size",
+        "closed",
         "confidence",
         "duration_ns",
         "endpoint",
@@ -118,6 +137,7 @@ class InferenceRecord:
         "has_features",
         "http",
         "id_int",
+        "inference",
         "inference_id",
         "joinable",
         "outcome",
@@ -163,6 +183,14 @@ class InferenceRecord:
         # True while a transport-level record (ASGI, gRPC) waits for a
         # monitored predict call inside the request to fill in model fields.
         self.joinable = False
+        # Set once the transport's response is complete: a predict running
+        # later in the same context (a background task) never joins it.
+        self.closed = False
+        # Whether the record is a model inference. A transport record is one
+        # only once a monitored predict joined it or its route was declared a
+        # model endpoint; otherwise it counts in the HTTP/RPC metrics alone,
+        # never in predictions or drift.
+        self.inference = True
 
     @property
     def id(self) -> str:

@@ -10,12 +10,26 @@ element by element. Immutable values are kept as they are.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-__all__ = ["infer_batch_size", "snapshot", "snapshot_rows"]
+__all__ = [
+    "TOO_LARGE",
+    "estimate_nbytes",
+    "infer_batch_size",
+    "snapshot",
+    "snapshot_rows",
+    "snapshot_sized",
+]
+
+#: Returned by ``snapshot_sized`` in place of a copy larger than its limit.
+TOO_LARGE: Any = object()
+# Estimated bytes per element of a container, for the byte bounds (the
+# pointer, the boxed scalar, the dict slot): an estimate, not sys.getsizeof.
+_PER_ITEM = 64
 
 _IMMUTABLE = frozenset(
     (int, float, str, bool, bytes, complex, type(None), np.float64, np.float32, np.int64,
@@ -45,6 +59,9 @@ def snapshot(value: Any) -> Any:
         return {k: snapshot(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value
+    fields = _pydantic_fields(value)
+    if fields is not None:
+        return snapshot(fields)
     to_numpy = getattr(value, "to_numpy", None)  # pandas / polars frames and series
     if to_numpy is not None and hasattr(value, "columns"):
         return {str(col): value[col].to_numpy().copy() for col in value.columns}
@@ -53,6 +70,94 @@ def snapshot(value: Any) -> Any:
     if hasattr(value, "__array__"):  # torch tensors on CPU, jax arrays, ...
         return np.array(value, copy=True)
     return copy.deepcopy(value)
+
+
+def _pydantic_fields(value: Any) -> dict[str, Any] | None:
+    """A pydantic model's fields as a dict (v2 ``model_dump``, v1 ``dict``), else None.
+
+    A model passed as features was deep-copied field by field (14 to 74 µs) and
+    then not rendered; its fields are what a reader wants.
+    """
+    fields = getattr(type(value), "model_fields", None)
+    if isinstance(fields, dict):
+        return cast(dict[str, Any], value.model_dump())
+    if isinstance(getattr(type(value), "__fields__", None), dict) and hasattr(value, "dict"):
+        return cast(dict[str, Any], value.dict())
+    return None
+
+
+def snapshot_sized(value: Any, limit: int) -> tuple[Any, int]:
+    """``(snapshot(value), estimated bytes)``, or ``(TOO_LARGE, bytes)`` past ``limit``.
+
+    The estimate counts array buffers exactly and containers at a fixed cost per
+    element, and stops copying as soon as it passes ``limit``, so an oversized
+    value is never copied whole on the request path.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value, len(value) if kind is str or kind is bytes else 0
+    if kind is np.ndarray:
+        size = value.nbytes
+        return (TOO_LARGE, size) if size > limit else (value.copy(), size)
+    if kind is dict:
+        size = _PER_ITEM * (len(value) + 1)
+        if size > limit:
+            return TOO_LARGE, size
+        copied = value.copy()
+        if not _IMMUTABLE.issuperset(map(type, value.values())):
+            for k, v in value.items():
+                if type(v) not in _IMMUTABLE:
+                    copied[k], n = snapshot_sized(v, limit - size)
+                    size += n
+                    if copied[k] is TOO_LARGE or size > limit:
+                        return TOO_LARGE, size
+        return copied, size
+    if kind is list or kind is tuple:
+        size = _PER_ITEM * (len(value) + 1)
+        if size > limit:
+            return TOO_LARGE, size
+        if _IMMUTABLE.issuperset(map(type, value)):
+            return (tuple(value) if kind is tuple else list(value)), size
+        out = []
+        for v in value:
+            item, n = snapshot_sized(v, limit - size)
+            size += n
+            if item is TOO_LARGE or size > limit:
+                return TOO_LARGE, size
+            out.append(item)
+        return out, size
+    fields = _pydantic_fields(value)
+    if fields is not None:
+        return snapshot_sized(fields, limit)
+    nbytes = getattr(value, "nbytes", None)  # torch, jax, pandas: check before copying
+    if type(nbytes) is int and nbytes > limit:
+        return TOO_LARGE, nbytes
+    copied = snapshot(value)
+    return copied, nbytes if type(nbytes) is int else _estimate(copied)
+
+
+def _estimate(value: Any) -> int:
+    return estimate_nbytes(value)
+
+
+def estimate_nbytes(value: Any, depth: int = 3) -> int:
+    """Estimated bytes a kept value holds: array buffers exactly, containers at a
+    fixed cost per element, nested up to ``depth`` levels (off the request path)."""
+    kind = type(value)
+    if kind is np.ndarray:
+        return int(value.nbytes)
+    if kind is str or kind is bytes:
+        return len(value) + _PER_ITEM
+    if isinstance(value, (dict, list, tuple)):
+        size = _PER_ITEM * (len(value) + 1)
+        if depth > 0:
+            items = value.values() if isinstance(value, dict) else value
+            for item in itertools.islice(items, 4096):
+                if type(item) not in _IMMUTABLE or type(item) is str or type(item) is bytes:
+                    size += estimate_nbytes(item, depth - 1)
+        return size
+    nbytes = getattr(value, "nbytes", None)
+    return nbytes if type(nbytes) is int else _PER_ITEM
 
 
 def infer_batch_size(features: Any) -> int:
@@ -72,9 +177,12 @@ def infer_batch_size(features: Any) -> int:
     return 1
 
 
-def snapshot_rows(features: Any) -> tuple[Any, int]:
-    """``(snapshot(features), infer_batch_size(features))`` with one type dispatch
+def snapshot_rows(features: Any, limit: int) -> tuple[Any, int, int]:
+    """``(copy or TOO_LARGE, batch size, estimated bytes)`` with one type dispatch
     for the common case of a numpy row or batch."""
     if type(features) is np.ndarray:
-        return features.copy(), (features.shape[0] if features.ndim >= 2 else 1)
-    return snapshot(features), infer_batch_size(features)
+        size = features.nbytes
+        batch = features.shape[0] if features.ndim >= 2 else 1
+        return (TOO_LARGE if size > limit else features.copy()), batch, size
+    copied, size = snapshot_sized(features, limit)
+    return copied, infer_batch_size(features), size

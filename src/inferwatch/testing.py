@@ -11,9 +11,12 @@
         assert cap.value("inferwatch.predict.predictions") == 4
         assert cap.logs[0]["outcome"] == "ok"
 
-``capture()`` builds a fresh ``Monitor`` (every record logged, nothing
-exported), makes it the process default for the block, and shuts it down
-afterwards. Pass any ``configure`` option to override.
+``capture()`` builds a fresh ``Monitor`` with the options the process default
+was configured with (``inferwatch.configure(...)``: PII fields, sampling,
+thresholds), so a test sees what production does: the same pseudonyms, the
+same sampling decisions, the same feature copies. Only the log sink (kept in
+memory) and the exporter (none) differ. It is the process default for the
+block and is shut down afterwards. Pass any ``configure`` option to override.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from . import _monitor
 from ._catalogue import MetricPoint
 from ._histogram import Histogram
 from ._monitor import Monitor, set_monitor
@@ -42,11 +46,14 @@ class MemorySink:
         with self._lock:
             self.events.extend(events)
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         return None
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         return None
+
+    def losses(self) -> dict[str, int]:
+        return {}
 
 
 class Capture:
@@ -56,7 +63,8 @@ class Capture:
         self.monitor = monitor
         self._sink = sink
         self._records: list[InferenceRecord] = []
-        monitor.add_feature_consumer(self._records.extend)
+        # Observing records must not change which calls copy their features.
+        monitor.add_feature_consumer(self._records.extend, copies_features=False)
 
     @property
     def records(self) -> list[InferenceRecord]:
@@ -104,13 +112,14 @@ class Capture:
 @contextlib.contextmanager
 def capture(**options: Any) -> Iterator[Capture]:
     """Monitor the block with a fresh, default-making Monitor; see module docs."""
-    options.setdefault("sample_rate", 1.0)
-    options.setdefault("feature_sample_rate", 1.0)
-    options.setdefault("max_records_per_second", 1e9)
-    options.setdefault("metrics_exporter", "none")
-    options.setdefault("slow_threshold_ms", None)
+    current = _monitor._default
+    inherited = dict(current.options) if current is not None else {}
+    environ = current.environ if current is not None else None
+    inherited.pop("log_sink", None)
+    inherited["metrics_exporter"] = "none"
+    inherited.update(options)
     sink = MemorySink()
-    monitor = Monitor(log_sink=sink, **options)
+    monitor = Monitor(log_sink=sink, environ=environ, **inherited)
     previous = set_monitor(monitor)
     try:
         yield Capture(monitor, sink)
