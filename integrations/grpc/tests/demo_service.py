@@ -8,7 +8,9 @@ characters so every call has its own response size.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -38,9 +40,35 @@ def predict(request: dict[str, Any]) -> dict[str, Any]:
     return {"score": float(len(request.get("x", [])))}
 
 
+class Later:
+    """A predict the servicer leaves to a thread (in the RPC's context) to run after
+    the RPC has completed, when the test says so (``go``)."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.done = threading.Event()
+        self.result: Any = None
+
+    def start(self, request: dict[str, Any]) -> None:
+        context = contextvars.copy_context()  # as a background task or executor would
+
+        def run() -> None:
+            if self.go.wait(10):
+                self.result = predict(request)
+            self.done.set()
+
+        threading.Thread(target=context.run, args=(run,), daemon=True).start()
+
+
+#: The ``Later`` the next ``{"op": "later"}`` request uses (set by the test).
+later: Later | None = None
+
+
 def answer(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("op") == "monitored":
         return predict(request)
+    if request.get("op") == "later" and later is not None:
+        later.start(request)
     return {"echo": request.get("x"), "pad": "p" * int(request.get("pad", 0))}
 
 
@@ -82,10 +110,30 @@ def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Ite
         yield answer(request)
 
 
+def unimplemented(request: Any, context: grpc.ServicerContext) -> Any:
+    """What protoc's generated servicer base class does for a method not overridden."""
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details("Method not implemented!")
+    raise NotImplementedError("Method not implemented!")
+
+
 def sync_handler() -> grpc.GenericRpcHandler:
-    return grpc.method_handlers_generic_handler(SERVICE, _handlers(
-        unary_unary, unary_stream, stream_unary, stream_stream
-    ))
+    handlers = _handlers(unary_unary, unary_stream, stream_unary, stream_stream)
+    handlers["Unimplemented"] = grpc.unary_unary_rpc_method_handler(
+        unimplemented, request_deserializer=loads, response_serializer=dumps
+    )
+    return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+
+class CatchAll(grpc.GenericRpcHandler):
+    """Serves every method name a client sends (as a proxy or a gateway would)."""
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        if handler_call_details.method.startswith(f"/{SERVICE}/"):
+            return None  # the demo service's own methods
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: request)
 
 
 # -- async behaviors ------------------------------------------------------------

@@ -12,8 +12,9 @@ import grpc.aio
 import pytest
 
 from demo_service import SERVICE, Boom, aio_handler, dumps, loads, sizes
-from inferwatch.testing import Capture, capture
 from inferwatch_grpc import AioInferenceInterceptor
+from recording import Recorded as Capture
+from recording import capture
 
 pytestmark = pytest.mark.network
 

@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from demo_service import SERVICE, dumps, loads, sync_handler
-from inferwatch.testing import capture
 from inferwatch_grpc import InferenceInterceptor
+from recording import capture
 
 otel_grpc = pytest.importorskip("opentelemetry.instrumentation.grpc")
 
@@ -80,3 +80,25 @@ def test_span_ids_without_a_monitored_predict(
     else:
         assert record.trace_id == span.context.trace_id
         assert record.span_id == span.context.span_id
+
+
+def test_the_inference_id_is_never_the_trace_id(
+    served: tuple[grpc.Channel, InMemorySpanExporter],
+) -> None:
+    # Every call of one trace carries its trace id: as the inference id it would
+    # make them one inference (labels joined to the wrong call).
+    channel, spans = served
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    metadata = (("traceparent", f"00-{trace}-00f067aa0ba902b7-01"),)
+    call: Any = channel.unary_unary(f"/{SERVICE}/UnaryUnary", request_serializer=dumps,
+                                    response_deserializer=loads)
+    with capture() as cap:
+        for _ in range(2):
+            assert call({"op": "monitored", "x": [1]}, timeout=10, metadata=metadata)
+        records = cap.records
+    assert len(records) == 2
+    assert {span.context.trace_id for span in spans.get_finished_spans()} == {int(trace, 16)}
+    for record in records:
+        assert record.trace_id == int(trace, 16)  # the trace id goes to trace_id ...
+        assert trace not in record.id  # ... never to the inference id
+    assert records[0].id != records[1].id

@@ -13,8 +13,9 @@ import pytest
 
 import inferwatch
 from demo_service import SERVICE, Boom, dumps, loads, sizes, sync_handler
-from inferwatch.testing import Capture, capture
 from inferwatch_grpc import InferenceInterceptor
+from recording import Recorded as Capture
+from recording import capture
 
 pytestmark = pytest.mark.network
 
@@ -66,7 +67,7 @@ def test_unary_unary(channel: grpc.Channel) -> None:
         hist = cap.value(
             "rpc.server.call.duration",
             rpc__method="demo.Model/UnaryUnary",
-            rpc__status_code="OK",
+            rpc__response__status_code="OK",
             rpc__system__name="grpc",
         )
     assert response == {"echo": [1, 2], "pad": "ppppp"}

@@ -15,12 +15,21 @@ What is measured:
 - time to first message (streaming responses): to the first serialized
   response message;
 - status: the gRPC status name the client gets ("OK", "INVALID_ARGUMENT").
+
+What comes from the client is bounded before anything keeps it: the request
+id from metadata is used only when it is 1-128 characters of
+``[A-Za-z0-9._:/+=-]`` (else a fresh id is generated), no other metadata is
+read, and a method name becomes an attribute only when it looks like one and
+fewer than ``MAX_METHODS`` distinct methods have been seen (else ``_OTHER``,
+as the RPC semantic conventions name an unknown method), so a catch-all
+handler cannot grow series or memory with invented method names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
@@ -32,10 +41,22 @@ from inferwatch._record import Endpoint, HttpInfo, InferenceRecord
 if TYPE_CHECKING:
     from inferwatch._monitor import Monitor
 
-__all__ = ["DEFAULT_EXCLUDE", "RpcCall", "Settings"]
+__all__ = ["DEFAULT_EXCLUDE", "MAX_ID_LENGTH", "MAX_METHODS", "OTHER_METHOD", "RpcCall",
+           "Settings", "valid_id"]
 
 #: Method prefixes left alone by default: probes, not inferences.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+#: The longest request id taken from metadata (the ASGI middleware's cap too).
+MAX_ID_LENGTH = 128
+#: Distinct methods one interceptor records by name; later ones are ``OTHER_METHOD``.
+MAX_METHODS = 1000
+#: The method (and service) name of an RPC past those caps, as semconv names it.
+OTHER_METHOD = "_OTHER"
+
+_ID = re.compile(rf"[A-Za-z0-9._:/+=-]{{1,{MAX_ID_LENGTH}}}").fullmatch
+# /package.Service/Method, each part at most 200 characters of identifiers and dots.
+_METHOD = re.compile(r"/[A-Za-z0-9_.]{1,200}/[A-Za-z0-9_]{1,200}").fullmatch
 
 #: Statuses that are the server's fault (OTel RPC semconv sets ``error.type``
 #: on the server for these only); the others describe the request.
@@ -47,10 +68,10 @@ _Token = contextvars.Token[InferenceRecord | None]
 
 
 class Settings:
-    """Options of one interceptor; the endpoint per service is resolved lazily."""
+    """Options of one interceptor; the endpoint per method is resolved lazily."""
 
-    __slots__ = ("_endpoints", "attributes", "exclude", "model", "monitor", "request_id_key",
-                 "version")
+    __slots__ = ("_methods", "_methods_monitor", "attributes", "exclude", "model", "monitor",
+                 "request_id_key", "version")
 
     def __init__(
         self,
@@ -66,42 +87,65 @@ class Settings:
             raise TypeError(
                 "exclude= takes a sequence of method prefixes, e.g. ('/grpc.health.v1.Health/',)"
             )
+        if not isinstance(request_id_metadata, str) or not request_id_metadata:
+            raise TypeError(
+                "request_id_metadata= takes a metadata key, e.g. 'x-request-id'"
+            )
         self.model = model
         self.version = version
         self.attributes = {str(k): str(v) for k, v in (attributes or {}).items()}
         self.monitor = monitor
         self.exclude = tuple(exclude)
         self.request_id_key = request_id_metadata.lower()
-        self._endpoints: dict[str, tuple[Monitor, Endpoint]] = {}
+        # method -> (monitor, endpoint, the method as recorded), at most MAX_METHODS.
+        self._methods: dict[str, tuple[Monitor, Endpoint, str]] = {}
+        self._methods_monitor: Monitor | None = None
 
-    def resolve(self, method: str) -> tuple[Monitor, Endpoint] | None:
-        """The monitor and endpoint for ``method``; None when not monitored."""
+    def resolve(self, method: str) -> tuple[Monitor, Endpoint, str] | None:
+        """The monitor, endpoint and recorded method name; None when not monitored."""
         if method.startswith(self.exclude):
             return None
         mon = self.monitor if self.monitor is not None else get_monitor()
         if not mon.enabled:
             return None
-        service = method[1:].partition("/")[0] if method.startswith("/") else method
-        bound = self._endpoints.get(service)
-        if bound is None or bound[0] is not mon:
-            endpoint = mon.endpoint(
-                self.model or mon.config.model_name or service,
-                self.version or mon.config.model_version,
-                self.attributes,
-            )
-            bound = (mon, endpoint)
-            if self._endpoints and next(iter(self._endpoints.values()))[0] is not mon:
-                self._endpoints = {}  # the default monitor changed: forget the old one's
-            self._endpoints[service] = bound
+        methods = self._methods
+        if self._methods_monitor is not mon:  # the default monitor changed: start afresh
+            methods = self._methods = {}
+            self._methods_monitor = mon
+        bound = methods.get(method)
+        if bound is not None:
+            return bound
+        known = len(methods) < MAX_METHODS and _METHOD(method) is not None
+        recorded = method if known else OTHER_METHOD
+        service = method[1:].partition("/")[0] if known else OTHER_METHOD
+        endpoint = mon.endpoint(
+            self.model or mon.config.model_name or service,
+            self.version or mon.config.model_version,
+            self.attributes,
+        )
+        bound = (mon, endpoint, recorded)
+        if known:
+            methods[method] = bound
         return bound
 
     def request_id(self, metadata: Any) -> str | None:
+        """The caller's request id from ``metadata``, when it is a valid id (see module docs)."""
         key = self.request_id_key
         for item in metadata or ():
             if item[0] == key:
-                value = item[1]
-                return value if isinstance(value, str) else None
+                return valid_id(item[1])
         return None
+
+
+def valid_id(value: Any) -> str | None:
+    """``value`` if it may be an inference id: 1-128 characters of ``[A-Za-z0-9._:/+=-]``.
+
+    Anything else (too long, other characters, bytes) is not used: the record
+    gets a generated id, and the value goes nowhere.
+    """
+    if isinstance(value, str) and _ID(value) is not None:
+        return value
+    return None
 
 
 def _status_name(code: Any) -> str | None:
@@ -138,6 +182,15 @@ def _ended_early(context: Any) -> str | None:
     except Exception:  # a context without these: go by what we saw
         return None
     return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+
+
+class _Serialized:
+    """A response message serialized by us, passed through gRPC's serializer call."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 class RpcCall:
@@ -187,9 +240,17 @@ class RpcCall:
         return deserialize
 
     def stream_serializer(self, original: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
-        """Serializer of a streaming response: counts bytes, times the first message."""
+        """Serializer of a streaming response: counts bytes, times the first message.
+
+        Messages of a sync response iterator arrive serialized already (see
+        ``_iterate``) and pass through; those an async behavior yields or
+        writes are serialized, counted and timed here.
+        """
+        self.response_serializer = original
 
         def serialize(message: Any) -> bytes:
+            if type(message) is _Serialized:
+                return message.data
             data: bytes = message if original is None else original(message)
             try:
                 if not self.first_message_ns:
@@ -245,6 +306,26 @@ class RpcCall:
             _current.reset(token)
         except Exception:  # reset from another context: nothing of ours is bound here
             self.monitor.count_error("grpc_interceptor")
+
+    def _serialize(self, message: Any) -> Any:
+        """A sync stream's message, serialized here and counted.
+
+        On grpc.aio a sync iterator runs in a thread while its messages are
+        serialized later on the event loop: counted there, the last ones could
+        come after the record closed. A serializer that fails here gets the
+        message back unserialized, so gRPC calls it again and fails the RPC its
+        usual way.
+        """
+        original = self.response_serializer
+        try:
+            data = message if original is None else original(message)
+            size = len(data)
+        except Exception:
+            return message
+        if not self.first_message_ns:
+            self.first_message_ns = perf_counter_ns()
+        self.response_size += size
+        return _Serialized(data)
 
     def prepare(self, response: Any, context: Any) -> Any:
         """Serialize a unary response now; return what the behavior returns to gRPC."""
@@ -362,7 +443,7 @@ class RpcCall:
                     self.close_exc(exc, context, token)
                     raise
                 self.unbind(token)
-                yield message
+                yield self._serialize(message)
         finally:
             if not self.closed:
                 self.close_cancelled()

@@ -51,8 +51,8 @@ def instrument_handler(
             behavior = handler.unary_stream if response_streaming else handler.unary_unary
         if behavior is None or hasattr(behavior, "experimental_non_blocking"):
             return handler  # grpc.experimental callback-style behaviors: left as they are
-        mon, endpoint = resolved
-        call = RpcCall(mon, endpoint, method, settings.request_id(details.invocation_metadata))
+        mon, endpoint, recorded = resolved
+        call = RpcCall(mon, endpoint, recorded, settings.request_id(details.invocation_metadata))
         if response_streaming:
             serializer = call.stream_serializer(handler.response_serializer)
         else:

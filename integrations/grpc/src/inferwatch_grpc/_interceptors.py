@@ -56,11 +56,17 @@ class InferenceInterceptor(_Options, grpc.ServerInterceptor):
 
     Each call gets one ``InferenceRecord``: gRPC status name, duration, message
     bytes, time to first response message for streams, and the inference id
-    from the ``x-request-id`` metadata (generated when absent). A
-    ``@inferwatch.monitor`` predict called inside the servicer fills in the
-    same record rather than writing a second one. Metrics come out as
+    from the ``x-request-id`` metadata (generated when absent, or when the value
+    is not 1-128 characters of ``[A-Za-z0-9._:/+=-]``; no other metadata is
+    read). A ``@inferwatch.monitor`` predict called inside the servicer fills
+    in the same record rather than writing a second one, and makes the RPC an
+    inference; an RPC that never reaches one counts in the RPC metrics only,
+    never in ``inferwatch.predict.*`` or drift. Once the call has completed its
+    record is closed: a predict running later (a thread started with the RPC's
+    context) writes a record of its own. Metrics come out as
     ``rpc.server.call.duration`` with ``rpc.system.name``, ``rpc.method`` and
-    ``rpc.status_code``.
+    ``rpc.response.status_code``; past 1,000 distinct methods (a catch-all
+    handler) further ones are recorded as ``_OTHER``.
 
     Args:
         model, version: model name and version of RPCs with no monitored

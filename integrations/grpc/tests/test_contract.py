@@ -1,0 +1,218 @@
+"""What an RPC is, and what a client can put into records, metrics and logs.
+
+- An RPC that never reached a monitored predict (a method without one, a
+  method the servicer does not implement) is an RPC, not an inference: it
+  counts in the RPC metrics only.
+- A record whose RPC has completed is never joined by a predict that runs
+  later in a context copied from the RPC's.
+- Ids from metadata are capped in length and charset; no metadata value
+  reaches a metric attribute or a log line; invented method names cannot
+  grow series.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+import pytest
+
+import demo_service
+import inferwatch_grpc._call as grpc_call
+from demo_service import SERVICE, CatchAll, dumps, loads, sync_handler
+from inferwatch_grpc import InferenceInterceptor
+from recording import Recorded, capture
+
+pytestmark = pytest.mark.network
+
+TIMEOUT = 10.0
+EMAIL = "canary.person@example.org"
+PHONE = "+44 20 7946 0958"
+
+
+@pytest.fixture(scope="module")
+def channel() -> Iterator[grpc.Channel]:
+    server = grpc.server(ThreadPoolExecutor(max_workers=4), interceptors=[InferenceInterceptor()])
+    server.add_generic_rpc_handlers((sync_handler(), CatchAll()))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        server.stop(None).wait(TIMEOUT)
+
+
+def _unary(channel: grpc.Channel, request: Any, method: str = "UnaryUnary", **kw: Any) -> Any:
+    call: Any = channel.unary_unary(f"/{SERVICE}/{method}", request_serializer=dumps,
+                                    response_deserializer=loads)
+    return call(request, timeout=TIMEOUT, **kw)
+
+
+def _rpc_calls(cap: Recorded, **attributes: Any) -> int:
+    hist = cap.value("rpc.server.call.duration", **attributes)
+    return 0 if hist is None else int(hist.count)
+
+
+def _predict_calls(cap: Recorded) -> int:
+    return int(cap.value("inferwatch.predict.calls") or 0)
+
+
+# -- an RPC is not always an inference -------------------------------------------
+
+
+def test_an_rpc_without_a_monitored_predict_is_not_an_inference(channel: grpc.Channel) -> None:
+    with capture() as cap:
+        assert _unary(channel, {"x": [1]}) == {"echo": [1], "pad": ""}
+        (record,) = cap.records
+        inferences = cap.inferences
+        rpc_calls = _rpc_calls(cap, rpc__response__status_code="OK")
+        predict_calls = _predict_calls(cap)
+    assert record.inference is False
+    assert inferences == []  # kept out of drift
+    assert (rpc_calls, predict_calls) == (1, 0)
+
+
+def test_an_rpc_whose_predict_joined_is_one_inference(channel: grpc.Channel) -> None:
+    with capture() as cap:
+        assert _unary(channel, {"op": "monitored", "x": [1, 2]}) == {"score": 2.0}
+        (record,) = cap.records
+        inferences = cap.inferences
+        rpc_calls = _rpc_calls(cap)
+        predict_calls = _predict_calls(cap)
+    assert record.inference is True
+    assert inferences == [record]
+    assert (rpc_calls, predict_calls) == (1, 1)
+
+
+def test_an_unimplemented_method_is_an_rpc_not_an_inference(channel: grpc.Channel) -> None:
+    with capture() as cap:
+        with pytest.raises(grpc.RpcError) as info:
+            _unary(channel, {"x": [1]}, method="Unimplemented")
+        (record,) = cap.records
+        rpc_calls = _rpc_calls(cap, rpc__response__status_code="UNIMPLEMENTED")
+        predict_calls = _predict_calls(cap)
+        inferences = cap.inferences
+    assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    assert info.value.details() == "Method not implemented!"
+    assert record.http is not None and record.http.status_code == "UNIMPLEMENTED"
+    assert record.inference is False
+    assert (rpc_calls, predict_calls, inferences) == (1, 0, [])
+
+
+def test_a_predict_after_the_rpc_completed_never_joins_its_record(
+    channel: grpc.Channel,
+) -> None:
+    later = demo_service.later = demo_service.Later()
+    try:
+        with capture() as cap:
+            response = _unary(channel, {"op": "later", "x": [1, 2, 3]},
+                              metadata=(("x-request-id", "rpc-1"),))
+            (rpc_record,) = cap.records  # submitted: the RPC is complete
+            assert rpc_record.closed is True
+            later.go.set()
+            assert later.done.wait(TIMEOUT)
+            records = cap.records
+    finally:
+        demo_service.later = None
+    assert response == {"echo": [1, 2, 3], "pad": ""}
+    assert later.result == {"score": 3.0}
+    assert len(records) == 2, records
+    own = records[1]
+    assert own is not rpc_record
+    # The RPC's record is as it was when the RPC completed ...
+    assert (rpc_record.endpoint.model_name, rpc_record.inference) == ("demo.Model", False)
+    assert rpc_record.prediction is None and rpc_record.outcome == "ok"
+    assert rpc_record.http is not None and rpc_record.http.status_code == "OK"
+    # ... and the late predict is an inference of its own.
+    assert (own.endpoint.model_name, own.prediction, own.http) == ("scorer", 3.0, None)
+
+
+# -- what a client can put in ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent",
+    ["x" * 8000, "r" * 129, EMAIL, "id with spaces", "semi;colon", ""],
+    ids=["8000-chars", "129-chars", "email", "spaces", "semicolon", "empty"],
+)
+def test_a_request_id_that_is_not_an_id_is_replaced_by_a_generated_one(
+    channel: grpc.Channel, sent: str
+) -> None:
+    with capture() as cap:
+        _unary(channel, {"x": []}, metadata=(("x-request-id", sent),))
+        (record,) = cap.records
+        (log,) = cap.logs
+    assert len(record.id) == 32
+    int(record.id, 16)  # a generated id
+    assert log["inference.id"] == record.id
+    if sent:
+        assert sent not in json.dumps(log)
+
+
+@pytest.mark.parametrize("sent", ["line\nbreak", "caf\u00e9", "tab\t", "\x00", b"bytes"])
+def test_values_grpc_would_not_send_are_not_ids_either(sent: Any) -> None:
+    # What a non-Python client or a -bin key could hand the servicer.
+    assert grpc_call.valid_id(sent) is None
+    assert grpc_call.valid_id("ok-" + "a" * 125) == "ok-" + "a" * 125
+
+
+@pytest.mark.parametrize("sent", ["r" * 128, "2f1c-ab:x/y+z=_.", "0" * 32])
+def test_a_valid_request_id_is_kept(channel: grpc.Channel, sent: str) -> None:
+    with capture() as cap:
+        _unary(channel, {"x": []}, metadata=(("x-request-id", sent),))
+        (record,) = cap.records
+    assert record.id == sent
+
+
+def test_metadata_values_reach_no_metric_attribute_and_no_log(channel: grpc.Channel) -> None:
+    metadata = (
+        ("x-request-id", EMAIL),
+        ("x-user-email", EMAIL),
+        ("x-user-phone", PHONE),
+        ("authorization", f"Bearer {EMAIL}"),
+        ("user-agent-extra", PHONE),
+    )
+    with capture() as cap:
+        _unary(channel, {"x": [1]}, metadata=metadata)
+        _unary(channel, {"op": "monitored", "x": [1]}, metadata=metadata)
+        assert len(cap.records) == 2
+        points = cap.metrics()
+        logs = cap.logs
+    assert points and len(logs) == 2
+    for canary in (EMAIL, PHONE, "canary"):
+        for point in points:
+            for key, value in point.attributes.items():
+                assert canary not in str(key) and canary not in str(value), point
+        assert canary not in json.dumps(logs, default=str)
+
+
+def test_invented_method_names_cannot_grow_series(
+    channel: grpc.Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grpc_call, "MAX_METHODS", 3)
+    # A fresh interceptor: the module's server has seen methods already.
+    server = grpc.server(ThreadPoolExecutor(max_workers=2), interceptors=[InferenceInterceptor()])
+    server.add_generic_rpc_handlers((CatchAll(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    names = [f"/evil.S{i}/M" for i in range(6)] + ["/not a method/x", f"/{EMAIL}/M"]
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as own, capture() as cap:
+            for name in names:
+                call: Any = own.unary_unary(name)
+                assert call(b"ping", timeout=TIMEOUT) == b"ping"
+            records = cap.records
+            methods = {p.attributes["rpc.method"] for p in cap.metrics("rpc.server.call.duration")}
+            models = {p.attributes.get("model.name") for p in cap.metrics()} - {None}
+    finally:
+        server.stop(None).wait(TIMEOUT)
+    assert len(records) == len(names)
+    assert methods == {"evil.S0/M", "evil.S1/M", "evil.S2/M", grpc_call.OTHER_METHOD}
+    assert [r.http.route for r in records if r.http is not None][3:] == [
+        grpc_call.OTHER_METHOD
+    ] * (len(names) - 3)
+    assert models <= {"evil.S0", "evil.S1", "evil.S2", grpc_call.OTHER_METHOD}
