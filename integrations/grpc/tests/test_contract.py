@@ -216,3 +216,18 @@ def test_invented_method_names_cannot_grow_series(
         grpc_call.OTHER_METHOD
     ] * (len(names) - 3)
     assert models <= {"evil.S0", "evil.S1", "evil.S2", grpc_call.OTHER_METHOD}
+
+
+def test_a_failure_of_ours_is_counted_and_the_rpc_goes_on(
+    channel: grpc.Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Any, method: str) -> Any:
+        raise RuntimeError("inferwatch bug")
+
+    monkeypatch.setattr(grpc_call.Settings, "resolve", broken)
+    with capture() as cap:
+        assert _unary(channel, {"x": [7]}) == {"echo": [7], "pad": ""}
+        records = cap.records
+        errors = cap.value("inferwatch.self.errors", inferwatch__component="grpc_interceptor")
+    assert records == []  # unrecorded, not broken
+    assert errors == 1

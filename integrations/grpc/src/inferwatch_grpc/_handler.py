@@ -8,13 +8,14 @@ loop, a plain function in the server's thread pool.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 
-from inferwatch._capture import _count_internal_error
+from inferwatch import get_monitor
 
 from ._call import RpcCall, Settings
 
@@ -64,8 +65,15 @@ def instrument_handler(
             response_serializer=serializer,
         )
     except Exception:  # inferwatch must never break the RPC
-        _count_internal_error()
+        _count_failure(settings)
         return handler
+
+
+def _count_failure(settings: Settings) -> None:
+    """Count a failure of ours as ``inferwatch.self.errors{component=grpc_interceptor}``."""
+    # Nothing left to count it with if this fails too; the RPC goes on regardless.
+    with contextlib.suppress(Exception):
+        (settings.monitor or get_monitor()).count_error("grpc_interceptor")
 
 
 def _wrap_behavior(
