@@ -18,7 +18,7 @@ def test_exported_names_are_exactly_the_intended_ones() -> None:
     assert set(inferwatch.__all__) == {
         "ConfigurationError", "InferenceRecord", "InferwatchError", "MissingDependencyError",
         "Monitor", "__version__", "configure", "current_record", "get_monitor", "monitor",
-        "set_monitor", "stage",
+        "set_attribute", "set_attributes", "set_monitor", "stage",
     }
     for name in inferwatch.__all__:
         assert hasattr(inferwatch, name)

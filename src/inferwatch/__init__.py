@@ -15,7 +15,7 @@ signals, exported over OpenTelemetry::
 
 from __future__ import annotations
 
-from ._capture import current_record, monitor, stage
+from ._capture import current_record, monitor, set_attribute, set_attributes, stage
 from ._errors import ConfigurationError, InferwatchError, MissingDependencyError
 from ._monitor import Monitor, configure, get_monitor, set_monitor
 from ._record import InferenceRecord
@@ -33,6 +33,8 @@ __all__ = [
     "current_record",
     "get_monitor",
     "monitor",
+    "set_attribute",
+    "set_attributes",
     "set_monitor",
     "stage",
 ]

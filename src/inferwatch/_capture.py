@@ -45,6 +45,8 @@ __all__ = [
     "end_transport",
     "monitor",
     "new_record",
+    "set_attribute",
+    "set_attributes",
     "stage",
 ]
 
@@ -102,6 +104,44 @@ _trace_ids = _span_reader()
 def current_record() -> InferenceRecord | None:
     """The record of the monitored call running in this context, or None."""
     return _current.get()
+
+
+def set_attribute(key: str, value: Any) -> bool:
+    """Set a per-call attribute on the inference running in this context.
+
+    ::
+
+        @app.post("/predict")
+        async def predict(body: Body):
+            inferwatch.set_attribute("segment", body.segment)    # on logs and metrics
+            inferwatch.set_attribute("email", body.email)        # pii_fields=["email"]:
+            return model(body.features)                           # pseudonymised, never a metric
+
+    The attribute goes on the record's log line and, unless its key is listed
+    in ``pii_fields`` or ``drop_fields``, on its metrics (values capped per key
+    by ``max_attribute_values``; free text that looks like an email or phone
+    number is kept off metrics). Keys in ``pii_fields`` are pseudonymised in
+    the log, keys in ``drop_fields`` dropped. Returns False (and does nothing)
+    outside a monitored call or after its record was closed.
+    """
+    record = _current.get()
+    if record is None or record.closed:
+        return False
+    attributes = record.attributes
+    if attributes is None:
+        record.attributes = {str(key): value}
+    else:
+        attributes[str(key)] = value
+    return True
+
+
+def set_attributes(attributes: Mapping[str, Any] | None = None, /, **more: Any) -> bool:
+    """Set several per-call attributes at once (see ``set_attribute``)."""
+    items = {**(attributes or {}), **more}
+    done = True
+    for key, value in items.items():
+        done = set_attribute(key, value) and done
+    return done
 
 
 def new_record(endpoint: Endpoint, inference_id: str | None = None) -> InferenceRecord:
