@@ -35,8 +35,8 @@ core; the names below are the whole interface.
 
 from __future__ import annotations
 
-from ._capture import begin_transport, current_record, end_transport, new_record
 from ._capture import _trace_ids as _read_trace_ids
+from ._capture import begin_transport, current_record, end_transport, new_record
 from ._record import Endpoint, HttpInfo, InferenceRecord
 
 __all__ = [
