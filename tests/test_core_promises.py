@@ -353,3 +353,26 @@ def test_sigterm_flushes_every_record_then_chains(tmp_path: Path, mode: str) -> 
     lines = log.read_text().splitlines()
     assert len(lines) == 500
     assert {json.loads(line)["model.name"] for line in lines} == {"m"}
+
+
+def test_free_text_attributes_with_pii_never_become_metric_attributes(make_monitor: Any) -> None:
+    mon = make_monitor(max_attribute_values=5)
+
+    @inferwatch.monitor(model="m", monitor=mon)
+    def predict(note: str) -> float:
+        inferwatch.set_attribute("note", note)
+        return 0.5
+
+    predict("call josé.garcía@bücher.de back")
+    predict("or +44 20 7946 0958")
+    for i in range(20):
+        predict(f"tenant-{i}")
+    mon.flush()
+    notes = {p.attributes.get("note") for p in mon.collect()
+             if p.name == "inferwatch.predict.calls"}
+    assert "_redacted" in notes and "_other" in notes
+    assert not any("@" in str(n) or "7946" in str(n) for n in notes)
+    assert len(notes) <= 7
+    dropped = mon.summary()["dropped"]
+    assert dropped["attribute_redacted"] == 2
+    assert dropped["attribute_overflow"] > 0

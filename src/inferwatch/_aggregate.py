@@ -22,13 +22,16 @@ from ._histogram import (
     Histogram,
     LogHistogram,
 )
+from ._pii_scrub import contains_pii
 from ._record import Endpoint, HttpInfo, InferenceRecord, rpc_method
 from ._spill import Spill, SpilledCalls
 
 __all__ = ["OTHER", "Aggregates", "AttributeLimiter", "MetricPoint"]
 
 OTHER = "_other"
+REDACTED = "_redacted"
 _MAX_ATTRIBUTE_KEYS = 16
+_MAX_ATTRIBUTE_LENGTH = 256
 
 Attrs = tuple[tuple[str, Any], ...]
 
@@ -42,6 +45,8 @@ class AttributeLimiter:
         self.excluded = excluded
         self._seen: dict[str, set[Any]] = {}
         self.overflowed = 0
+        #: Attribute values kept off metrics because they looked like PII.
+        self.redacted = 0
 
     def limit(self, attributes: dict[str, Any] | None) -> Attrs:
         if not attributes:
@@ -52,6 +57,14 @@ class AttributeLimiter:
                 continue
             if not isinstance(value, (str, bool, int, float)):
                 value = str(value)
+            if type(value) is str:
+                if len(value) > _MAX_ATTRIBUTE_LENGTH:
+                    value = value[:_MAX_ATTRIBUTE_LENGTH]
+                if value not in self._seen.get(key, ()) and contains_pii(value):
+                    # Free text with an email or phone number in it: the log
+                    # scrubs it, and a metric attribute never carries it.
+                    self.redacted += 1
+                    value = REDACTED
             seen = self._seen.get(key)
             if seen is None:
                 if len(self._seen) >= _MAX_ATTRIBUTE_KEYS:
@@ -286,12 +299,12 @@ class Aggregates:
 
     @staticmethod
     def _fold_spilled(hist: Histogram, entry: SpilledCalls) -> None:
-        for index, n in entry.explicit.items():
-            hist.counts[index] += n
-        hist.count += entry.calls
-        hist.sum += entry.sum_ns * 1e-9
-        hist.min = min(hist.min, entry.min_ns * 1e-9)
-        hist.max = max(hist.max, entry.max_ns * 1e-9)
+        # Both views (explicit and exponential buckets) get the spilled calls.
+        hist.add_binned(
+            entry.explicit, entry.exp, count=entry.calls, total=entry.sum_ns * 1e-9,
+            low=entry.min_ns * 1e-9, high=entry.max_ns * 1e-9,
+            zero_count=entry.calls - sum(entry.exp.values()),
+        )
 
     def _histogram(self, metric: str, key: Any) -> Histogram:
         hist = self.histograms.get((metric, key))

@@ -529,6 +529,7 @@ class Monitor:
             survived = {
                 "record_attributes": self._aggregates.bad_attributes,
                 "prediction_type": self._aggregates.unsupported_predictions,
+                "batch_size": self._aggregates.bad_batch_sizes,
             }
         for series, in_flight in self._in_flight().items():
             attrs = {"model.name": series.model_name, "model.version": series.model_version}
@@ -584,6 +585,11 @@ class Monitor:
         }
         for reason, counter in list(self._drops.items()):
             drops[reason] = drops.get(reason, 0) + count_value(counter)
+        limiter = self._aggregates.limiter
+        # Attribute values past their caps (counted under '_other') and values
+        # kept off metrics because they looked like PII.
+        drops["attribute_overflow"] = limiter.overflowed
+        drops["attribute_redacted"] = limiter.redacted
         for source in (self._sink, self._otel):
             losses = getattr(source, "losses", None)
             if losses is None:
