@@ -276,3 +276,22 @@ def test_delta_temporality_reader_gets_exponential_deltas() -> None:
     finally:
         mon.shutdown()
         provider.shutdown()
+
+
+def test_calls_spilled_under_saturation_reach_both_views() -> None:
+    from inferwatch._aggregate import Aggregates
+    from inferwatch._spill import SpilledCalls
+
+    durations_ns = [0, 1_500, 2_000_000, 2_300_000, 400_000_000]
+    entry = SpilledCalls()
+    for ns in durations_ns:
+        entry.add(ns, 1)
+    folded = Histogram(LATENCY_BOUNDS_S)
+    Aggregates._fold_spilled(folded, entry)
+    direct = Histogram(LATENCY_BOUNDS_S)
+    direct.add(np.asarray(durations_ns, dtype=np.float64) * 1e-9)
+    assert np.array_equal(folded.counts, direct.counts)
+    assert folded.exp.count == folded.count == 5  # the exponential export counts them too
+    assert folded.exp.zero_count == direct.exp.zero_count == 1
+    assert folded.exp.positive.offset == direct.exp.positive.offset
+    assert np.array_equal(folded.exp.positive.counts, direct.exp.positive.counts)

@@ -364,18 +364,20 @@ class Histogram:
 
     def add_binned(
         self, explicit: Mapping[int, int], exponential: Mapping[int, int], *,
-        count: int, total: float, low: float, high: float, scale: int = DEFAULT_SCALE,
+        count: int, total: float, low: float, high: float, zero_count: int = 0,
+        scale: int = DEFAULT_SCALE,
     ) -> None:
-        """Add values binned elsewhere (cheaply, on the request path).
+        """Add non-negative values binned elsewhere (cheaply, on the request path).
 
         ``explicit`` maps an explicit-bucket index (``bisect_left(bounds, v)``)
-        to a count, ``exponential`` a positive ``exp_index(v, scale)`` to a
-        count; ``count``, ``total``, ``low`` and ``high`` are the values'
-        count, sum, min and max.
+        to a count, ``exponential`` a positive value's ``exp_index(v, scale)``
+        to a count, and ``zero_count`` counts the zeros; ``count``, ``total``,
+        ``low`` and ``high`` are the values' count, sum, min and max.
         """
         for index, n in explicit.items():
             self.counts[index] += n
         self.exp.add_indexed(exponential, scale)
+        self.exp.zero_count += zero_count
         self.count += count
         self.sum += total
         self.min = min(self.min, low)

@@ -17,7 +17,7 @@ import threading
 from bisect import bisect_left
 from typing import Any
 
-from ._histogram import LATENCY_BOUNDS_S
+from ._histogram import LATENCY_BOUNDS_S, exp_index
 from ._record import Endpoint, InferenceRecord
 
 __all__ = ["Spill", "SpilledCalls"]
@@ -29,7 +29,7 @@ _LOG_SUB = 16  # LogHistogram's buckets per doubling
 class SpilledCalls:
     """Counts and binned durations of spilled calls of one series."""
 
-    __slots__ = ("calls", "explicit", "log", "max_ns", "min_ns", "rows", "sum_ns")
+    __slots__ = ("calls", "exp", "explicit", "log", "max_ns", "min_ns", "rows", "sum_ns")
 
     def __init__(self) -> None:
         self.calls = 0
@@ -41,6 +41,8 @@ class SpilledCalls:
         self.explicit: dict[int, int] = {}
         #: LogHistogram bucket index -> count.
         self.log: dict[int, int] = {}
+        #: Exponential bucket index of the duration in seconds -> count (zeros left out).
+        self.exp: dict[int, int] = {}
 
     def add(self, duration_ns: int, rows: int) -> None:
         self.calls += 1
@@ -54,6 +56,9 @@ class SpilledCalls:
         self.explicit[index] = self.explicit.get(index, 0) + 1
         log_index = int(math.log2(duration_ns if duration_ns > 1 else 1) * _LOG_SUB)
         self.log[log_index] = self.log.get(log_index, 0) + 1
+        if duration_ns > 0:
+            exp = exp_index(duration_ns * 1e-9)
+            self.exp[exp] = self.exp.get(exp, 0) + 1
 
 
 PredictKey = tuple[Endpoint, str, "str | None"]
