@@ -12,12 +12,25 @@ from typing import Any
 
 import numpy as np
 import pytest
+from structlog import DropEvent
 
 from inferwatch._errors import ConfigurationError
-from inferwatch._logs import RenderCounter, make_log_sink, record_to_event, to_jsonable
+from inferwatch._logs import (
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_ROUTE_CHARS,
+    MAX_STRING_CHARS,
+    LogPipeline,
+    RenderCounter,
+    default_processors,
+    make_log_sink,
+    record_to_event,
+    to_jsonable,
+)
 from inferwatch._pii import PiiKey, Pseudonymizer
 from inferwatch._record import Endpoint, HttpInfo, InferenceRecord
 from inferwatch.logsinks import (
+    FanoutSink,
     JsonLinesRenderer,
     LogSink,
     NullSink,
@@ -178,19 +191,30 @@ def test_optional_fields() -> None:
     assert e["http.route"] == "/v1/predict"
     assert e["http.response.status_code"] == 200
     assert (e["http.request.body.size"], e["http.response.body.size"]) == (10, 20)
-    assert e["http.server.ttfb_ms"] == 0.5
-    assert e["transport.duration_ms"] == 2.0
+    assert e["inferwatch.http.ttfb_ms"] == 0.5
+    assert e["inferwatch.transport.duration_ms"] == 2.0
+    assert not {"http.server.ttfb_ms", "transport.duration_ms"} & set(e)
     assert "features" not in e and "feature_hash" not in e
 
 
 def test_grpc_fields() -> None:
     info = HttpInfo("grpc", "/iris.Model/Predict")
     info.status_code = "OK"
+    info.request_size, info.response_size, info.ttfb_ns = 7, 9, 250_000
     e = event(make_record(http=info))
     assert e["rpc.system.name"] == "grpc"
     assert e["rpc.method"] == "iris.Model/Predict"  # semantic conventions: no leading slash
-    assert e["rpc.status_code"] == "OK"
+    assert e["rpc.response.status_code"] == "OK"
+    assert (e["inferwatch.rpc.request.size"], e["inferwatch.rpc.response.size"]) == (7, 9)
+    assert e["inferwatch.rpc.time_to_first_message_ms"] == 0.25
     assert not any(k.startswith("http.") for k in e)
+    renamed = {
+        "rpc.status_code",
+        "rpc.request.size",
+        "rpc.response.size",
+        "rpc.server.time_to_first_message_ms",
+    }
+    assert not renamed & set(e)
 
 
 def test_features_rendering() -> None:
@@ -599,3 +623,162 @@ def test_make_log_sink_errors() -> None:
         make_log_sink("file")
     with pytest.raises(ConfigurationError, match="stdout, stderr, file, otlp, none"):
         make_log_sink("syslog")
+
+
+# -- inference id and string caps ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["x-request-id", "X-Request-Id", "inference.id", "request_id"])
+def test_caller_id_is_pseudonymised_when_listed(field: str, tmp_path: Path) -> None:
+    p = pseudonymizer(fields=[field])
+    record = make_record(inference_id=CANARY_EMAIL)
+    e = event(record, pseudonymizer=p)
+    assert e["inference.id"] == p.pseudonym(CANARY_EMAIL)
+    for text in rendered_everywhere([e], tmp_path):
+        assert CANARY_EMAIL not in text
+
+
+def test_id_field_names_can_be_added_for_a_custom_header() -> None:
+    p = pseudonymizer(fields=["x-correlation-id"])
+    record = make_record(inference_id=CANARY_ID)
+    assert event(record, pseudonymizer=p)["inference.id"] == CANARY_ID  # not an id name
+    pipeline = LogPipeline(pseudonymizer=p, id_fields=["X-Correlation-Id"])
+    rendered = pipeline.render(record, "rate", 1.0)
+    assert rendered is not None and rendered["inference.id"] == p.pseudonym(CANARY_ID)
+
+
+def test_generated_and_unlisted_ids_stay_as_they_are() -> None:
+    p = pseudonymizer(fields=["inference.id"])
+    generated = make_record()  # no caller id: a random id is nobody's data
+    assert event(generated, pseudonymizer=p)["inference.id"] == f"{0xABC:032x}"
+    unlisted = pseudonymizer(fields=["user_id"])
+    assert event(make_record(inference_id="req-7"), pseudonymizer=unlisted)["inference.id"] == (
+        "req-7"
+    )
+
+
+def test_rendered_strings_are_capped() -> None:
+    http = HttpInfo("http", "POST", "/r/" + "a" * 5000)
+    endpoint = Endpoint("f" * 900, "m" * 900, "v" * 900)
+    record = InferenceRecord(endpoint, TS_NS, 0, 1, "i" * 8000, 0, 0)
+    record.outcome, record.error_type = "error", "E" * 900
+    record.error_message = "bad value " * 900
+    record.attributes = {"note": "n" * 5000}
+    record.prediction = ["p" * 5000]
+    record.http = http
+    e = event(record)
+    limits = {
+        "inference.id": MAX_ID_CHARS,
+        "http.route": MAX_ROUTE_CHARS,
+        "error.type": MAX_NAME_CHARS,
+        "model.name": MAX_NAME_CHARS,
+        "model.version": MAX_NAME_CHARS,
+        "endpoint": MAX_NAME_CHARS,
+    }
+    for key, limit in limits.items():
+        assert len(e[key]) == limit and e[key].endswith("…"), key
+    assert 0 < len(e["error.message"]) <= 256
+    assert len(e["attributes"]["note"]) == MAX_STRING_CHARS
+    assert len(e["prediction"][0]) == MAX_STRING_CHARS
+    assert len(json.dumps(e)) < 6000  # an 8,000-character id is not on every line
+
+
+def test_grpc_status_is_capped() -> None:
+    info = HttpInfo("grpc", "/" + "s" * 900)
+    info.status_code = "S" * 900
+    e = event(make_record(http=info))
+    assert len(e["rpc.method"]) == MAX_ROUTE_CHARS
+    assert len(e["rpc.response.status_code"]) == MAX_NAME_CHARS
+
+
+def test_http_scheme_and_protocol_version() -> None:
+    http = HttpInfo("http", "GET", "/p", scheme="https", protocol_version="2")
+    e = event(make_record(http=http))
+    assert (e["url.scheme"], e["network.protocol.version"]) == ("https", "2")
+    assert "url.scheme" not in event(make_record(http=HttpInfo("http", "GET", "/p")))
+
+
+# -- the processor pipeline -----------------------------------------------------------------
+
+
+def test_pipeline_runs_user_processors_after_the_built_ins() -> None:
+    seen: list[Any] = []
+
+    def add_region(logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+        seen.append((method_name, event_dict["_record"], "model.name" in event_dict))
+        event_dict["region"] = "eu-west-1"
+        return event_dict
+
+    class Rename:
+        def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+            event_dict["svc"] = event_dict.pop("service.name")
+            return event_dict
+
+    record = make_record(outcome="error")
+    pipeline = LogPipeline(service_name="svc", processors=[add_region, Rename()])
+    e = pipeline.render(record, "error", 1.0)
+    assert e is not None
+    assert seen == [("error", record, True)]
+    assert e["region"] == "eu-west-1" and e["svc"] == "svc" and "service.name" not in e
+    assert "_record" not in e
+    assert pipeline.losses() == {}
+    base = event(record, rule="error", adjusted_count=1.0)
+    base["svc"] = base.pop("service.name")
+    assert e == {**base, "region": "eu-west-1"}
+
+
+def test_pipeline_drops_are_counted() -> None:
+    def drop_health(logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+        if event_dict["model.name"] == "iris":
+            raise DropEvent
+        return event_dict
+
+    def broken(logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+        raise RuntimeError("user bug")
+
+    def returns_none(logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+        return None
+
+    assert LogPipeline(processors=[drop_health]).render(make_record(), "rate", 1.0) is None
+    for proc in (broken, returns_none):
+        pipeline = LogPipeline(processors=[proc])
+        assert pipeline.render(make_record(), "rate", 1.0) is None
+        assert pipeline.render(make_record(), "rate", 1.0) is None
+        assert pipeline.losses() == {"log_processor_error": 2}
+    pipeline = LogPipeline(processors=[drop_health])
+    pipeline.render(make_record(), "rate", 1.0)
+    assert pipeline.losses() == {"log_processor_dropped": 1}
+
+
+def test_pipeline_rejects_what_is_not_a_processor() -> None:
+    with pytest.raises(ConfigurationError, match="not callable"):
+        LogPipeline(processors=["add_region"])  # type: ignore[list-item]
+
+
+def test_built_in_processors_are_structlog_processors() -> None:
+    record = make_record(stages={"model": 1_000_000})
+    event_dict: dict[str, Any] = {"_record": record}
+    for proc in default_processors(None, include_features=False):
+        event_dict = proc(None, "info", event_dict)
+    assert event_dict["stages_ms"] == {"model": 1.0}
+    assert event_dict["attributes"] == {"region": "eu"}
+
+
+# -- several sinks -----------------------------------------------------------------------------
+
+
+def test_make_log_sink_several(tmp_path: Path) -> None:
+    sink = make_log_sink("file, stderr", path=str(tmp_path / "l.jsonl"))
+    assert isinstance(sink, FanoutSink)
+    assert sink.names == ["file", "stderr"]
+    assert [type(s) for s in sink.sinks] == [RotatingFileSink, StreamSink]
+    sink.emit([{"event": "x"}])
+    sink.close(1.0)
+    assert (tmp_path / "l.jsonl").read_text() == '{"event":"x"}\n'
+    assert sink.losses_by_sink() == {"file": {}, "stderr": {}}
+
+
+@pytest.mark.parametrize("kind", ["file,file", "none,stdout", "stdout,syslog", " , "])
+def test_make_log_sink_refuses_bad_lists(kind: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="sink"):
+        make_log_sink(kind, path=str(tmp_path / "l"))

@@ -108,6 +108,19 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Option], str]:
     return parse
 
 
+def _sink_list(raw: str, option: Option) -> str:
+    # One log sink, or several joined by commas ("file,otlp"), each named once.
+    names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    if (
+        not names
+        or len(set(names)) != len(names)
+        or any(name not in LOG_SINKS for name in names)
+        or ("none" in names and len(names) > 1)
+    ):
+        raise _fail(option, raw)
+    return ",".join(names)
+
+
 def _names(raw: str, option: Option) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -176,9 +189,10 @@ class Config:
     model_version: str = _option(
         "INFERWATCH_MODEL_VERSION", "unversioned", _text, "Default model version.", "any text")
     log_sink: str = _option(
-        "INFERWATCH_LOG_SINK", "stdout", _choice(LOG_SINKS),
+        "INFERWATCH_LOG_SINK", "stdout", _sink_list,
         "Where per-inference log records go; unset, OTEL_LOGS_EXPORTER (otlp, console = "
-        "stdout, none).", "one of " + ", ".join(LOG_SINKS),
+        "stdout, none).",
+        "one of " + ", ".join(LOG_SINKS) + ", or several joined by commas (file,otlp)",
         fallbacks=(Fallback("OTEL_LOGS_EXPORTER", _otel_exporter(
             {"otlp": "otlp", "console": "stdout", "none": "none"}), "otlp, console or none"),))
     log_file: str | None = _option(
@@ -448,7 +462,7 @@ def resolve_config(
             continue
         found, value = _from_environment(option, env)
         values[option.name] = value if found else option.default
-    if values["log_sink"] == "file" and not values["log_file"]:
+    if "file" in values["log_sink"].split(",") and not values["log_file"]:
         raise ConfigurationError(
             "option 'log_sink' is 'file' but no 'log_file' is set: set log_file= or "
             "INFERWATCH_LOG_FILE to the path to write"
