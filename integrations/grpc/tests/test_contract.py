@@ -21,6 +21,7 @@ import grpc
 import pytest
 
 import demo_service
+import inferwatch
 import inferwatch_grpc._call as grpc_call
 from demo_service import SERVICE, CatchAll, dumps, loads, sync_handler
 from inferwatch_grpc import InferenceInterceptor
@@ -231,3 +232,40 @@ def test_a_failure_of_ours_is_counted_and_the_rpc_goes_on(
         errors = cap.value("inferwatch.self.errors", inferwatch__component="grpc_interceptor")
     assert records == []  # unrecorded, not broken
     assert errors == 1
+
+
+def _probe_handler() -> grpc.GenericRpcHandler:
+    """An excluded method reporting whether a record is current where it runs."""
+
+    def check(request: bytes, context: Any) -> bytes:
+        return b"leak" if inferwatch.current_record() is not None else b"none"
+
+    return grpc.method_handlers_generic_handler(
+        "grpc.health.v1.Health", {"Check": grpc.unary_unary_rpc_method_handler(check)}
+    )
+
+
+def test_a_predict_inside_a_response_stream_joins_and_nothing_leaks() -> None:
+    # One worker thread: the stream and the probe after it run on the same thread.
+    server = grpc.server(ThreadPoolExecutor(max_workers=1), interceptors=[InferenceInterceptor()])
+    server.add_generic_rpc_handlers((sync_handler(), _probe_handler()))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as own, capture() as cap:
+            stream: Any = own.unary_stream(f"/{SERVICE}/UnaryStream", request_serializer=dumps,
+                                           response_deserializer=loads)
+            responses = list(stream({"op": "monitored", "x": [1, 2], "n": 3}, timeout=TIMEOUT,
+                                    metadata=(("x-request-id", "s-1"),)))
+            probe: Any = own.unary_unary("/grpc.health.v1.Health/Check")
+            assert probe(b"?", timeout=TIMEOUT) == b"none"
+            records = cap.records
+    finally:
+        server.stop(None).wait(TIMEOUT)
+    assert [r["score"] for r in responses] == [2.0, 2.0, 2.0]
+    (rpc,) = [r for r in records if r.http is not None]
+    # The first predict filled in the RPC's record; the later ones are the same
+    # inference's further calls, under its id.
+    assert (rpc.endpoint.model_name, rpc.inference, rpc.prediction) == ("scorer", True, 2.0)
+    assert {r.id for r in records} == {"s-1"}
+    assert len(records) == 3

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from inferwatch._capture import _current, begin_transport, end_transport
+from inferwatch._capture import begin_transport, end_transport
 from inferwatch._monitor import get_monitor
 from inferwatch._record import Endpoint, HttpInfo, InferenceRecord
 
@@ -293,20 +293,6 @@ class RpcCall:
         self.record = record
         return token
 
-    def bind(self) -> _Token | None:
-        """Make the record current again (each step of a response stream)."""
-        if self.record is None:
-            return None
-        return _current.set(self.record)
-
-    def unbind(self, token: _Token | None) -> None:
-        if token is None:
-            return
-        try:
-            _current.reset(token)
-        except Exception:  # reset from another context: nothing of ours is bound here
-            self.monitor.count_error("grpc_interceptor")
-
     def _serialize(self, message: Any) -> Any:
         """A sync stream's message, serialized here and counted.
 
@@ -364,10 +350,10 @@ class RpcCall:
         else:
             self._close(status, None, token)
 
-    def close_cancelled(self) -> None:
+    def close_cancelled(self, token: _Token | None) -> None:
         """The response stream was dropped before its end (the client went away)."""
         if not self.closed:
-            self._close("CANCELLED", None, self.bind())
+            self._close("CANCELLED", None, token)
 
     def _close(self, status: str, exc: BaseException | None, token: _Token | None) -> None:
         record = self.record
@@ -414,40 +400,42 @@ class RpcCall:
 
     def wrap_stream_response(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
         def stream_response(request: Any, context: Any) -> Iterator[Any]:
-            token = self.open()
+            # The stream runs in a context of its own, entered for each step:
+            # gRPC pulls messages on whatever thread it likes (a pool thread
+            # serves other RPCs between two steps; sync handlers on grpc.aio
+            # step in executor threads), and a predict inside the generator
+            # must see this call's record, and only this call's.
+            ctx = contextvars.copy_context()
+            token = ctx.run(self.open)
             try:
-                responses = behavior(request, context)
+                responses = ctx.run(behavior, request, context)
             except BaseException as exc:
-                self.close_exc(exc, context, token)
+                ctx.run(self.close_exc, exc, context, token)
                 raise
-            # Each step of the stream binds the record for itself: gRPC may
-            # pull messages from another thread (sync handlers on grpc.aio).
-            self.unbind(token)
-            return self._iterate(responses, context)
+            return self._iterate(ctx, token, responses, context)
 
         return stream_response
 
-    def _iterate(self, responses: Any, context: Any) -> Iterator[Any]:
+    def _iterate(
+        self, ctx: contextvars.Context, token: _Token | None, responses: Any, context: Any
+    ) -> Iterator[Any]:
         iterator: Iterator[Any] | None = None
         try:
             while True:
-                token = self.bind()
                 try:
                     if iterator is None:
-                        iterator = iter(responses)
-                    message = next(iterator)
+                        iterator = ctx.run(iter, responses)
+                    message = ctx.run(next, iterator)
                 except StopIteration:
-                    self.close_ok(context, token)
+                    ctx.run(self.close_ok, context, token)
                     return
                 except BaseException as exc:
-                    self.close_exc(exc, context, token)
+                    ctx.run(self.close_exc, exc, context, token)
                     raise
-                self.unbind(token)
                 yield self._serialize(message)
         finally:
             if not self.closed:
-                self.close_cancelled()
+                ctx.run(self.close_cancelled, token)
                 close = getattr(iterator, "close", None)
                 if close is not None:
-                    close()
-
+                    ctx.run(close)

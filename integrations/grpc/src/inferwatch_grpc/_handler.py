@@ -110,17 +110,17 @@ def _async_unary_response(
 
 def _async_stream_response(call: RpcCall, behavior: Callable[..., Any]) -> Callable[..., Any]:
     async def stream_response(request: Any, context: Any) -> AsyncIterator[Any]:
+        # grpc.aio runs each RPC in a task of its own, so the record stays
+        # bound in that task's context from the first step to the last.
         token = call.open()
         try:
             responses = behavior(request, context)
         except BaseException as exc:
             call.close_exc(exc, context, token)
             raise
-        call.unbind(token)
         iterator: AsyncIterator[Any] | None = None
         try:
             while True:
-                token = call.bind()
                 try:
                     if iterator is None:
                         iterator = responses.__aiter__()
@@ -131,11 +131,10 @@ def _async_stream_response(call: RpcCall, behavior: Callable[..., Any]) -> Calla
                 except BaseException as exc:
                     call.close_exc(exc, context, token)
                     raise
-                call.unbind(token)
                 yield message
         finally:
             if not call.closed:
-                call.close_cancelled()
+                call.close_cancelled(token)
                 aclose = getattr(iterator, "aclose", None)
                 if aclose is not None:
                     await aclose()
