@@ -29,10 +29,46 @@ class ModelError(Exception):
     """Raised by the test apps."""
 
 
+class Recorded:
+    """A ``capture()`` that also sees records that are not inferences.
+
+    Feature consumers (drift, and ``Capture.records``) see only inferences; a
+    request that never reached a model is still recorded, for the HTTP
+    metrics, and these tests look at it: transport records are taken as the
+    middleware submits them, a predict's own records as they are drained.
+    """
+
+    def __init__(self, cap: Captured, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.cap = cap
+        self._seen: list[Any] = []
+        self._ids: set[int] = set()
+        submit = cap.monitor.submit
+
+        def submitted(record: Any) -> None:
+            self._add(record)
+            submit(record)
+
+        monkeypatch.setattr(cap.monitor, "submit", submitted)
+        cap.monitor.add_feature_consumer(lambda records: [self._add(r) for r in records])
+
+    def _add(self, record: Any) -> None:
+        if id(record) not in self._ids:
+            self._ids.add(id(record))
+            self._seen.append(record)
+
+    @property
+    def records(self) -> list[Any]:
+        self.cap.monitor.flush(logs=False)
+        return list(self._seen)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cap, name)
+
+
 @pytest.fixture
-def cap() -> Iterator[Captured]:
-    with capture() as captured:
-        yield captured
+def cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
+    with capture(feature_sample_rate=1.0) as captured:
+        yield Recorded(captured, monkeypatch)
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -91,7 +127,7 @@ def predict_app() -> Any:
 # -- ids -------------------------------------------------------------------------
 
 
-def test_inference_id_from_request_header_is_echoed(cap: Captured) -> None:
+def test_inference_id_from_request_header_is_echoed(cap: Recorded) -> None:
     app = InferenceMiddleware(predict_app())
     response = run(call(app, "GET", "/plain/a", headers={"X-Request-ID": "req-42"}))
     assert response.headers["x-request-id"] == "req-42"
@@ -99,14 +135,25 @@ def test_inference_id_from_request_header_is_echoed(cap: Captured) -> None:
     assert record.id == "req-42"
 
 
-def test_inference_id_from_traceparent(cap: Captured) -> None:
+def test_traceparent_gives_the_trace_id_never_the_inference_id(cap: Recorded) -> None:
+    # Every request of one trace carries the same trace id: as the inference
+    # id it would make them one inference (labels joined to the wrong call).
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     app = InferenceMiddleware(predict_app())
-    response = run(call(app, "GET", "/plain/a", headers={
-        "traceparent": f"00-{trace}-00f067aa0ba902b7-01",
-    }))
-    assert response.headers["x-request-id"] == trace
-    assert cap.records[0].id == trace
+
+    async def two() -> list[httpx.Response]:
+        async with client(app) as c:
+            return [
+                await c.get("/plain/a", headers={"traceparent": f"00-{trace}-{span}-01"})
+                for span in ("00f067aa0ba902b7", "00f067aa0ba902b8")
+            ]
+
+    responses = run(two())
+    echoed = [r.headers["x-request-id"] for r in responses]
+    assert trace not in echoed and echoed[0] != echoed[1]
+    assert sorted(r.id for r in cap.records) == sorted(echoed)
+    assert [r.trace_id for r in cap.records] == [int(trace, 16)] * 2
+    assert all(log["trace_id"] == trace for log in cap.logs)
 
 
 @pytest.mark.parametrize("bad", [
@@ -114,7 +161,7 @@ def test_inference_id_from_traceparent(cap: Captured) -> None:
     "00-zzf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # not hex
     "garbage",
 ])
-def test_bad_traceparent_falls_back_to_a_generated_id(cap: Captured, bad: str) -> None:
+def test_bad_traceparent_falls_back_to_a_generated_id(cap: Recorded, bad: str) -> None:
     response = run(call(InferenceMiddleware(predict_app()), "GET", "/plain/a",
                         headers={"traceparent": bad}))
     generated = response.headers["x-request-id"]
@@ -122,7 +169,7 @@ def test_bad_traceparent_falls_back_to_a_generated_id(cap: Captured, bad: str) -
     assert cap.records[0].id == generated
 
 
-def test_generated_id_is_echoed_and_unique(cap: Captured) -> None:
+def test_generated_id_is_echoed_and_unique(cap: Recorded) -> None:
     app = InferenceMiddleware(predict_app())
 
     async def many() -> list[httpx.Response]:
@@ -136,14 +183,14 @@ def test_generated_id_is_echoed_and_unique(cap: Captured) -> None:
 
 
 @pytest.mark.parametrize("value", ["x" * 129, "bad\x01id"])
-def test_unusable_request_id_header_is_replaced(cap: Captured, value: str) -> None:
+def test_unusable_request_id_header_is_replaced(cap: Recorded, value: str) -> None:
     response = run(call(InferenceMiddleware(predict_app()), "GET", "/plain/a",
                         headers={"x-request-id": value}))
     assert response.headers["x-request-id"] != value
     assert len(response.headers["x-request-id"]) == 32
 
 
-def test_custom_id_headers_and_echo_off(cap: Captured) -> None:
+def test_custom_id_headers_and_echo_off(cap: Recorded) -> None:
     app = InferenceMiddleware(predict_app(), request_id_header="X-Correlation-Id",
                               response_id_header="x-inference-id")
     response = run(call(app, "GET", "/plain/a", headers={"x-correlation-id": "c1"}))
@@ -155,7 +202,7 @@ def test_custom_id_headers_and_echo_off(cap: Captured) -> None:
     assert len(cap.records) == 2
 
 
-def test_id_header_set_by_the_app_is_not_duplicated(cap: Captured) -> None:
+def test_id_header_set_by_the_app_is_not_duplicated(cap: Recorded) -> None:
     app = fastapi.FastAPI()
 
     @app.get("/")
@@ -169,7 +216,7 @@ def test_id_header_set_by_the_app_is_not_duplicated(cap: Captured) -> None:
 # -- one record per inference ---------------------------------------------------------
 
 
-def test_monitored_predict_joins_the_request_record(cap: Captured) -> None:
+def test_monitored_predict_joins_the_request_record(cap: Recorded) -> None:
     app = InferenceMiddleware(predict_app(), model="gateway")
     body = json.dumps({"features": [1.0, 2.0, 3.0]}).encode()
     response = run(call(app, "POST", "/models/churn/predict", content=body,
@@ -200,7 +247,7 @@ def test_monitored_predict_joins_the_request_record(cap: Captured) -> None:
     assert hist.count == 1
 
 
-def test_request_without_predict_is_recorded_under_the_middleware_model(cap: Captured) -> None:
+def test_request_without_predict_is_recorded_under_the_middleware_model(cap: Recorded) -> None:
     run(call(InferenceMiddleware(predict_app(), model="gateway", version="2",
                                  attributes={"team": "ml"}), "GET", "/plain/a"))
     (record,) = cap.records
@@ -211,7 +258,7 @@ def test_request_without_predict_is_recorded_under_the_middleware_model(cap: Cap
     assert record.endpoint.in_flight == 0
 
 
-def test_nested_middleware_records_once(cap: Captured) -> None:
+def test_nested_middleware_records_once(cap: Recorded) -> None:
     app = InferenceMiddleware(InferenceMiddleware(predict_app()))
     run(call(app, "POST", "/models/a/predict", json={"features": [1.0]}))
     assert len(cap.records) == 1
@@ -228,7 +275,7 @@ def test_nested_middleware_records_once(cap: Captured) -> None:
     ("/nope/123", UNMATCHED_ROUTE),
 ])
 def test_route_is_the_template_never_the_raw_path(
-    cap: Captured, path: str, template: str
+    cap: Recorded, path: str, template: str
 ) -> None:
     run(call(InferenceMiddleware(predict_app()), "GET", path))
     (record,) = cap.records
@@ -236,7 +283,7 @@ def test_route_is_the_template_never_the_raw_path(
     assert record.http.route == template
 
 
-def test_mounted_asgi_app_gets_its_prefix_template(cap: Captured) -> None:
+def test_mounted_asgi_app_gets_its_prefix_template(cap: Recorded) -> None:
     from starlette.routing import Mount
 
     async def files(scope: Any, receive: Any, send: Any) -> None:
@@ -249,7 +296,7 @@ def test_mounted_asgi_app_gets_its_prefix_template(cap: Captured) -> None:
     assert cap.records[0].http.route == "/static/{path}"
 
 
-def test_plain_asgi_app_routes_are_unmatched(cap: Captured) -> None:
+def test_plain_asgi_app_routes_are_unmatched(cap: Recorded) -> None:
     async def bare(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -259,13 +306,13 @@ def test_plain_asgi_app_routes_are_unmatched(cap: Captured) -> None:
     assert cap.records[0].http.route == UNMATCHED_ROUTE
 
 
-def test_unknown_methods_are_bounded(cap: Captured) -> None:
+def test_unknown_methods_are_bounded(cap: Recorded) -> None:
     run(call(InferenceMiddleware(predict_app()), "BREW", "/plain/a"))
     assert cap.records[0].http is not None
     assert cap.records[0].http.method == "_OTHER"
 
 
-def test_excluded_paths_pass_through_without_a_record(cap: Captured) -> None:
+def test_excluded_paths_pass_through_without_a_record(cap: Recorded) -> None:
     app = InferenceMiddleware(predict_app(), exclude_paths=("/health", "/plain/skip"))
     for path in ("/health", "/plain/skip"):
         response = run(call(app, "GET", path))
@@ -277,7 +324,7 @@ def test_excluded_paths_pass_through_without_a_record(cap: Captured) -> None:
 # -- concurrency -----------------------------------------------------------------------
 
 
-def test_concurrent_requests_never_swap_sizes_or_ids(cap: Captured) -> None:
+def test_concurrent_requests_never_swap_sizes_or_ids(cap: Recorded) -> None:
     app = fastapi.FastAPI()
 
     @app.post("/echo")
@@ -326,7 +373,7 @@ def streaming_app(chunks: int = 3, pause: float = 0.01) -> Any:
     return app
 
 
-def test_streaming_response_records_ttfb_and_sizes(cap: Captured) -> None:
+def test_streaming_response_records_ttfb_and_sizes(cap: Recorded) -> None:
     response = run(call(InferenceMiddleware(streaming_app()), "GET", "/stream"))
     assert response.text == "chunk-0;chunk-1;chunk-2;"
     (record,) = cap.records
@@ -351,7 +398,7 @@ def http_scope(path: str, method: str = "GET", **extra: Any) -> dict[str, Any]:
     return scope
 
 
-def test_client_disconnect_mid_stream_is_cancelled(cap: Captured) -> None:
+def test_client_disconnect_mid_stream_is_cancelled(cap: Recorded) -> None:
     sent: list[Message] = []
 
     async def scenario() -> None:
@@ -385,7 +432,7 @@ def test_client_disconnect_mid_stream_is_cancelled(cap: Captured) -> None:
     assert 0 < record.http.response_size < 50 * len(b"chunk-00;")
 
 
-def test_send_failing_because_the_client_left_is_cancelled(cap: Captured) -> None:
+def test_send_failing_because_the_client_left_is_cancelled(cap: Recorded) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"a", "more_body": True})
@@ -411,7 +458,7 @@ def test_send_failing_because_the_client_left_is_cancelled(cap: Captured) -> Non
     assert record.http is not None and record.http.response_size == 1
 
 
-def test_exception_in_route_is_reraised_unchanged_and_counted(cap: Captured) -> None:
+def test_exception_in_route_is_reraised_unchanged_and_counted(cap: Recorded) -> None:
     raised: list[BaseException] = []
     app = fastapi.FastAPI()
 
@@ -437,10 +484,12 @@ def test_exception_in_route_is_reraised_unchanged_and_counted(cap: Captured) -> 
     assert record.outcome == "error"
     assert record.error_type == "500"
     assert record.http is not None and record.http.route == "/boom/{n}"
-    assert cap.value("inferwatch.predict.calls", inferwatch__outcome="error") == 1
+    # No monitored predict ran: an HTTP error, not a model call.
+    assert cap.value("inferwatch.predict.calls") is None
+    assert cap.value("inferwatch.http.server.request.duration", error__type="500").count == 1
 
 
-def test_exception_before_any_response_gets_its_type_and_500(cap: Captured) -> None:
+def test_exception_before_any_response_gets_its_type_and_500(cap: Recorded) -> None:
     error = ModelError("no weights")
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -460,7 +509,7 @@ def test_exception_before_any_response_gets_its_type_and_500(cap: Captured) -> N
     assert record.http is not None and record.http.status_code == 500
 
 
-def test_predict_error_keeps_the_predict_error_type(cap: Captured) -> None:
+def test_predict_error_keeps_the_predict_error_type(cap: Recorded) -> None:
     transport = httpx.ASGITransport(InferenceMiddleware(predict_app()), raise_app_exceptions=False)
 
     async def post() -> httpx.Response:
@@ -474,7 +523,7 @@ def test_predict_error_keeps_the_predict_error_type(cap: Captured) -> None:
     assert record.http is not None and record.http.status_code == 500
 
 
-def test_5xx_status_is_an_error_with_the_status_as_type(cap: Captured) -> None:
+def test_5xx_status_is_an_error_with_the_status_as_type(cap: Recorded) -> None:
     app = fastapi.FastAPI()
 
     @app.get("/busy")
@@ -492,7 +541,7 @@ def test_5xx_status_is_an_error_with_the_status_as_type(cap: Captured) -> None:
     assert by_route["/missing"].outcome == "ok"
 
 
-def test_background_task_is_not_counted_in_duration(cap: Captured) -> None:
+def test_background_task_is_not_counted_in_duration(cap: Recorded) -> None:
     app = fastapi.FastAPI()
 
     def slow_cleanup() -> None:
@@ -512,7 +561,7 @@ def test_background_task_is_not_counted_in_duration(cap: Captured) -> None:
     assert record.duration_ns == record.http.duration_ns
 
 
-def test_app_returning_without_a_response_is_an_error(cap: Captured) -> None:
+def test_app_returning_without_a_response_is_an_error(cap: Recorded) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         return None
 
@@ -531,7 +580,9 @@ def test_app_returning_without_a_response_is_an_error(cap: Captured) -> None:
 
 
 @pytest.mark.parametrize("kind", ["lifespan", "websocket"])
-def test_non_http_scopes_pass_through_untouched(cap: Captured, kind: str) -> None:
+def test_non_http_scopes_pass_through_untouched(cap: Recorded, kind: str) -> None:
+    # The lifespan is watched for the shutdown (tests/test_asgi_production.py)
+    # unless that flush is off.
     seen: list[tuple[Any, Any, Any]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -544,13 +595,13 @@ def test_non_http_scopes_pass_through_untouched(cap: Captured, kind: str) -> Non
         return None
 
     scope = {"type": kind, "path": "/ws", "headers": []}
-    run(InferenceMiddleware(app)(scope, receive, send))
+    run(InferenceMiddleware(app, shutdown_flush_timeout=None)(scope, receive, send))
     assert seen == [(scope, receive, send)]
     assert seen[0][0] == {"type": kind, "path": "/ws", "headers": []}
     assert cap.records == []
 
 
-def test_websocket_through_fastapi_still_works(cap: Captured) -> None:
+def test_websocket_through_fastapi_still_works(cap: Recorded) -> None:
     app = fastapi.FastAPI()
 
     @app.websocket("/ws")
@@ -606,7 +657,7 @@ def capture_app() -> Any:
     return app
 
 
-def test_json_body_capture_per_route(cap: Captured) -> None:
+def test_json_body_capture_per_route(cap: Recorded) -> None:
     app = InferenceMiddleware(capture_app(), capture={
         "/score/{name}": Capture(
             features=lambda body: body["features"],
@@ -628,7 +679,7 @@ def test_json_body_capture_per_route(cap: Captured) -> None:
     assert cap.logs[0]["features"]
 
 
-def test_capture_leaves_the_app_its_body_and_streams_intact(cap: Captured) -> None:
+def test_capture_leaves_the_app_its_body_and_streams_intact(cap: Recorded) -> None:
     received: list[Message] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -665,7 +716,7 @@ def test_capture_leaves_the_app_its_body_and_streams_intact(cap: Captured) -> No
     assert record.http is not None and record.http.request_size == sum(map(len, parts))
 
 
-def test_bodies_over_the_limit_are_not_parsed_and_counted(cap: Captured) -> None:
+def test_bodies_over_the_limit_are_not_parsed_and_counted(cap: Recorded) -> None:
     app = InferenceMiddleware(capture_app(), max_body_bytes=64, capture={
         "/score/{name}": Capture(features=lambda body: body["features"]),
     })
@@ -674,20 +725,20 @@ def test_bodies_over_the_limit_are_not_parsed_and_counted(cap: Captured) -> None
     (record,) = cap.records
     assert record.features is None
     assert record.http is not None and record.http.request_size > 64
-    assert cap.value("inferwatch.self.errors", component="asgi_body_too_large") == 1
+    assert cap.value("inferwatch.self.errors", inferwatch__component="asgi_body_too_large") == 1
 
 
-def test_capture_failures_are_counted_and_survived(cap: Captured) -> None:
+def test_capture_failures_are_counted_and_survived(cap: Recorded) -> None:
     app = InferenceMiddleware(capture_app(), capture={
         "/score/{name}": Capture(features=lambda body: body["missing"]),
     })
     response = run(call(app, "POST", "/score/m", json={"features": [1.0]}))
     assert response.status_code == 200
     assert cap.records[0].features is None
-    assert cap.value("inferwatch.self.errors", component="asgi_capture") == 1
+    assert cap.value("inferwatch.self.errors", inferwatch__component="asgi_capture") == 1
 
 
-def test_capture_keeps_what_the_joined_predict_captured(cap: Captured) -> None:
+def test_capture_keeps_what_the_joined_predict_captured(cap: Recorded) -> None:
     app = InferenceMiddleware(predict_app(), capture={
         "/models/{name}/predict": Capture(
             features=lambda body: {"from": "body"}, prediction=lambda body: -1
@@ -703,7 +754,7 @@ def test_capture_keeps_what_the_joined_predict_captured(cap: Captured) -> None:
 
 
 def test_own_failures_never_break_the_request(
-    cap: Captured, monkeypatch: pytest.MonkeyPatch
+    cap: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("inferwatch bug")
@@ -711,10 +762,10 @@ def test_own_failures_never_break_the_request(
     monkeypatch.setattr(cap.monitor, "endpoint", broken)
     response = run(call(InferenceMiddleware(predict_app(), model="x"), "GET", "/plain/a"))
     assert response.status_code == 200
-    assert cap.value("inferwatch.self.errors", component="asgi") == 1
+    assert cap.value("inferwatch.self.errors", inferwatch__component="asgi") == 1
 
 
-def test_broken_route_object_is_survived(cap: Captured) -> None:
+def test_broken_route_object_is_survived(cap: Recorded) -> None:
     class Weird:
         @property
         def path(self) -> str:
@@ -727,7 +778,7 @@ def test_broken_route_object_is_survived(cap: Captured) -> None:
 
     response = run(call(InferenceMiddleware(app), "GET", "/"))
     assert response.text == "ok"
-    assert cap.value("inferwatch.self.errors", component="asgi") == 1
+    assert cap.value("inferwatch.self.errors", inferwatch__component="asgi") == 1
     assert len(cap.records) == 1
 
 
@@ -752,7 +803,7 @@ def test_bad_capture_specs_are_rejected() -> None:
 
 
 def test_default_monitor_is_looked_up_per_request() -> None:
-    app = InferenceMiddleware(predict_app())
+    app = InferenceMiddleware(predict_app(), model_routes=["/plain/{item}"])
     with capture() as first:
         run(call(app, "GET", "/plain/a"))
     with capture() as second:
@@ -769,7 +820,7 @@ def test_default_monitor_is_looked_up_per_request() -> None:
 
 @pytest.mark.parametrize("otel_outside", [True, False])
 def test_otel_fastapi_instrumentation_in_either_order(
-    cap: Captured, otel_outside: bool
+    cap: Recorded, otel_outside: bool
 ) -> None:
     otel_fastapi = pytest.importorskip("opentelemetry.instrumentation.fastapi")
     from opentelemetry.sdk.metrics import MeterProvider

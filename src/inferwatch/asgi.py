@@ -15,13 +15,22 @@ Per HTTP request the middleware opens a transport record (so a
 record: one record per inference), watches ``receive`` and ``send`` for the
 status code, body sizes, time to first byte and the moment the last response
 byte leaves, and submits the record when the app returns. Lifespan and
-websocket scopes, and the excluded paths, pass through untouched.
+websocket scopes, and the excluded paths, pass through untouched (the
+lifespan is watched for the server's shutdown, see below).
 
 What is measured, and how:
 
-- **Inference id**: the request's ``x-request-id`` header (configurable), else
-  the W3C ``traceparent`` trace id, else a random 128-bit id; echoed in the
-  response header unless the app set that header itself.
+- **Inference id**: the request's ``x-request-id`` header (configurable; at
+  most 128 characters of ``A-Z a-z 0-9 - _ . : + = /``, anything else is
+  replaced), else a random 128-bit id; echoed in the response header unless
+  the app set that header itself (in any letter case). A W3C ``traceparent``
+  gives the record its ``trace_id`` (when no OpenTelemetry span is active),
+  never its inference id: every request of one trace would share it.
+- **An inference or not**: a request is counted as a model call
+  (``inferwatch.predict.*``, drift) only when a ``@monitor`` predict ran inside
+  it, or its route is declared a model endpoint (``model_routes=``, or a
+  ``capture=`` entry). Every other request (a 422 from validation before the
+  route ran, a 404) counts in the HTTP metrics alone.
 - **Duration** ends when the last response body message (``more_body`` false)
   has been handed to the server; background tasks that run afterwards are not
   counted (they still count as in flight until the app returns).
@@ -31,9 +40,13 @@ What is measured, and how:
 - **Sizes** are the body bytes that actually flowed through ``receive`` and
   ``send`` (never ``content-length``).
 - **Route** is the matched template (``/models/{name}/predict``), read from
-  ``scope["route"]`` that Starlette and FastAPI set while routing; mount
-  prefixes are the matched path of the mount. Requests no route matched get
-  ``_unmatched``, so the series stay bounded; unknown methods become ``_OTHER``.
+  ``scope["route"]`` that Starlette and FastAPI set while routing; behind a
+  ``Mount`` the mounts' own templates are prefixed (``/t/{tenant}/items/{item}``),
+  never the raw matched path. Requests no route matched get ``_unmatched``;
+  a template longer than 256 characters, or past 1,000 distinct mounted
+  templates, becomes ``_other``; unknown methods, schemes and protocol
+  versions become ``_OTHER``. No header value and no raw path ever becomes a
+  metric attribute, so the series stay bounded whatever clients send.
 - **Outcome**: ``error`` when the app raises before the response completed
   (``error.type`` is the exception's type; the exception propagates
   unchanged) or the status is 5xx (``error.type`` is the status code, as in
@@ -44,6 +57,13 @@ What is measured, and how:
   kept. An exception raised after the last byte (a failing background task)
   does not change the outcome of a request the client received in full.
 
+- **Lifespan**: passed through, but watched: when the app reports
+  ``lifespan.shutdown.complete`` (or ``.failed``, or its lifespan ends after a
+  shutdown was asked for) the middleware calls ``Monitor.flush(timeout,
+  export=True)`` in a worker thread before passing the message on, so records
+  and metrics since the last export reach their sinks when the server stops
+  (uvicorn runs the lifespan shutdown on SIGTERM, in every worker).
+
 Everything the middleware does is fail-safe: a failure of its own code is
 counted as ``inferwatch.self.errors{component="asgi"}`` and the request runs
 as if it were absent. Per-request state lives in a per-call object, never on
@@ -52,6 +72,7 @@ the middleware instance.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sys
@@ -72,7 +93,9 @@ if TYPE_CHECKING:
     from ._monitor import Monitor
     from ._record import Endpoint, InferenceRecord
 
-__all__ = ["UNMATCHED_ROUTE", "Capture", "InferenceMiddleware"]
+__all__ = [
+    "DEFAULT_EXCLUDED_PATHS", "OTHER_ROUTE", "UNMATCHED_ROUTE", "Capture", "InferenceMiddleware",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,13 +105,28 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The route attribute of requests that no route matched.
 UNMATCHED_ROUTE = "_unmatched"
+#: The route attribute of a template too long, or past the cap on distinct
+#: mounted templates: the series stay bounded whatever an app does.
+OTHER_ROUTE = "_other"
+#: Paths passed through without a record; ``exclude_paths=`` adds to these.
+DEFAULT_EXCLUDED_PATHS: tuple[str, ...] = ("/health", "/healthz", "/metrics", "/ready")
 #: Client closed the request before a response started (nginx's convention).
 _CLIENT_CLOSED = 499
 _MAX_ID_LENGTH = 128
+#: Bytes a request id may hold: enough for UUIDs, ULIDs, W3C and AWS ids; no
+#: spaces, quotes, ``@`` (an email as an id) or control characters.
+_ID_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+=/"
 _MAX_CACHED_ROUTES = 10_000
+_MAX_ROUTE_LENGTH = 256
+_MAX_MOUNTED_TEMPLATES = 1_000
+_MAX_MOUNT_DEPTH = 8
 _METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
 )
+_SCHEMES = {"http": "http", "https": "https"}
+#: ASGI's ``http_version`` as ``network.protocol.version`` writes it.
+_PROTOCOL_VERSIONS = {"1.0": "1.0", "1.1": "1.1", "2": "2", "2.0": "2", "3": "3", "3.0": "3"}
+_LIFESPAN_ENDS = frozenset(("lifespan.shutdown.complete", "lifespan.shutdown.failed"))
 
 #: Only OTel's own ASGI middleware, running inside ours, starts a span after
 #: the request began; checking that its module is loaded keeps the lookup off
@@ -120,12 +158,15 @@ class Capture:
         )
 
     Each callable receives the parsed JSON body. Bodies are parsed after the
-    response has completed, never when larger than the middleware's
+    response has completed, only for records something will read (drift, or
+    the log keeping the record), and never when larger than the middleware's
     ``max_body_bytes`` (counted as ``inferwatch.self.errors`` with component
-    ``asgi_body_too_large``). A field a joined ``@monitor`` predict already
-    filled in (its features, prediction or confidence) is kept. An extractor
-    that raises, or a body that is not JSON, is counted (component
-    ``asgi_capture``) and skipped.
+    ``asgi_body_too_large``): parsing holds the event loop, about 3 to 6 ms
+    per MiB. A route with a ``Capture`` is a model endpoint: its requests
+    count as model calls even when no ``@monitor`` predict ran inside. A
+    field a joined ``@monitor`` predict already filled in (its features,
+    prediction or confidence) is kept. An extractor that raises, or a body
+    that is not JSON, is counted (component ``asgi_capture``) and skipped.
     """
 
     __slots__ = ("confidence", "features", "prediction")
@@ -179,10 +220,20 @@ class InferenceMiddleware:
         response_id_header: echo the inference id in the response: ``True``
             uses ``request_id_header``'s name, a string names another header,
             ``False`` turns it off.
-        exclude_paths: exact paths passed through without a record.
+        exclude_paths: exact paths passed through without a record, in
+            addition to :data:`DEFAULT_EXCLUDED_PATHS` (``/health``,
+            ``/healthz``, ``/metrics``, ``/ready``).
         capture: route template → :class:`Capture`, for JSON body capture.
-        max_body_bytes: bodies larger than this are not buffered for capture.
+        model_routes: route templates that are model endpoints: their
+            requests count as model calls (``inferwatch.predict.*``, drift)
+            even when no ``@monitor`` predict ran inside them. Every other
+            request without a monitored predict (a 404, a 422 from validation
+            before the route ran) counts in the HTTP metrics only.
+        max_body_bytes: bodies larger than this are not buffered for capture
+            (default 64 KiB: a body is parsed on the event loop).
         attributes: static attributes put on every record of this middleware.
+        shutdown_flush_timeout: seconds the flush at the lifespan shutdown may
+            take (``None`` turns that flush off).
     """
 
     def __init__(
@@ -194,10 +245,12 @@ class InferenceMiddleware:
         version: str | None = None,
         request_id_header: str = "x-request-id",
         response_id_header: bool | str = True,
-        exclude_paths: Iterable[str] = ("/health", "/healthz", "/metrics", "/ready"),
+        exclude_paths: Iterable[str] = (),
         capture: Mapping[str, Capture] | None = None,
-        max_body_bytes: int = 1024 * 1024,
+        model_routes: Iterable[str] = (),
+        max_body_bytes: int = 64 * 1024,
         attributes: Mapping[str, Any] | None = None,
+        shutdown_flush_timeout: float | None = 5.0,
     ) -> None:
         self.app = app
         self.monitor = monitor
@@ -225,20 +278,38 @@ class InferenceMiddleware:
             raise ConfigurationError(
                 "exclude_paths must be a collection of paths, e.g. ('/health',), not one string"
             )
-        self._exclude = frozenset(exclude_paths)
+        self._exclude = frozenset((*DEFAULT_EXCLUDED_PATHS, *exclude_paths))
         self._capture: dict[str, Capture] = {}
         for route, spec in (capture or {}).items():
-            if not isinstance(route, str) or not route.startswith("/"):
-                raise ConfigurationError(
-                    f"capture keys are route templates like '/models/{{name}}/predict', "
-                    f"not {route!r}"
-                )
+            _check_template("capture keys", route)
             if not isinstance(spec, Capture):
                 raise ConfigurationError(
                     f"capture[{route!r}] must be an inferwatch.asgi.Capture, "
                     f"not {type(spec).__name__}"
                 )
             self._capture[route] = spec
+        if isinstance(model_routes, str):
+            raise ConfigurationError(
+                "model_routes must be a collection of route templates, "
+                "e.g. ('/models/{name}/predict',), not one string"
+            )
+        routes = tuple(model_routes)
+        for route in routes:
+            _check_template("model_routes", route)
+        #: Routes whose requests are inferences without a monitored predict.
+        self._model_routes = frozenset((*routes, *self._capture))
+        if shutdown_flush_timeout is not None and (
+            isinstance(shutdown_flush_timeout, bool)
+            or not isinstance(shutdown_flush_timeout, (int, float))
+            or not shutdown_flush_timeout >= 0
+        ):
+            raise ConfigurationError(
+                "shutdown_flush_timeout must be a number of seconds >= 0, or None to "
+                f"skip the flush at shutdown, not {shutdown_flush_timeout!r}"
+            )
+        self.shutdown_flush_timeout = (
+            None if shutdown_flush_timeout is None else float(shutdown_flush_timeout)
+        )
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or (
             max_body_bytes < 0
         ):
@@ -251,9 +322,13 @@ class InferenceMiddleware:
         # per monitor, and the template of each route object seen.
         self._bound: tuple[Monitor, Endpoint] | None = None
         self._routes: dict[int, tuple[object, str, bool]] = {}
+        self._mounted: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self._exclude:
+            if scope["type"] == "lifespan" and self.shutdown_flush_timeout is not None:
+                await _Lifespan(self).run(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         try:
@@ -298,17 +373,23 @@ class InferenceMiddleware:
         for name, value in scope["headers"]:
             if name in wanted:
                 if name == id_header:
-                    inference_id = _valid_id(value)
-                    if inference_id is not None:
-                        break
+                    if inference_id is None:  # the first usable one wins
+                        inference_id = _valid_id(value)
                 else:
                     traceparent = value
-        if inference_id is None and traceparent is not None:
-            inference_id = _trace_id_from(traceparent)
-
         method = scope.get("method", "GET")
-        http = HttpInfo("http", method if method in _METHODS else "_OTHER", UNMATCHED_ROUTE)
+        http = HttpInfo(
+            "http",
+            method if method in _METHODS else "_OTHER",
+            UNMATCHED_ROUTE,
+            _SCHEMES.get(scope.get("scheme", "http"), "_OTHER"),
+            _PROTOCOL_VERSIONS.get(scope.get("http_version", "1.1"), "_OTHER"),
+        )
         record, token = begin_transport(endpoint, http, inference_id)
+        if traceparent is not None and record.trace_id == 0:
+            # The caller's trace, for the record's trace_id (and the sampling
+            # decided from it); the inference id stays the request's own.
+            record.trace_id = _trace_id_from(traceparent)
         return _Exchange(self, monitor, endpoint, record, token, http, scope, receive, send)
 
     def _count_error(self, monitor: Monitor | None, component: str) -> None:
@@ -316,35 +397,97 @@ class InferenceMiddleware:
             (monitor or self.monitor or get_monitor()).count_error(component)
 
     def _route_template(self, scope: Scope, start_root: str) -> str | None:
-        """The matched route's template, or None when nothing matched (yet)."""
+        """The matched route's template, or None when nothing matched (yet).
+
+        Built from templates only (the routes' and the mounts'), never from
+        ``root_path`` or the path, whose values a client chooses.
+        """
         route = scope.get("route")
+        mounted = scope.get("root_path", "") != start_root
         if route is None:
-            # FastAPI's router does not set scope["route"] for a mounted app,
-            # but the mount's prefix has moved into root_path.
-            root_now: str = scope.get("root_path", "")
-            if root_now != start_root and root_now.startswith(start_root):
-                return f"{root_now[len(start_root):]}/{{path}}"
-            return None
+            # A router that does not set scope["route"] (older Starlette, for a
+            # mounted app) has still moved the mount's prefix into root_path.
+            return self._mounted_template(scope, start_root, None) if mounted else None
         cached = self._routes.get(id(route))
         if cached is None or cached[0] is not route:
             cached = (route, *_describe_route(route))
             if len(self._routes) < _MAX_CACHED_ROUTES:
                 self._routes[id(route)] = cached
         _, path, is_mount = cached
-        root: str = scope.get("root_path", "")
-        if is_mount:
-            # root_path already ends with this mount's matched prefix.
-            prefix = root[len(start_root):] if root.startswith(start_root) else path
-            return f"{prefix}/{{path}}"
-        if root != start_root and root.startswith(start_root):
-            return root[len(start_root):] + path
+        if is_mount or mounted:
+            return self._mounted_template(scope, start_root, None if is_mount else path)
         return path
+
+    def _mounted_template(self, scope: Scope, start_root: str, leaf: str | None) -> str:
+        """The mounts' templates the request went through, then the leaf route's.
+
+        The mounts are found again from the top router (``scope["router"]``,
+        set once by the outermost Starlette router) by matching each level's
+        mount patterns against the path; the chain must account for exactly
+        the prefix the routers moved into ``root_path``, else the template is
+        a placeholder. A plain ASGI app behind the last mount gets ``/{path}``.
+        """
+        path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        if start_root and path.startswith(start_root):
+            path = path[len(start_root):]
+        wanted = len(root) - len(start_root) if root.startswith(start_root) else -1
+        prefix = _mount_prefix(scope.get("router"), path, wanted)
+        if prefix is None:
+            return UNMATCHED_ROUTE
+        template = prefix + ("/{path}" if leaf is None else leaf)
+        if len(template) > _MAX_ROUTE_LENGTH:
+            return OTHER_ROUTE
+        seen = self._mounted
+        if template not in seen:
+            if len(seen) >= _MAX_MOUNTED_TEMPLATES:
+                return OTHER_ROUTE
+            seen.add(template)
+        return template
+
+
+def _check_template(what: str, route: object) -> None:
+    if not isinstance(route, str) or not route.startswith("/"):
+        raise ConfigurationError(
+            f"{what} are route templates like '/models/{{name}}/predict', not {route!r}"
+        )
+
+
+def _mount_prefix(router: object, path: str, wanted: int) -> str | None:
+    """The templates of the mounts matching ``path`` level by level, joined."""
+    if router is None or wanted < 0:
+        return None
+    try:
+        from starlette.routing import Mount
+    except ImportError:  # pragma: no cover - root_path moved without Starlette
+        return None
+    parts: list[str] = []
+    matched = 0
+    routes: Any = getattr(router, "routes", ())
+    for _ in range(_MAX_MOUNT_DEPTH):
+        if matched == wanted and parts:
+            break
+        for route in routes:
+            if isinstance(route, Mount):
+                found = route.path_regex.match(path)
+                if found is not None:
+                    rest = "/" + found.group("path")
+                    matched += len(path) - len(rest)
+                    parts.append(route.path)
+                    path = rest
+                    routes = route.routes
+                    break
+        else:
+            return None
+    return "".join(parts) if matched == wanted and parts else None
 
 
 def _describe_route(route: object) -> tuple[str, bool]:
     path: Any = getattr(route, "path", None)
     if not isinstance(path, str) or not path:
         return UNMATCHED_ROUTE, False
+    if len(path) > _MAX_ROUTE_LENGTH:
+        return OTHER_ROUTE, False
     try:
         from starlette.routing import Mount
     except ImportError:  # pragma: no cover - a non-Starlette router setting scope["route"]
@@ -353,24 +496,20 @@ def _describe_route(route: object) -> tuple[str, bool]:
 
 
 def _valid_id(value: bytes) -> str | None:
-    if not 0 < len(value) <= _MAX_ID_LENGTH:
-        return None
-    try:
-        text = value.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    return text if text.isprintable() else None
+    if not 0 < len(value) <= _MAX_ID_LENGTH or value.translate(None, _ID_BYTES):
+        return None  # too long, or a byte outside the id alphabet
+    return value.decode("ascii")
 
 
-def _trace_id_from(traceparent: bytes) -> str | None:
+def _trace_id_from(traceparent: bytes) -> int:
+    """The trace id of a W3C ``traceparent`` header, 0 when it is not a valid one."""
     # version "-" trace-id (32 hex) "-" parent-id (16 hex) "-" flags
     if len(traceparent) < 55 or traceparent[2:3] != b"-" or traceparent[35:36] != b"-":
-        return None
-    try:
-        trace_id = int(traceparent[3:35], 16)
-    except ValueError:
-        return None
-    return f"{trace_id:032x}" if trace_id else None
+        return 0
+    hex_id = traceparent[3:35]
+    if hex_id.translate(None, b"0123456789abcdef"):
+        return 0  # int() would also take "+", "_" and spaces
+    return int(hex_id, 16)
 
 
 class _Exchange:
@@ -473,6 +612,9 @@ class _Exchange:
             if not message.get("more_body", False):
                 http.duration_ns = now - self.start
                 self.done = True
+                # The response is complete: a predict running later in this
+                # context (a background task) is an inference of its own.
+                self.record.closed = True
             elif body and http.ttfb_ns is None:
                 http.ttfb_ns = now - self.start
             return
@@ -484,6 +626,7 @@ class _Exchange:
                 raise
             self.http.duration_ns = perf_counter_ns() - self.start
             self.done = True
+            self.record.closed = True
             return
         try:
             await self._send(message)
@@ -495,7 +638,7 @@ class _Exchange:
         """The status, the late trace ids, and the id echoed in the response headers."""
         self.http.status_code = message.get("status")
         record = self.record
-        if record.trace_id == 0 and _OTEL_ASGI in _modules:
+        if record.span_id == 0 and _OTEL_ASGI in _modules:
             _late_trace_ids(record)
         middleware = self.middleware
         if middleware._capture:
@@ -505,9 +648,13 @@ class _Exchange:
         echo = middleware._echo_header
         if echo is None:
             return
-        headers = message.get("headers") or ()
+        headers = message.get("headers")
+        if type(headers) is not list:
+            # Any iterable is valid ASGI: read it once, and hand the server a
+            # list, never the consumed iterator.
+            headers = message["headers"] = [] if headers is None else list(headers)
         for name, _ in headers:
-            if name == echo:  # the app set its own id header: leave it alone
+            if name.lower() == echo:  # the app set its own id header: leave it alone
                 return
         if record.inference_id is not None:
             value = record.inference_id.encode("latin-1")
@@ -624,6 +771,8 @@ class _Exchange:
                 if record.outcome == "ok":
                     record.outcome = "error"
                     record.error_type = str(http.status_code)
+            if record.joinable and http.route in middleware._model_routes:
+                record.inference = True  # a declared model endpoint
             if middleware._capture:
                 self._apply_capture()
         except Exception:
@@ -632,9 +781,61 @@ class _Exchange:
 
 
 def _is_cancellation(exc: BaseException) -> bool:
-    import asyncio
-
     return isinstance(exc, asyncio.CancelledError)
+
+
+class _Lifespan:
+    """One lifespan scope, passed through, with a flush when the server shuts down.
+
+    Servers run the lifespan shutdown on SIGTERM (uvicorn, in each worker)
+    without running ``atexit`` hooks, so this is the last moment records
+    still buffered, logs still queued and metrics since the last export can
+    leave the process.
+    """
+
+    __slots__ = ("_receive", "_send", "flushed", "middleware", "shutting_down")
+
+    def __init__(self, middleware: InferenceMiddleware) -> None:
+        self.middleware = middleware
+        self.shutting_down = False
+        self.flushed = False
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        try:
+            await self.middleware.app(scope, self.receive, self.send)
+        finally:
+            if self.shutting_down and not self.flushed:
+                await self.flush()
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message.get("type") == "lifespan.shutdown":
+            self.shutting_down = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message.get("type") in _LIFESPAN_ENDS and not self.flushed:
+            await self.flush()
+        await self._send(message)
+
+    async def flush(self) -> None:
+        self.flushed = True
+        middleware = self.middleware
+        timeout = middleware.shutdown_flush_timeout or 0.0
+        monitor: Monitor | None = None
+        try:
+            monitor = middleware.monitor if middleware.monitor is not None else get_monitor()
+            if not monitor.enabled:
+                return
+            # Off the event loop: writing logs and exporting block. The flush
+            # returns within its timeout; the wait is bounded all the same.
+            await asyncio.wait_for(
+                asyncio.to_thread(monitor.flush, timeout, export=True), timeout + 1.0
+            )
+        except Exception:
+            middleware._count_error(monitor, "asgi_lifespan")
 
 
 def _late_trace_ids(record: InferenceRecord) -> None:
