@@ -22,7 +22,8 @@ from inferwatch_fastapi import STATUS_PATH, Capture, instrument_app
 @pytest.fixture
 def cap() -> Iterator[Captured]:
     previous = inferwatch.set_monitor(None)
-    with capture() as captured:
+    # Every record logged with its features, so body capture always parses.
+    with capture(sample_rate=1.0, feature_sample_rate=1.0) as captured:
         yield captured
     inferwatch.set_monitor(previous)
 
@@ -97,9 +98,35 @@ def test_status_route_uses_the_given_monitor() -> None:
         def ping() -> str:
             return "pong"
 
-        instrument_app(app, monitor=mon, status_routes=True)
+        instrument_app(app, monitor=mon, status_routes=True, model_routes=["/ping"])
         get(app, "/ping")
         assert get(app, STATUS_PATH).json()["models"]["http:unversioned"]["calls"] == 1
+
+
+def test_requests_that_never_reach_the_model_are_not_model_calls(cap: Captured) -> None:
+    app = instrument_app(make_app(), status_routes=True)
+    assert get(app, "/models/iris/predict", "POST", json={"rows": [[1.0]]}).status_code == 200
+    assert get(app, "/models/iris/predict", "POST", content=b"{").status_code == 422
+    assert get(app, "/unknown").status_code == 404
+    status = get(app, STATUS_PATH).json()
+    assert status["models"]["iris:2"]["calls"] == 1
+    assert set(status["models"]) == {"iris:2"}
+    assert cap.value("inferwatch.http.server.request.duration").count == 3
+
+
+def test_exclude_paths_add_to_the_defaults_and_the_status_route(cap: Captured) -> None:
+    from inferwatch.asgi import DEFAULT_EXCLUDED_PATHS
+
+    app = make_app()
+    for path in (*DEFAULT_EXCLUDED_PATHS, "/internal"):
+        app.add_api_route(path, lambda: {"ok": True}, methods=["GET"])
+    instrument_app(app, status_routes=True, model_routes=["/internal", *DEFAULT_EXCLUDED_PATHS],
+                   exclude_paths=["/internal"])
+    for path in (*DEFAULT_EXCLUDED_PATHS, "/internal", STATUS_PATH):
+        response = get(app, path)
+        assert response.status_code == 200
+        assert "x-request-id" not in response.headers
+    assert cap.value("inferwatch.http.server.request.duration") is None
 
 
 def test_bad_options_fail_at_instrument_time() -> None:
@@ -107,6 +134,8 @@ def test_bad_options_fail_at_instrument_time() -> None:
         instrument_app(make_app(), max_body_bytes=-5)
     with pytest.raises(TypeError, match="unexpected keyword"):
         instrument_app(make_app(), colour="blue")
+    with pytest.raises(ConfigurationError, match="exclude_paths"):
+        instrument_app(make_app(), status_routes=True, exclude_paths="/internal")
 
 
 def test_non_fastapi_app_is_rejected_with_advice() -> None:

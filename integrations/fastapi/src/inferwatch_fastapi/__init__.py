@@ -50,7 +50,8 @@ def instrument_app(
     """Add inferwatch's inference middleware to a FastAPI app; returns the app.
 
     ``middleware_options`` are those of :class:`inferwatch.asgi.InferenceMiddleware`
-    (``monitor``, ``model``, ``version``, ``capture``, ``exclude_paths`` …).
+    (``monitor``, ``model``, ``version``, ``capture``, ``model_routes``,
+    ``exclude_paths`` (added to ``inferwatch.asgi.DEFAULT_EXCLUDED_PATHS``) …).
     Calling it twice on one app is a no-op the second time.
 
     Raises:
@@ -65,14 +66,14 @@ def instrument_app(
         )
     if getattr(app.state, "inferwatch_instrumented", False):
         return app
-    exclude = tuple(middleware_options.pop(
-        "exclude_paths", ("/health", "/healthz", "/metrics", "/ready")
-    ))
-    if status_routes:
+    # The middleware adds its DEFAULT_EXCLUDED_PATHS (/health, ...) to these.
+    exclude: Any = middleware_options.pop("exclude_paths", ())
+    if status_routes and not isinstance(exclude, str):  # one string: the middleware says so
         exclude = (*exclude, STATUS_PATH)
-        _add_status_route(app, middleware_options.get("monitor"))
     # Validate the options now rather than at the first request.
     InferenceMiddleware(_no_app, exclude_paths=exclude, **middleware_options)
+    if status_routes:
+        _add_status_route(app, middleware_options.get("monitor"))
     app.add_middleware(InferenceMiddleware, exclude_paths=exclude, **middleware_options)
     app.state.inferwatch_instrumented = True
     return app
