@@ -18,6 +18,11 @@ stdout by default; ``INFERWATCH_LOG_SINK=file INFERWATCH_LOG_FILE=...`` for a
 file) and SLIs are exported over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is
 set. ``EXAMPLE_LOG_DIR=/some/dir`` writes one log file per process
 (``inferwatch-<pid>.jsonl``), which suits ``uvicorn --workers N``.
+
+Requests that never reach the model (a 422 from validation, a 404) count in
+the HTTP metrics only. When uvicorn stops (SIGTERM, in each worker) the
+middleware flushes records, logs and a final metric export during the
+lifespan shutdown, so a rolling deploy loses nothing it had kept.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ def _configure() -> inferwatch.Monitor:
         return inferwatch.configure(
             service_name="churn-api", log_sink="file",
             log_file=os.path.join(log_dir, f"inferwatch-{os.getpid()}.jsonl"),
-            sample_rate=1.0, feature_sample_rate=1.0, flush_interval_ms=50,
+            sample_rate=1.0, feature_sample_rate=1.0,
+            # INFERWATCH_FLUSH_INTERVAL_MS sets it (tests shorten and lengthen it).
+            flush_interval_ms=float(os.environ.get("INFERWATCH_FLUSH_INTERVAL_MS", "50")),
         )
     return inferwatch.configure(service_name="churn-api")
 

@@ -1,18 +1,22 @@
 """The example FastAPI server under a real uvicorn, on loopback (marked ``network``).
 
 Runs ``examples/fastapi_server.py`` in a subprocess on a free port, calls it
-with httpx and reads the JSON log lines each worker process writes.
+with httpx and reads the JSON log lines each worker process writes. The
+shutdown tests also run a loopback OTLP/HTTP receiver, decode what reaches it
+with opentelemetry-proto, and stop the server with SIGTERM under load.
 """
 
 from __future__ import annotations
 
 import collections
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,15 +57,19 @@ class Server:
         return lines
 
 
-def start(tmp_path: Path, workers: int) -> Iterator[Server]:
+def start(
+    tmp_path: Path, workers: int, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = free_port()
     env = dict(os.environ)
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     env.update({
         "EXAMPLE_LOG_DIR": str(tmp_path),
         "INFERWATCH_METRICS_EXPORTER": "none",
+        "INFERWATCH_FLUSH_INTERVAL_MS": "50",
         "PYTHONUNBUFFERED": "1",
     })
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    env.update(extra_env or {})
     command = [sys.executable, "-m", "uvicorn", "examples.fastapi_server:app",
                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                "--workers", str(workers)]
@@ -165,3 +173,150 @@ def test_each_uvicorn_worker_records_its_own_requests(two_workers: Server) -> No
             r.headers["x-request-id"] for r in responses if r.json()["pid"] == pid
         }
     assert set(lines) <= set(served_by)
+
+
+# -- shutdown: SIGTERM under load loses nothing kept, and exports a last time ------------------
+
+
+class OtlpReceiver:
+    """A loopback OTLP/HTTP receiver that keeps every decoded metrics request."""
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+
+        self.requests: list[Any] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if self.headers.get("content-encoding") == "gzip":
+                    import gzip
+
+                    body = gzip.decompress(body)
+                if self.path == "/v1/metrics":
+                    request = metrics_service_pb2.ExportMetricsServiceRequest()
+                    request.ParseFromString(body)
+                    receiver.requests.append(request)
+                    reply = metrics_service_pb2.ExportMetricsServiceResponse()
+                    payload = reply.SerializeToString()
+                else:
+                    payload = b""
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def predict_calls(self) -> int:
+        """Calls per process from the last cumulative value of each stream, summed."""
+        last: dict[tuple[Any, ...], float] = {}
+        for request in self.requests:
+            for resource in request.resource_metrics:
+                for scope in resource.scope_metrics:
+                    for metric in scope.metrics:
+                        if metric.name != "inferwatch.predict.calls":
+                            continue
+                        for point in metric.sum.data_points:
+                            attrs = tuple(sorted(
+                                (a.key, str(a.value)) for a in point.attributes
+                            ))
+                            # A process's cumulative stream keeps its start time.
+                            key = (point.start_time_unix_nano, attrs)
+                            value = point.as_int or point.as_double
+                            last[key] = max(last.get(key, 0), value)
+        return int(sum(last.values()))
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    otlp = OtlpReceiver()
+    yield otlp
+    otlp.close()
+
+
+def load_then_sigterm(server: Server, n_before: int) -> tuple[list[str], int]:
+    """Send requests from 8 threads; SIGTERM the server while they are in flight.
+
+    Returns the ids of the requests answered 200 and how many failed (refused
+    once the server stopped listening).
+    """
+    answered: list[str] = []
+    failed = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+    counter = iter(range(10_000))
+
+    def worker() -> None:
+        nonlocal failed
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                request_id = f"s-{next(counter)}"
+                try:
+                    response = client.post(
+                        f"{server.url}/models/churn/predict",
+                        json={"user_id": request_id, "features": FEATURES},
+                        headers={"x-request-id": request_id},
+                    )
+                except httpx.TransportError:
+                    with lock:
+                        failed += 1
+                    time.sleep(0.01)
+                    continue
+                if response.status_code == 200:
+                    with lock:
+                        answered.append(request_id)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(answered) < n_before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.process.send_signal(signal.SIGTERM)  # what a rolling deploy sends
+    try:
+        server.process.wait(30)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+    return answered, failed
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_under_load_loses_no_kept_record_and_exports_last_metrics(
+    tmp_path: Path, receiver: OtlpReceiver, workers: int
+) -> None:
+    env = {
+        "INFERWATCH_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        # Neither timer fires during the test: only the shutdown flush can
+        # write the records and export the metrics.
+        "INFERWATCH_FLUSH_INTERVAL_MS": "60000",
+        "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+    }
+    for server in start(tmp_path, workers, env):
+        answered, _ = load_then_sigterm(server, n_before=100)
+        assert server.process.returncode is not None
+    assert len(answered) >= 100
+    lines = [line for per_pid in server.log_lines().values() for line in per_pid]
+    logged = [line["inference.id"] for line in lines if line.get("model.name") == "churn"]
+    assert len(logged) == len(set(logged))
+    # Every request the client got a 200 for was kept (sample rate 1) and written.
+    assert set(answered) <= set(logged)
+    assert receiver.requests, "no metric export reached the receiver"
+    # The last export counts every call the server finished, in every worker.
+    assert receiver.predict_calls() == len(logged)
