@@ -376,3 +376,22 @@ def test_free_text_attributes_with_pii_never_become_metric_attributes(make_monit
     dropped = mon.summary()["dropped"]
     assert dropped["attribute_redacted"] == 2
     assert dropped["attribute_overflow"] > 0
+
+
+def test_trace_ids_fall_back_to_the_public_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import propagation
+
+    from inferwatch import _spans
+
+    tracer = TracerProvider().get_tracer("test")
+    fast = _spans._span_reader()
+    monkeypatch.delattr(propagation, "_SPAN_KEY")  # as if OTel moved its private key
+    fallback = _spans._span_reader()
+    monkeypatch.undo()  # OTel itself needs it back to start a span
+    assert fallback.__name__ == "public" and fast.__name__ == "direct"
+    with tracer.start_as_current_span("request") as span:
+        context = span.get_span_context()
+        assert fallback() == (context.trace_id, context.span_id)
+        assert fast() == (context.trace_id, context.span_id)
+    assert fallback() == (0, 0)

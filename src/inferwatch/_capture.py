@@ -1,4 +1,4 @@
-"""Capture: the ``monitor`` decorator and the ``stage`` timer.
+"""Capture: the ``monitor`` decorator.
 
 This is the request path. Per call it does a fixed, small amount of work:
 read the clock twice, build one ``InferenceRecord``, copy the features if
@@ -21,28 +21,42 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import itertools
-import time
 from collections.abc import Callable, Mapping
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import wrapt
 
 from . import _monitor as _monitor_module
-from ._record import Endpoint, HttpInfo, InferenceRecord, count_value
+from ._context import (
+    _count_internal_error,
+    _current,
+    _reraise_fatal,
+    begin_transport,
+    current_record,
+    end_transport,
+    internal_error_count,
+    new_record,
+    set_attribute,
+    set_attributes,
+)
+from ._record import Endpoint, InferenceRecord
 from ._sampling import sampling_hash
 from ._snapshot import _IMMUTABLE, TOO_LARGE, infer_batch_size, snapshot_rows, snapshot_sized
+from ._spans import _trace_ids
+from ._stage import stage
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._monitor import Monitor
 
+# Names other modules and the integrations import from here, kept for them.
 __all__ = [
+    "_current",
+    "_trace_ids",
     "begin_transport",
     "current_record",
     "end_transport",
+    "internal_error_count",
     "monitor",
     "new_record",
     "set_attribute",
@@ -51,156 +65,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The record of the inference call running in this context, if any.
-_current: contextvars.ContextVar[InferenceRecord | None] = contextvars.ContextVar(
-    "inferwatch_current_record", default=None
-)
-
-
-def _span_reader() -> Callable[[], tuple[int, int]]:
-    """The fastest correct way to read the active span's ids in this process.
-
-    OTel's public ``get_current_span()`` costs about 150 ns through three
-    calls; with the default contextvars runtime context (checked here, once)
-    the span can be read from the context variable directly for a third of
-    that. Any other runtime context falls back to the public API.
-    """
-    try:
-        from opentelemetry.trace import Span, get_current_span
-    except ImportError:  # pragma: no cover - opentelemetry-api is a dependency
-        return lambda: (0, 0)
-
-    def public() -> tuple[int, int]:
-        ctx = get_current_span().get_span_context()
-        return (ctx.trace_id, ctx.span_id) if ctx.is_valid else (0, 0)
-
-    # The shortcut reads OTel internals: if a release moves them, fall back to
-    # the public reader rather than losing trace ids.
-    try:
-        from opentelemetry import context as otel_context
-        from opentelemetry.trace.propagation import _SPAN_KEY
-    except ImportError:
-        return public
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    variable = getattr(runtime, "_current_context", None)
-    if not isinstance(variable, contextvars.ContextVar):
-        return public
-    get_context = variable.get
-
-    def direct() -> tuple[int, int]:
-        span = get_context().get(_SPAN_KEY)
-        if span is None or not isinstance(span, Span):
-            return 0, 0
-        ctx = span.get_span_context()
-        return (ctx.trace_id, ctx.span_id) if ctx.is_valid else (0, 0)
-
-    return direct
-
-
-_trace_ids = _span_reader()
-
-
-def current_record() -> InferenceRecord | None:
-    """The record of the monitored call running in this context, or None."""
-    return _current.get()
-
-
-def set_attribute(key: str, value: Any) -> bool:
-    """Set a per-call attribute on the inference running in this context.
-
-    ::
-
-        @app.post("/predict")
-        async def predict(body: Body):
-            inferwatch.set_attribute("segment", body.segment)    # on logs and metrics
-            inferwatch.set_attribute("email", body.email)        # pii_fields=["email"]:
-            return model(body.features)                           # pseudonymised, never a metric
-
-    The attribute goes on the record's log line and, unless its key is listed
-    in ``pii_fields`` or ``drop_fields``, on its metrics (values capped per key
-    by ``max_attribute_values``; free text that looks like an email or phone
-    number is kept off metrics). Keys in ``pii_fields`` are pseudonymised in
-    the log, keys in ``drop_fields`` dropped. Returns False (and does nothing)
-    outside a monitored call or after its record was closed.
-    """
-    record = _current.get()
-    if record is None or record.closed:
-        return False
-    attributes = record.attributes
-    if attributes is None:
-        record.attributes = {str(key): value}
-    else:
-        attributes[str(key)] = value
-    return True
-
-
-def set_attributes(attributes: Mapping[str, Any] | None = None, /, **more: Any) -> bool:
-    """Set several per-call attributes at once (see ``set_attribute``)."""
-    items = {**(attributes or {}), **more}
-    done = True
-    for key, value in items.items():
-        done = set_attribute(key, value) and done
-    return done
-
-
-def new_record(endpoint: Endpoint, inference_id: str | None = None) -> InferenceRecord:
-    """A record for a call beginning now, outside any decorator (tools, tests)."""
-    trace_id, span_id = _trace_ids()
-    return InferenceRecord(
-        endpoint, time.time_ns(), perf_counter_ns(), 0, inference_id, trace_id, span_id
-    )
-
-
-def begin_transport(
-    endpoint: Endpoint, http: HttpInfo, inference_id: str | None = None
-) -> tuple[InferenceRecord, contextvars.Token[InferenceRecord | None]]:
-    """Open the record of a request arriving over a transport (ASGI, gRPC).
-
-    The record is bound to the context so that a ``@monitor``-decorated
-    predict running inside the request fills it in (one record per
-    inference) instead of writing its own. Pair with ``end_transport`` in a
-    ``finally`` of the same task.
-    """
-    trace_id, span_id = _trace_ids()
-    # Timestamp and generated id are filled in lazily (see InferenceRecord).
-    record = InferenceRecord(
-        endpoint, 0, perf_counter_ns(), 0, inference_id, trace_id, span_id
-    )
-    record.http = http
-    record.joinable = True
-    record.inference = False
-    token = _current.set(record)
-    next(endpoint.starts)
-    return record, token
-
-
-def end_transport(
-    monitor: Monitor,
-    endpoint: Endpoint,
-    record: InferenceRecord,
-    token: contextvars.Token[InferenceRecord | None],
-) -> None:
-    """Close a transport record: restore the context and submit it.
-
-    ``endpoint`` is the one given to ``begin_transport`` (a joined predict
-    may have replaced ``record.endpoint`` with the model's). Never raises.
-    """
-    try:
-        next(endpoint.ends)
-        record.closed = True
-        try:  # noqa: SIM105 - runs per request: contextlib.suppress costs ~0.2 µs more
-            _current.reset(token)
-        except (ValueError, RuntimeError):  # another context, or reset twice: leave it
-            pass
-        if record.joinable:  # no monitored predict ran: the request is all there is
-            record.joinable = False
-            if record.http is not None:
-                record.duration_ns = record.http.duration_ns
-        monitor.submit(record)
-    except BaseException as error:
-        _reraise_fatal(error)
-        _count_internal_error()
 
 
 class _Spec:
@@ -447,27 +311,6 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
         _count_internal_error()
 
 
-_internal_errors = itertools.count()
-_FATAL = (KeyboardInterrupt, SystemExit)
-
-
-def _reraise_fatal(exc: BaseException) -> None:
-    """Let an interrupt or exit through; anything else a hostile object raised
-    inside inferwatch's own work (a feature's ``__getattr__`` raising a custom
-    ``BaseException``) is counted and survived, never raised into the call."""
-    if isinstance(exc, _FATAL):
-        raise exc
-
-
-def _count_internal_error() -> None:
-    """Last-resort counter for failures before a monitor is known."""
-    next(_internal_errors)
-
-
-def internal_error_count() -> int:
-    return count_value(_internal_errors)
-
-
 @overload
 def monitor(func: F, /) -> F: ...
 
@@ -641,75 +484,3 @@ class _MonitoredCallable(wrapt.ObjectProxy):  # type: ignore[type-arg]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_call(*args, **kwargs)
-
-
-class stage:
-    """Time a stage of the current inference: a context manager and a decorator.
-
-    ::
-
-        with inferwatch.stage("features"):
-            x = featurize(request)
-
-        @inferwatch.stage("postprocess")
-        def postprocess(y): ...
-
-    The stage's time is added to the record of the monitored call running in
-    this context (found through contextvars, so it works across ``await`` and
-    in nested calls). Outside a monitored call it does nothing. A stage
-    entered twice in one call accumulates.
-    """
-
-    __slots__ = ("_record", "_t0", "name")
-
-    def __init__(self, name: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise ValueError("a stage needs a non-empty name, e.g. stage('features')")
-        self.name = name
-        self._record: InferenceRecord | None = None
-        self._t0 = 0
-
-    def __enter__(self) -> stage:
-        self._record = _current.get()
-        self._t0 = perf_counter_ns()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        record = self._record
-        if record is not None:
-            self._record = None
-            record.add_stage(self.name, perf_counter_ns() - self._t0)
-
-    async def __aenter__(self) -> stage:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-    def __call__(self, func: F) -> F:
-        name = self.name
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_timed(*args: Any, **kwargs: Any) -> Any:
-                with stage(name):
-                    return await func(*args, **kwargs)
-
-            return cast(F, async_timed)
-
-        @functools.wraps(func)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with stage(name):
-                return func(*args, **kwargs)
-
-        return cast(F, timed)
