@@ -124,3 +124,27 @@ def test_bad_profile_files(tmp_path: Path) -> None:
         zf.writestr("manifest.json", '{"format": "inferwatch.profile", "version": 99}')
     with pytest.raises(ValueError, match="upgrade inferwatch"):
         drift.load_profile(newer)
+
+
+def test_drift_modules_have_no_import_cycle() -> None:
+    # Issue 9: _profile imported _profile_io (inside save/load) and _profile_io imported
+    # _profile. Every relative import, at module level or inside a function, counts.
+    import ast
+
+    package = Path(drift.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        graph[path.stem] = {
+            (node.module or "").split(".")[0] for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, set()):
+            if nxt == target or (nxt not in seen and reaches(nxt, target, seen | {nxt})):
+                return True
+        return False
+
+    cycles = sorted(m for m in graph if reaches(m, m, {m}))
+    assert cycles == [], cycles

@@ -12,26 +12,27 @@
     report = drift.report()                    # a DriftReport; .to_dict() for JSON
 
 Building blocks, one job each: ``_sources`` reads training data,
-``_columns`` turns rows into per-feature columns, ``_build``/``_profile``
-make the :class:`ReferenceProfile` and ``_profile_io`` stores it in one file,
+``_columns`` turns rows into per-feature columns, ``_feature_profile`` holds
+each feature kind's profile and its part of the file, ``_build`` makes the
+:class:`ReferenceProfile` and ``_profile`` stores it in one file,
 ``_window``/``_windows`` keep live sketches per window, ``_compare`` computes
-statistics, ``_decide`` turns them into a status (the sample-size rule is
-documented there), ``_assess`` assembles a :class:`DriftReport`, ``_metrics``
-exports it and ``_drift_monitor`` wires it to a :class:`inferwatch.Monitor`.
+statistics, ``_decide`` turns them into a status (the decision rule is
+documented there), ``_assess`` assembles a :class:`DriftReport`, ``_stream``
+keeps one model version's windows and past reports, ``_metrics`` exports them
+and ``_drift_monitor`` wires it all to a :class:`inferwatch.Monitor`.
 """
 
 from ._build import build_profile
 from ._decide import Thresholds
 from ._drift_monitor import DriftMonitor, watch
-from ._profile import (
+from ._feature_profile import (
     Calibration,
     CategoricalProfile,
     FeatureProfile,
     NumericProfile,
-    ReferenceProfile,
     VectorProfile,
 )
-from ._profile_io import load_profile, save_profile
+from ._profile import ReferenceProfile, load_profile, save_profile
 from ._report import DriftReport, FeatureDrift, Quality, Statistic, WindowInfo
 
 __all__ = [

@@ -11,15 +11,15 @@ import numpy as np
 
 from ._compare import TEST_FOR_KIND, categorical_stats, numeric_stats, vector_stats
 from ._decide import Thresholds, adjust, decide_level
-from ._profile import (
+from ._feature_profile import (
     CATEGORICAL,
     NUMERIC,
     VECTOR,
     CategoricalProfile,
     FeatureProfile,
     NumericProfile,
-    ReferenceProfile,
 )
+from ._profile import ReferenceProfile
 from ._report import NO_DATA, STATUSES, DriftReport, FeatureDrift, Quality, Statistic, WindowInfo
 from ._window import CategoricalState, NumericState, State, Window
 

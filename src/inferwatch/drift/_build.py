@@ -18,19 +18,19 @@ from ._columns import (
     to_numeric,
     to_vector,
 )
-from ._outputs import infer_output_kind, output_cells, output_matrix_kind
-from ._profile import (
+from ._feature_profile import (
     CATEGORICAL,
     NUMERIC,
     OUTPUT_KINDS,
     VECTOR,
     Calibration,
     FeatureProfile,
-    ReferenceProfile,
     categorical_profile,
     numeric_profile,
     vector_profile,
 )
+from ._outputs import infer_output_kind, output_cells, output_matrix_kind
+from ._profile import ReferenceProfile
 from ._sources import read_table
 
 PREDICTION = "prediction"

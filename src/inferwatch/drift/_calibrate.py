@@ -16,7 +16,7 @@ from ..sketches import TopKCounts
 from ..stats import bin_counts, psi_from_counts
 from ._align import aligned_counts
 from ._columns import CategoricalColumn, NumericColumn
-from ._profile import Calibration, CategoricalProfile, NumericProfile
+from ._feature_profile import Calibration, CategoricalProfile, NumericProfile
 
 MAX_CHUNKS = 50
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._profile import Calibration
+from ._feature_profile import Calibration
 
 
 @dataclass(frozen=True)

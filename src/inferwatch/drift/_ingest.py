@@ -24,8 +24,9 @@ from ._columns import (
     to_numeric,
     to_vector,
 )
+from ._feature_profile import CATEGORICAL, NUMERIC, NumericProfile, VectorProfile
 from ._outputs import output_cells
-from ._profile import CATEGORICAL, NUMERIC, NumericProfile, ReferenceProfile, VectorProfile
+from ._profile import ReferenceProfile
 
 
 @dataclass(frozen=True)

@@ -1,147 +1,46 @@
-"""The reference profile: what "normal" looked like, frozen into sketches.
+"""The reference profile, and the one file it is stored in.
 
-One :class:`FeatureProfile` per feature (numeric, categorical or vector),
-the same for the model's outputs (``prediction``, ``confidence``), plus
-optional feature importances, a row sample for multivariate tests and
-thresholds calibrated on the reference itself. Profiles are built by
-:func:`inferwatch.drift.build_profile` and saved to one file by
-:mod:`._profile_io`.
+:class:`ReferenceProfile` is what "normal" looked like: one
+:class:`~._feature_profile.FeatureProfile` per feature and output, optional
+feature importances, a row sample for multivariate tests and thresholds
+calibrated on the reference itself. It is built by
+:func:`inferwatch.drift.build_profile`.
+
+The profile file: one zip archive, a JSON manifest plus framed sketch bytes.
+
+Layout (format ``inferwatch.profile``, version 1)::
+
+    manifest.json              format, version, rows, bins, outputs kind,
+                               importances, calibration, metadata and one
+                               entry per feature: name, kind, counts, moments
+                               and the archive members holding its sketches
+    features/<i>.binned        BinnedCounts (frozen reference bins + counts)
+    features/<i>.kll           KLLSketch
+    features/<i>.topk          TopKCounts
+    features/<i>.reservoir     Reservoir (vector features)
+    outputs/<i>.*              the same for prediction and confidence
+    rows.reservoir             row sample of the numeric features (MMD)
+
+Members are named by position, never by feature name, so any name is safe.
+Every sketch carries its own versioned, checksummed frame; the manifest's
+``version`` changes only when the layout does, and a reader refuses a newer
+version with a message to upgrade instead of misreading it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from ..sketches import Reservoir
+from ._feature_profile import Calibration, FeatureProfile, read_feature
 
-from ..sketches import DEFAULT_K, BinnedCounts, KLLSketch, Reservoir, TopKCounts
-from ..stats import quantile_edges
-from ._columns import CategoricalColumn, FloatArray, NumericColumn, VectorColumn
-
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
-VECTOR = "vector"
-KINDS = (NUMERIC, CATEGORICAL, VECTOR)
-
-#: How a model's prediction is read: numbers (probability, score, regression) or classes.
-OUTPUT_KINDS = ("probability", "score", "class", "regression")
-
-
-@dataclass
-class FeatureProfile:
-    """Counts every feature kind shares: rows seen and why values were unusable."""
-
-    name: str
-    n_rows: int = 0
-    n_missing: int = 0
-    n_invalid: int = 0
-
-    kind = ""
-
-    @property
-    def missing_rate(self) -> float:
-        return self.n_missing / self.n_rows if self.n_rows else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rows": self.n_rows,
-            "missing_rate": self.missing_rate,
-            "invalid": self.n_invalid,
-        }
-
-
-@dataclass
-class NumericProfile(FeatureProfile):
-    """Frozen bins (``stats.psi`` convention), their counts, a KLL sketch and moments."""
-
-    counts: BinnedCounts | None = None
-    kll: KLLSketch | None = None
-    mean: float = float("nan")
-    std: float = float("nan")
-    min: float = float("nan")
-    max: float = float("nan")
-    n_nan: int = 0
-    n_inf: int = 0
-
-    kind = NUMERIC
-
-    @property
-    def edges(self) -> FloatArray | None:
-        return None if self.counts is None else self.counts.edges
-
-    @property
-    def n(self) -> int:
-        """Finite values profiled."""
-        return 0 if self.counts is None else self.counts.n
-
-    def summary(self) -> dict[str, Any]:
-        out = super().summary()
-        out.update(
-            n=self.n, mean=self.mean, std=self.std, min=self.min, max=self.max,
-            nan=self.n_nan, inf=self.n_inf,
-            bins=0 if self.counts is None else int(self.counts.counts.size),
-        )
-        return out
-
-
-@dataclass
-class CategoricalProfile(FeatureProfile):
-    """Top-K category counts plus an "other" bucket."""
-
-    topk: TopKCounts = field(default_factory=TopKCounts)
-
-    kind = CATEGORICAL
-
-    @property
-    def n(self) -> int:
-        return self.topk.n
-
-    @property
-    def categories(self) -> set[Any]:
-        return set(self.topk.counts)
-
-    def summary(self) -> dict[str, Any]:
-        out = super().summary()
-        top = list(self.topk.shares().items())[:5]
-        out.update(
-            n=self.n, categories=len(self.topk.counts), other_share=self.topk.other_share,
-            top=[[c, round(s, 4)] for c, s in top],
-        )
-        return out
-
-
-@dataclass
-class VectorProfile(FeatureProfile):
-    """A vector feature (embedding) of width ``dim``: a row sample for MMD, plus moments."""
-
-    dim: int = 0
-    sample: Reservoir | None = None
-    mean: FloatArray | None = None
-    std: FloatArray | None = None
-
-    kind = VECTOR
-
-    @property
-    def n(self) -> int:
-        return 0 if self.sample is None else self.sample.n
-
-    def summary(self) -> dict[str, Any]:
-        out = super().summary()
-        out.update(n=self.n, dim=self.dim)
-        return out
-
-
-@dataclass
-class Calibration:
-    """Spread of a feature's distance over reference chunks (thresholds = mean + z·std)."""
-
-    statistic: str
-    chunk_rows: int
-    mean: float
-    std: float
-    n_chunks: int
+FORMAT = "inferwatch.profile"
+VERSION = 1
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -169,17 +68,13 @@ class ReferenceProfile:
     def feature_names(self) -> list[str]:
         return list(self.features)
 
-    def save(self, path: str) -> None:
-        """Write the profile to one file (see :mod:`inferwatch.drift` for the format)."""
-        from ._profile_io import save_profile
-
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the profile to one file (the layout is in this module's docstring)."""
         save_profile(self, path)
 
     @classmethod
-    def load(cls, path: str) -> ReferenceProfile:
+    def load(cls, path: str | os.PathLike[str]) -> ReferenceProfile:
         """Read a profile written by :meth:`save` (or ``inferwatch profile build``)."""
-        from ._profile_io import load_profile
-
         return load_profile(path)
 
     def summary(self) -> dict[str, Any]:
@@ -200,71 +95,100 @@ class ReferenceProfile:
         }
 
 
-# -- building single feature profiles ---------------------------------------------
+def _write_feature(
+    zf: zipfile.ZipFile, prefix: str, i: int, prof: FeatureProfile
+) -> dict[str, Any]:
+    entry = prof.manifest_entry()
+    entry["sketches"] = {}
+    for what, blob in prof.sketch_blobs().items():
+        member = f"{prefix}/{i}.{what}"
+        zf.writestr(member, blob)
+        entry["sketches"][what] = member
+    return entry
 
 
-def numeric_profile(
-    name: str, col: NumericColumn, *, bins: int | FloatArray = 10, kll_k: int = DEFAULT_K
-) -> NumericProfile:
-    values = col.values
-    finite = values[np.isfinite(values)]
-    nan = int(np.isnan(values).sum()) - int(col.missing.sum()) - int(col.invalid.sum())
-    prof = NumericProfile(
-        name=name,
-        n_rows=len(col),
-        n_missing=int(col.missing.sum()),
-        n_invalid=int(col.invalid.sum()),
-        n_nan=nan,
-        n_inf=int(np.isinf(values).sum()),
-    )
-    if finite.size == 0:
-        return prof
-    edges = quantile_edges(finite, bins)
-    if edges.size == 2 and edges[0] == edges[1]:
-        # A constant reference: stats gives [c, c], which BinnedCounts refuses as
-        # explicit edges; [c, next float] is the same single bin holding c.
-        edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
-    prof.counts = BinnedCounts(edges)
-    prof.counts.update_batch(finite)
-    prof.kll = KLLSketch(k=kll_k)
-    prof.kll.update_batch(finite)
-    prof.mean = float(finite.mean())
-    prof.std = float(finite.std())
-    prof.min = float(finite.min())
-    prof.max = float(finite.max())
-    return prof
+def save_profile(profile: ReferenceProfile, path: str | os.PathLike[str]) -> None:
+    """Write ``profile`` to ``path`` (atomically: a temporary file, then a rename)."""
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            manifest: dict[str, Any] = {
+                "format": FORMAT,
+                "version": VERSION,
+                "created_at": profile.created_at,
+                "rows": profile.n_rows,
+                "bins": profile.bins,
+                "model_name": profile.model_name,
+                "output_kind": profile.output_kind,
+                "importances": profile.importances,
+                "metadata": profile.metadata,
+                "calibration": {name: c.to_manifest()
+                                for name, c in profile.calibration.items()},
+                "features": [_write_feature(zf, "features", i, f)
+                             for i, f in enumerate(profile.features.values())],
+                "outputs": [_write_feature(zf, "outputs", i, f)
+                            for i, f in enumerate(profile.outputs.values())],
+                "row_sample": None,
+            }
+            if profile.rows is not None:
+                zf.writestr("rows.reservoir", profile.rows.to_bytes())
+                manifest["row_sample"] = {
+                    "features": list(profile.row_features), "member": "rows.reservoir"
+                }
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
-def categorical_profile(
-    name: str, col: CategoricalColumn, *, top_k: int = 64
-) -> CategoricalProfile:
-    topk = TopKCounts(k=top_k)
-    topk.update_batch([v for v, bad in zip(col.values, col.invalid, strict=True) if not bad])
-    return CategoricalProfile(
-        name=name,
-        n_rows=len(col),
-        n_missing=int(col.missing.sum()),
-        n_invalid=int(col.invalid.sum()),
-        topk=topk,
-    )
-
-
-def vector_profile(
-    name: str, col: VectorColumn, *, sample_rows: int = 512, seed: int = 0
-) -> VectorProfile:
-    dim = int(col.rows.shape[1])
-    sample = Reservoir(capacity=sample_rows, n_features=dim, seed=seed)
-    ok = np.isfinite(col.rows).all(axis=1)
-    rows = col.rows[ok]
-    if rows.size:
-        sample.update_batch(rows)
-    return VectorProfile(
-        name=name,
-        n_rows=len(col),
-        n_missing=int(col.missing.sum()),
-        n_invalid=int(col.invalid.sum()),
-        dim=dim,
-        sample=sample,
-        mean=rows.mean(axis=0) if rows.size else None,
-        std=rows.std(axis=0) if rows.size else None,
+def load_profile(path: str | os.PathLike[str]) -> ReferenceProfile:
+    """Read a profile file; every problem is a ``ValueError`` saying what is wrong."""
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(
+            f"no profile at {name}; build one with `inferwatch profile build DATA --out {name}`"
+        )
+    try:
+        with zipfile.ZipFile(name) as zf:
+            try:
+                manifest = json.loads(zf.read(MANIFEST))
+            except KeyError:
+                raise ValueError(f"{name} is a zip file but not an inferwatch profile") from None
+            if manifest.get("format") != FORMAT:
+                raise ValueError(f"{name} is not an inferwatch profile")
+            version = manifest.get("version")
+            if not isinstance(version, int) or version > VERSION:
+                raise ValueError(
+                    f"{name} uses profile format version {version}; this inferwatch reads up to "
+                    f"version {VERSION}: upgrade inferwatch"
+                )
+            features = [read_feature(e, zf.read) for e in manifest["features"]]
+            outputs = [read_feature(e, zf.read) for e in manifest["outputs"]]
+            rows = None
+            row_features: tuple[str, ...] = ()
+            if manifest.get("row_sample"):
+                rows = Reservoir.from_bytes(zf.read(manifest["row_sample"]["member"]))
+                row_features = tuple(manifest["row_sample"]["features"])
+    except zipfile.BadZipFile:
+        raise ValueError(
+            f"{name} is not an inferwatch profile (not a zip archive); rebuild it with "
+            "`inferwatch profile build`"
+        ) from None
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{name} is a damaged inferwatch profile: missing {exc}") from None
+    return ReferenceProfile(
+        features={f.name: f for f in features},
+        outputs={f.name: f for f in outputs},
+        output_kind=manifest.get("output_kind"),
+        importances=manifest.get("importances"),
+        rows=rows,
+        row_features=row_features,
+        calibration={k: Calibration.from_manifest(v)
+                     for k, v in (manifest.get("calibration") or {}).items()},
+        n_rows=int(manifest.get("rows", 0)),
+        bins=int(manifest.get("bins", 10)),
+        model_name=manifest.get("model_name"),
+        created_at=str(manifest.get("created_at", "")),
+        metadata=dict(manifest.get("metadata") or {}),
     )

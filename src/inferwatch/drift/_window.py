@@ -13,15 +13,15 @@ import numpy as np
 
 from ..sketches import DEFAULT_K, BinnedCounts, KLLSketch, Reservoir, TopKCounts
 from ._columns import CategoricalColumn, Column, FloatArray, NumericColumn, VectorColumn
-from ._ingest import Batch, numeric_matrix
-from ._profile import (
+from ._feature_profile import (
     CATEGORICAL,
     NUMERIC,
     CategoricalProfile,
     FeatureProfile,
     NumericProfile,
-    ReferenceProfile,
 )
+from ._ingest import Batch, numeric_matrix
+from ._profile import ReferenceProfile
 
 #: Finite values per numeric feature a window keeps exactly before switching to its
 #: KLL sketch (16 KB of float64): covers every window the p-value rule decides on
