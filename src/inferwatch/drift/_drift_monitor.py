@@ -42,8 +42,9 @@ class DriftMonitor:
     aggregator thread, once per drained batch (columns are built with numpy
     and folded into sketches every ``fold_rows`` rows); a window's report is
     computed once, when it closes, and kept in a bounded history. Memory is
-    bounded by the number of features, never by traffic: three windows of
-    sketches per model version, at most ``max_models`` versions.
+    bounded by the number of features, never by traffic: two windows of
+    sketches and ``history`` reports per model version, at most
+    ``max_models`` versions.
 
     Args:
         profile: a :class:`ReferenceProfile`, a path to a profile file, or
@@ -88,7 +89,7 @@ class DriftMonitor:
         correction: str = "bh",
         decision: str = "both",
         importances: Mapping[str, float] | None = None,
-        history: int = 12,
+        history: int = 8,
         warmup_rows: int = 10_000,
         model: str | None = None,
         version: str | None = None,

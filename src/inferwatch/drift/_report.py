@@ -25,13 +25,15 @@ def _jsonable(value: Any) -> Any:
 
 
 class _ToDict:
+    __slots__ = ()  # the reports' dataclasses use slots: a history of them stays small
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN and inf become None)."""
         out: dict[str, Any] = _jsonable(self)
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Statistic(_ToDict):
     """One statistic of one feature; ``adjusted_pvalue`` is corrected across features."""
 
@@ -41,7 +43,7 @@ class Statistic(_ToDict):
     adjusted_pvalue: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Quality(_ToDict):
     """Data quality of one feature in the window (counts; rates are properties)."""
 
@@ -94,7 +96,7 @@ class Quality(_ToDict):
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeatureDrift(_ToDict):
     """Drift of one feature (or output): statistics, status and how it was decided.
 
@@ -131,7 +133,7 @@ class FeatureDrift(_ToDict):
         return None if stat is None else stat.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowInfo(_ToDict):
     index: int
     spec: str
@@ -141,7 +143,7 @@ class WindowInfo(_ToDict):
     closed_at: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DriftReport(_ToDict):
     """The state of drift for one model and window.
 

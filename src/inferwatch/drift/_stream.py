@@ -133,14 +133,19 @@ class Stream:
 
     # -- reports ----------------------------------------------------------------------
 
-    def _compute(self, win: Window) -> DriftReport:
-        assert self.profile is not None and self._windows is not None
-        before = self._windows.before(win) if self._s.compare_previous else None
+    def _compute(self, win: Window, before: Window | None) -> DriftReport:
+        assert self.profile is not None
+        if not self._s.compare_previous or (before is not None
+                                            and before.index != win.index - 1):
+            before = None
         return window_report(self.profile, win, before, self._s.opts, model=self.model,
                              version=self.version, spec=self._s.spec.describe())
 
     def _closed(self, win: Window) -> None:
-        report = self._compute(win)
+        # Called before ``win`` joins the closed windows: the one before it is the
+        # last closed window still.
+        report = self._compute(win, self._windows.closed[-1] if (
+            self._windows is not None and self._windows.closed) else None)
         self._history.append(report)
         self.closed_by_status[report.status] = self.closed_by_status.get(report.status, 0) + 1
 
@@ -175,7 +180,8 @@ class Stream:
         if cached is not None and cached[0] == self._changes:
             return cached[1]
         started = time.perf_counter()
-        report = self._compute(self._windows.open)
+        closed = self._windows.closed
+        report = self._compute(self._windows.open, closed[-1] if closed else None)
         report = replace(report, compute_seconds=time.perf_counter() - started)
         self._open_cache = (self._changes, report)
         return report

@@ -4,7 +4,7 @@
 crosses the boundary is split there); ``"time:300"``, ``"300s"``, ``"5m"`` or
 ``"1h"`` closes one every so many seconds of the injected clock. A bare
 number (``"2000"``, ``2000``) is refused: rows or seconds, it cannot tell.
-At most three windows exist at once (the open one and the last two closed),
+At most two windows exist at once (the open one and the last closed one),
 so memory does not grow with traffic; ``on_close`` is called with each
 window as it closes, while the one before it is still kept.
 """
@@ -90,7 +90,7 @@ def parse_window(spec: str | WindowSpec) -> WindowSpec:
 
 
 class Windows:
-    """The open window and the last two closed ones."""
+    """The open window and the last closed one."""
 
     def __init__(
         self, spec: WindowSpec, factory: Callable[[int, float], Window],
@@ -102,14 +102,16 @@ class Windows:
         self._clock = clock
         self._index = 0
         self.open = factory(0, clock())
-        self.closed: deque[Window] = deque(maxlen=2)
+        # Only the last closed window is kept: each window's report is made as it
+        # closes, and the last closed one is what the open window compares with.
+        self.closed: deque[Window] = deque(maxlen=1)
 
     def _roll(self, at: float) -> None:
         self.open.fold()
         self.open.closed_at = at
-        self.closed.append(self.open)
         if self._on_close is not None:
-            self._on_close(self.open)
+            self._on_close(self.open)  # the window before it is still kept here
+        self.closed.append(self.open)
         self._index += 1
         self.open = self._factory(self._index, at)
 
@@ -143,18 +145,3 @@ class Windows:
             start = stop
             if self.open.rows >= size:
                 self._roll(self._clock())
-
-    def current(self, which: str = "auto") -> Window:
-        """The window a report is about: the last closed one ("auto") or the open one."""
-        if which == "open" or not self.closed:
-            return self.open
-        if which in ("auto", "closed"):
-            return self.closed[-1]
-        raise ValueError(f"window must be 'auto', 'closed' or 'open', got {which!r}")
-
-    def before(self, window: Window) -> Window | None:
-        """The window that closed just before ``window``, if still kept."""
-        for w in self.closed:
-            if w.index == window.index - 1:
-                return w
-        return None
