@@ -20,7 +20,7 @@ from ._errors import ConfigurationError, InferwatchError, MissingDependencyError
 from ._monitor import Monitor, configure, get_monitor, set_monitor
 from ._record import InferenceRecord
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ConfigurationError",

@@ -269,3 +269,23 @@ def test_a_predict_inside_a_response_stream_joins_and_nothing_leaks() -> None:
     assert (rpc.endpoint.model_name, rpc.inference, rpc.prediction) == ("scorer", True, 2.0)
     assert {r.id for r in records} == {"s-1"}
     assert len(records) == 3
+
+
+def test_the_integration_imports_only_public_core_modules() -> None:
+    # The core's private modules may change in any release; inferwatch.transport
+    # is the interface this package is pinned to.
+    import ast
+    from pathlib import Path
+
+    package = Path(grpc_call.__file__).parent
+    private = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            private += [f"{path.name}: {n}" for n in names
+                        if n.startswith("inferwatch.") and n.split(".")[1].startswith("_")]
+    assert private == []

@@ -28,6 +28,6 @@ except ImportError:
 from ._call import DEFAULT_EXCLUDE
 from ._interceptors import AioInferenceInterceptor, InferenceInterceptor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["DEFAULT_EXCLUDE", "AioInferenceInterceptor", "InferenceInterceptor", "__version__"]

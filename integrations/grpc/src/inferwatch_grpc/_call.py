@@ -34,12 +34,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from inferwatch._capture import begin_transport, end_transport
-from inferwatch._monitor import get_monitor
-from inferwatch._record import Endpoint, HttpInfo, InferenceRecord
+from inferwatch import get_monitor
+from inferwatch.transport import (
+    Endpoint,
+    HttpInfo,
+    InferenceRecord,
+    begin_transport,
+    end_transport,
+)
 
 if TYPE_CHECKING:
-    from inferwatch._monitor import Monitor
+    from inferwatch import Monitor
 
 __all__ = ["DEFAULT_EXCLUDE", "MAX_ID_LENGTH", "MAX_METHODS", "OTHER_METHOD", "RpcCall",
            "Settings", "valid_id"]
