@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 from ._errors import ConfigurationError
 from ._otel_env import otlp_endpoint_configured, service_name_from_resource_attributes
 
-__all__ = ["OPTIONS", "Config", "Option", "Options", "resolve_config"]
+__all__ = ["OPTIONS", "Config", "MonitorOptions", "Option", "Options", "resolve_config"]
 
 LOG_SINKS = ("stdout", "stderr", "file", "otlp", "none")
 METRICS_EXPORTERS = ("auto", "otlp", "console", "none")
@@ -144,11 +144,16 @@ def _detectors(raw: str, option: Option) -> tuple[str, ...]:
     return tuple(name.lower() for name in names)
 
 
-def _otel_exporter(mapping: Mapping[str, str]) -> Callable[[str], str | None]:
-    """``OTEL_{METRICS,LOGS}_EXPORTER`` (one name) onto the option's value."""
+def _otel_exporter(
+    mapping: Mapping[str, str], several: bool = False
+) -> Callable[[str], str | None]:
+    """``OTEL_{METRICS,LOGS}_EXPORTER`` onto the option's value (a list when ``several``)."""
 
     def translate(raw: str) -> str | None:
-        return mapping.get(raw.strip().lower(), f"<{raw}>")  # unknown: fails to parse
+        names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+        if not several and len(names) != 1:
+            return f"<{raw}>"  # not one name: fails to parse, naming the variable
+        return ",".join(mapping.get(name, f"<{name}>") for name in names)
 
     return translate
 
@@ -194,7 +199,8 @@ class Config:
         "stdout, none).",
         "one of " + ", ".join(LOG_SINKS) + ", or several joined by commas (file,otlp)",
         fallbacks=(Fallback("OTEL_LOGS_EXPORTER", _otel_exporter(
-            {"otlp": "otlp", "console": "stdout", "none": "none"}), "otlp, console or none"),))
+            {"otlp": "otlp", "console": "stdout", "none": "none"}, several=True),
+            "otlp, console or none, or otlp,console"),))
     log_file: str | None = _option(
         "INFERWATCH_LOG_FILE", None, _optional_text,
         "Path of the log file when log_sink is 'file'.", "a file path")
@@ -348,14 +354,14 @@ OPTIONS: tuple[Option, ...] = tuple(
 _BY_NAME = {option.name: option for option in OPTIONS}
 
 
-class Options(TypedDict, total=False):
-    """The options of ``configure(**options)`` / ``Monitor(**options)``, for type checkers."""
+class MonitorOptions(TypedDict, total=False):
+    """The options of ``Monitor(**options)`` for type checkers (``log_sink`` is a parameter
+    of its own there, taking a sink object too)."""
 
     enabled: bool
     service_name: str
     model_name: str | None
     model_version: str
-    log_sink: str
     log_file: str | None
     log_max_bytes: int
     log_rotate_seconds: float
@@ -386,6 +392,18 @@ class Options(TypedDict, total=False):
     max_record_bytes: int
     max_endpoints: int
     handle_sigterm: bool
+
+
+class Options(MonitorOptions, total=False):
+    """Every option, for type checkers (what ``resolve_config`` takes as overrides).
+
+    ``Monitor`` and ``configure`` take ``log_sink`` (a name or a sink object),
+    ``meter_provider``, ``logger_provider`` and ``environ`` as parameters of
+    their own and the rest as ``**options: Unpack[MonitorOptions]``
+    (``Unpack`` from ``typing_extensions`` under ``TYPE_CHECKING`` on 3.10).
+    """
+
+    log_sink: str
 
 
 def _coerce(option: Option, value: Any) -> Any:
