@@ -150,3 +150,24 @@ def test_missing_fastapi_gives_an_actionable_error(monkeypatch: pytest.MonkeyPat
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__
     assert isinstance(info.value, ImportError)
+
+
+def test_the_integration_imports_only_public_core_modules() -> None:
+    # The core's private modules may change in any release; this package is
+    # pinned to the core's public names (inferwatch, inferwatch.asgi).
+    import ast
+    from pathlib import Path
+
+    import inferwatch_fastapi
+
+    private = []
+    for path in sorted(Path(inferwatch_fastapi.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            private += [f"{path.name}: {n}" for n in names
+                        if n.startswith("inferwatch.") and n.split(".")[1].startswith("_")]
+    assert private == []

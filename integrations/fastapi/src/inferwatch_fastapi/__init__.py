@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from inferwatch._errors import MissingDependencyError
+from inferwatch import MissingDependencyError
 from inferwatch.asgi import Capture, InferenceMiddleware
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["STATUS_PATH", "Capture", "InferenceMiddleware", "instrument_app"]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Path of the status route mounted by ``instrument_app(..., status_routes=True)``.
 STATUS_PATH = "/inferwatch/status"
