@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inferwatch import _pii_scrub
 from inferwatch._pii import PiiKey, Pseudonymizer, contains_pii, redact_message, scrub_text
@@ -88,6 +90,20 @@ def test_an_address_cut_by_the_scan_window_is_dropped_whole() -> None:
     out = redact_message(message)
     assert "bob.secret" not in out and "@exam" not in out
     assert out.startswith("<email>")
+
+
+@given(st.text(alphabet="ab1é-_.%+@ :x", max_size=40))
+def test_the_ascii_pattern_and_the_label_walk_agree(text: str) -> None:
+    # Text that is not ASCII takes the label walk; " é" after a delimiter
+    # changes no address, so both paths must find the same spans.
+    if text.isascii():
+        assert _pii_scrub.email_spans(text) == _pii_scrub.email_spans(text + " é")
+
+
+@pytest.mark.parametrize("text", ["bob@x.com1", "bob@x.com1.org", "a@b.org%20", "a@b+c.com",
+                                  "a@xn--p1ai.xn--p1ai", "a@b.c-d.ef", "a@-.co", "a@b..co"])
+def test_the_two_domain_readers_agree_on_edge_cases(text: str) -> None:
+    assert _pii_scrub.email_spans(text) == _pii_scrub.email_spans(text + " é")
 
 
 def test_contains_pii_finds_phones_and_nothing_else() -> None:

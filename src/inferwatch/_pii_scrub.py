@@ -31,6 +31,7 @@ __all__ = [
     "MAX_SCAN_CHARS",
     "contains_pii",
     "email_spans",
+    "has_at",
     "redact_message",
     "scrub_text",
     "sub_emails",
@@ -53,6 +54,12 @@ _SEP = re.compile("[.\u3002\uff0e\uff61]")
 _LETTERS = re.compile(r"[^\W\d_]*")
 _LABEL = re.compile(r"[\w-]*")
 _PUNYCODE = re.compile(r"xn--[a-z0-9-]+", re.IGNORECASE)
+# The same domain rule for ASCII text, as one pattern: labels end in a
+# required ".", so it never chooses where a label ends, and the top-level
+# domain must not run on into host-name characters.
+_ASCII_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9_-]+\.)+(?:xn--[A-Za-z0-9-]+|[A-Za-z]{2,})(?![A-Za-z0-9_-])"
+)
 
 # International numbers ("+44 20 7946 0958", "+14155550100", "+33 (0)1 23 45 67
 # 89") and grouped national ones ("(415) 555-0100", "06 12 34 56 78"). An
@@ -133,22 +140,31 @@ def _domain_end(text: str, start: int, end: int) -> int:
 _AT_FORMS = str.maketrans({"\uff20": "@", "\ufe6b": "@"})
 
 
+def has_at(text: str) -> bool:
+    """Whether ``text`` holds an at sign (any of its forms): the cheap test before a scan."""
+    return "@" in text or "\uff20" in text or "\ufe6b" in text
+
+
 def email_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every email address in ``text``, in order, not overlapping."""
     spans: list[tuple[int, int]] = []
-    if "@" not in text:
-        if "\uff20" not in text and "\ufe6b" not in text:
-            return spans
     if "\uff20" in text or "\ufe6b" in text:
         text = text.translate(_AT_FORMS)  # one "@" to look for; positions are unchanged
+    elif "@" not in text:
+        return spans
     find = text.find
     sep = _SEP.search
+    ascii_domain = _ASCII_DOMAIN.match if text.isascii() else None
     floor = 0  # the run left of an "@" never reaches back past the previous one
     at = find("@")
     while at >= 0:
         run_end = _run_end(text, at + 1)
         if run_end > at + 1 and sep(text, at + 1, run_end) is not None:
-            end = _domain_end(text, at + 1, run_end)
+            if ascii_domain is not None:
+                domain = ascii_domain(text, at + 1, run_end)
+                end = -1 if domain is None else domain.end()
+            else:
+                end = _domain_end(text, at + 1, run_end)
             if end > 0:
                 start = at - _run_end(text[floor:at][::-1], 0)
                 if start < at:
@@ -183,12 +199,21 @@ def _is_phone(text: str) -> bool:
 
 def sub_phones(text: str, replace: Callable[[str], str]) -> str:
     """``text`` with every phone number ``p`` replaced by ``replace(p)``."""
-
-    def one(match: re.Match[str]) -> str:
+    first = _PHONE_RE.search(text)
+    if first is None:  # most text: one search, no substitution machinery
+        return text
+    out = []
+    last = 0
+    for match in _PHONE_RE.finditer(text, first.start()):
         found = match.group(0)
-        return replace(found) if _is_phone(found) else found
-
-    return _PHONE_RE.sub(one, text)
+        if _is_phone(found):
+            out.append(text[last:match.start()])
+            out.append(replace(found))
+            last = match.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _email_placeholder(_: str) -> str:
@@ -207,7 +232,11 @@ def scrub_text(text: str) -> str:
     >>> scrub_text("mail josé.garcía@bücher.de or +44 20 7946 0958")
     'mail <email> or <phone>'
     """
-    return sub_phones(sub_emails(text, _email_placeholder), _phone_placeholder)
+    if "@" in text or "\uff20" in text or "\ufe6b" in text:
+        text = sub_emails(text, _email_placeholder)
+    if _PHONE_RE.search(text) is None:  # the common case, without a call more
+        return text
+    return sub_phones(text, _phone_placeholder)
 
 
 def contains_pii(text: str) -> bool:
