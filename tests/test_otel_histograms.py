@@ -295,3 +295,44 @@ def test_calls_spilled_under_saturation_reach_both_views() -> None:
     assert folded.exp.zero_count == direct.exp.zero_count == 1
     assert folded.exp.positive.offset == direct.exp.positive.offset
     assert np.array_equal(folded.exp.positive.counts, direct.exp.positive.counts)
+
+
+def test_a_boundary_added_in_the_catalogue_counts_exactly(make_monitor: Any) -> None:
+    import time
+
+    name = "inferwatch.predict.duration"
+    before = METRICS[name]
+    add_boundaries(name, [0.003])  # an SLO threshold of 3 ms
+    try:
+        mon = make_monitor()
+
+        @inferwatch.monitor(model="m", monitor=mon)
+        def predict(slow: bool) -> int:
+            if slow:
+                time.sleep(0.01)
+            return 1
+
+        for i in range(12):
+            predict(i % 3 == 0)
+        (point,) = [p for p in mon.collect() if p.name == name]
+        hist = point.value
+        at = hist.bounds.tolist().index(0.003)
+        assert int(hist.counts[:at + 1].sum()) == 8  # the fast calls, exactly
+        assert int(hist.counts[at + 1:].sum()) == 4
+    finally:
+        METRICS[name] = before
+
+
+def test_spilled_calls_binned_against_newer_bounds_fold_exactly() -> None:
+    from inferwatch._aggregate import Aggregates
+    from inferwatch._spill import SpilledCalls
+
+    entry = SpilledCalls(tuple(sorted({*LATENCY_BOUNDS_S, 0.003})))  # boundaries added since
+    durations_ns = [2_000_000, 2_900_000, 3_100_000, 40_000_000_000]
+    for ns in durations_ns:
+        entry.add(ns, 1)
+    older = Histogram(LATENCY_BOUNDS_S)  # made before the boundary was added
+    Aggregates._fold_spilled(older, entry)
+    direct = Histogram(LATENCY_BOUNDS_S)
+    direct.add(np.asarray(durations_ns, dtype=np.float64) * 1e-9)
+    assert np.array_equal(older.counts, direct.counts)

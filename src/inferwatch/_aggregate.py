@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._catalogue import MetricPoint
+from ._catalogue import METRICS, MetricPoint
 from ._histogram import (
     BATCH_BOUNDS,
     CONFIDENCE_BOUNDS,
@@ -124,6 +124,14 @@ _GRPC_NAMES = {
     "t_req": "inferwatch.rpc.server.request.size",
     "t_resp": "inferwatch.rpc.server.response.size",
 }
+
+
+def _exported_name(metric: str, key: Any) -> str:
+    """The catalogue name of an internal histogram (transport keys are attribute tuples)."""
+    if metric.startswith("t_"):
+        grpc = any(k == "rpc.system.name" for k, _ in key)
+        return (_GRPC_NAMES if grpc else _HTTP_NAMES)[metric]
+    return _MODEL_NAMES[metric]
 
 
 _FLOAT_TYPES = frozenset((float, np.float64, np.float32, type(None)))
@@ -303,13 +311,15 @@ class Aggregates:
         hist.add_binned(
             entry.explicit, entry.exp, count=entry.calls, total=entry.sum_ns * 1e-9,
             low=entry.min_ns * 1e-9, high=entry.max_ns * 1e-9,
-            zero_count=entry.calls - sum(entry.exp.values()),
+            zero_count=entry.calls - sum(entry.exp.values()), explicit_bounds=entry.bounds,
         )
 
     def _histogram(self, metric: str, key: Any) -> Histogram:
         hist = self.histograms.get((metric, key))
         if hist is None:
-            hist = self.histograms[(metric, key)] = Histogram(_BOUNDS[metric])
+            # The catalogue's bounds: boundaries added there (SLO thresholds) count exactly.
+            bounds = METRICS[_exported_name(metric, key)].bounds or _BOUNDS[metric]
+            hist = self.histograms[(metric, key)] = Histogram(bounds)
         return hist
 
     def _add(self, metric: str, key: Any, values: Any) -> None:
@@ -521,9 +531,7 @@ class Aggregates:
 
     def _histogram_point(self, metric: str, key: Any, hist: Histogram) -> MetricPoint:
         if metric.startswith("t_"):
-            attrs = dict(key)
-            names = _GRPC_NAMES if "rpc.system.name" in attrs else _HTTP_NAMES
-            return MetricPoint(names[metric], attrs, hist)
+            return MetricPoint(_exported_name(metric, key), dict(key), hist)
         if metric in ("duration", "stage"):
             (endpoint, dyn), extra = key
             attrs = _model_attrs(endpoint, dyn)

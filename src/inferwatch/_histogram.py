@@ -365,16 +365,27 @@ class Histogram:
     def add_binned(
         self, explicit: Mapping[int, int], exponential: Mapping[int, int], *,
         count: int, total: float, low: float, high: float, zero_count: int = 0,
-        scale: int = DEFAULT_SCALE,
+        scale: int = DEFAULT_SCALE, explicit_bounds: Sequence[float] | None = None,
     ) -> None:
         """Add non-negative values binned elsewhere (cheaply, on the request path).
 
-        ``explicit`` maps an explicit-bucket index (``bisect_left(bounds, v)``)
-        to a count, ``exponential`` a positive value's ``exp_index(v, scale)``
-        to a count, and ``zero_count`` counts the zeros; ``count``, ``total``,
-        ``low`` and ``high`` are the values' count, sum, min and max.
+        ``explicit`` maps an explicit-bucket index (``bisect_left(explicit_bounds, v)``,
+        by default against this histogram's bounds) to a count, ``exponential``
+        a positive value's ``exp_index(v, scale)`` to a count, and
+        ``zero_count`` counts the zeros; ``count``, ``total``, ``low`` and
+        ``high`` are the values' count, sum, min and max. Exact when this
+        histogram's bounds are among ``explicit_bounds`` (boundaries are only
+        ever added, so binning against the newest bounds is).
         """
-        for index, n in explicit.items():
+        mapped = explicit
+        if explicit_bounds is not None and not np.array_equal(explicit_bounds, self.bounds):
+            # Each foreign bucket (b[i-1], b[i]] lies inside the bucket of ours that holds b[i].
+            upper = [*explicit_bounds, math.inf]
+            mapped = {}
+            for index, n in explicit.items():
+                ours = int(np.searchsorted(self.bounds, upper[index], side="left"))
+                mapped[ours] = mapped.get(ours, 0) + n
+        for index, n in mapped.items():
             self.counts[index] += n
         self.exp.add_indexed(exponential, scale)
         self.exp.zero_count += zero_count

@@ -17,21 +17,25 @@ import threading
 from bisect import bisect_left
 from typing import Any
 
+from ._catalogue import METRICS
 from ._histogram import LATENCY_BOUNDS_S, exp_index
 from ._record import Endpoint, InferenceRecord
 
 __all__ = ["Spill", "SpilledCalls"]
 
-_LATENCY_BOUNDS_NS = tuple(round(b * 1e9) for b in LATENCY_BOUNDS_S)
 _LOG_SUB = 16  # LogHistogram's buckets per doubling
 
 
 class SpilledCalls:
     """Counts and binned durations of spilled calls of one series."""
 
-    __slots__ = ("calls", "exp", "explicit", "log", "max_ns", "min_ns", "rows", "sum_ns")
+    __slots__ = ("bounds", "calls", "exp", "explicit", "log", "max_ns", "min_ns", "rows",
+                 "sum_ns")
 
-    def __init__(self) -> None:
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BOUNDS_S) -> None:
+        #: Explicit bucket bounds in seconds the durations are binned against (the
+        #: metric's catalogue bounds when the entry was made).
+        self.bounds = bounds
         self.calls = 0
         self.rows = 0
         self.sum_ns = 0
@@ -52,13 +56,25 @@ class SpilledCalls:
             self.min_ns = duration_ns
         if duration_ns > self.max_ns:
             self.max_ns = duration_ns
-        index = bisect_left(_LATENCY_BOUNDS_NS, duration_ns)
+        index = bisect_left(self.bounds, duration_ns * 1e-9)
         self.explicit[index] = self.explicit.get(index, 0) + 1
         log_index = int(math.log2(duration_ns if duration_ns > 1 else 1) * _LOG_SUB)
         self.log[log_index] = self.log.get(log_index, 0) + 1
         if duration_ns > 0:
             exp = exp_index(duration_ns * 1e-9)
             self.exp[exp] = self.exp.get(exp, 0) + 1
+
+
+_PREDICT = "inferwatch.predict.duration"
+_HTTP = "inferwatch.http.server.request.duration"
+_RPC = "rpc.server.call.duration"
+
+
+def _bounds(name: str) -> tuple[float, ...]:
+    """The metric's explicit bounds as declared now (boundaries added there included)."""
+    definition = METRICS.get(name)
+    return definition.bounds if definition is not None and definition.bounds else (
+        LATENCY_BOUNDS_S)
 
 
 PredictKey = tuple[Endpoint, str, "str | None"]
@@ -83,7 +99,7 @@ class Spill:
                 key = (record.endpoint.series, record.outcome, record.error_type)
                 entry = self.predict.get(key)
                 if entry is None:
-                    entry = self.predict[key] = SpilledCalls()
+                    entry = self.predict[key] = SpilledCalls(_bounds(_PREDICT))
                 entry.add(record.duration_ns, record.batch_size)
             if http is not None:
                 error = (record.error_type or "_OTHER") if record.outcome == "error" else None
@@ -91,7 +107,8 @@ class Spill:
                         http.scheme, http.protocol_version)
                 tentry = self.transport.get(tkey)
                 if tentry is None:
-                    tentry = self.transport[tkey] = SpilledCalls()
+                    name = _RPC if http.system == "grpc" else _HTTP
+                    tentry = self.transport[tkey] = SpilledCalls(_bounds(name))
                 tentry.add(http.duration_ns, 1)
 
     def take(self) -> tuple[dict[PredictKey, SpilledCalls], dict[TransportKey, SpilledCalls]]:
