@@ -20,8 +20,12 @@ Phases:
   one backup) with the default sampling and a low-confidence rule, ``user_id``
   pseudonymised, and an OTel MeterProvider exporting every second (the OTLP
   protobuf is encoded and dropped). A single thread calls predict in a tight
-  loop for ``--minutes`` (default 2) and at least ``--predictions`` calls
-  (default 1,000,000). The first ``--warmup`` share of the samples (default
+  loop (or paced at ``--rate`` calls per second) for ``--minutes`` (default 2)
+  and at least ``--predictions`` calls (default 1,000,000). A tight loop
+  keeps the buffers full, their worst case; a paced soak
+  (``--minutes 30 --rate 2000``) is the steady state of a busy server.
+  The export count is printed too: a collection that never finishes under
+  load shows there. The first ``--warmup`` share of the samples (default
   25 %, at least 20 s) is warm-up: sketches fill, windows roll, the allocator
   reaches its working size. After it, a least-squares slope (MB per minute,
   MB per 1M predictions) and the mean of the first vs the last tenth of the
@@ -50,6 +54,7 @@ a quiet machine.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -117,23 +122,37 @@ class BlockedSink:
         return {}
 
 
-class ExportLog:
-    """Export cycles of the periodic reader: how many finished, and how long they took."""
+class ExportLog(logging.Filter):
+    """Export cycles of the periodic reader: how many finished, how long they took.
+
+    Also a filter on the OTel SDK's export logger: its errors (a collection
+    that timed out, with a traceback each time) are counted, not printed.
+    """
 
     def __init__(self) -> None:
+        super().__init__()
         self.exports = 0
+        self.errors = 0
         self.cycles: list[float] = []  # wall seconds per collection + export cycle
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            self.errors += 1
+        return False
 
     def summary(self, seconds: float, interval_s: float) -> str:
         expected = f"expected ~{seconds / interval_s:.0f}"
         if not self.cycles:
-            return f"0 export cycles finished in {seconds:.0f} s ({expected})"
+            return (f"0 export cycles finished in {seconds:.0f} s ({expected}); {self.errors} "
+                    "errors logged by the OTel SDK's reader")
         median = sorted(self.cycles)[len(self.cycles) // 2]
         return (f"{self.exports} exports in {seconds:.0f} s ({expected}); cycle wall time "
-                f"median {median * 1000:.0f} ms, max {max(self.cycles) * 1000:.0f} ms")
+                f"median {median * 1000:.0f} ms, max {max(self.cycles) * 1000:.0f} ms; "
+                f"{self.errors} errors logged by the OTel SDK's reader (timed-out collections)")
 
 
 EXPORTS = ExportLog()
+logging.getLogger("opentelemetry.sdk.metrics._internal.export").addFilter(EXPORTS)
 
 
 def _meter_provider(interval_ms: float) -> Any:
@@ -252,16 +271,19 @@ def byte_bound(config: Any) -> tuple[float | None, str]:
 
 
 def run_calls(predict: Callable[[Any], Any], pool: list[Any], n: int | None,
-              seconds: float | None, limit_mb: float, counter: list[int]) -> str:
+              seconds: float | None, limit_mb: float, counter: list[int],
+              rate: float = 0.0) -> str:
     """Call predict until ``n`` calls and ``seconds`` are both done; '' or why it stopped.
 
     Each call gets a fresh copy of a pooled input, as a server parsing each
     request makes new arrays: a monitor keeping references instead of copies
-    must show their memory too.
+    must show their memory too. With ``rate`` the calls are paced to that
+    many per second (in blocks of 100); without, a tight loop.
     """
     start_rss = rss_mb()
     now = time.monotonic
-    deadline = now() + (seconds or 0.0)
+    t0 = now()
+    deadline = t0 + (seconds or 0.0)
     next_check = now() + 0.2
     i, size = 0, len(pool)
     while (n is not None and i < n) or (seconds is not None and now() < deadline):
@@ -271,6 +293,10 @@ def run_calls(predict: Callable[[Any], Any], pool: list[Any], n: int | None,
             if n is not None and seconds is None and i >= n:
                 break
         counter[0] = i
+        if rate > 0:
+            ahead = t0 + i / rate - now()
+            if ahead > 0:
+                time.sleep(ahead)
         if now() >= next_check:
             next_check = now() + 0.2
             if rss_mb() - start_rss > limit_mb:
@@ -284,14 +310,16 @@ def phase_soak(args: argparse.Namespace, workdir: str) -> bool:
     sampler = Sampler(args.sample_seconds, lambda: counter[0])
     t0, cpu0 = time.monotonic(), time.process_time()
     note = run_calls(predict, pool, args.predictions, args.minutes * 60, args.rss_limit_mb,
-                     counter)
+                     counter, args.rate)
     elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
     sampler.stop()
     calls = counter[0]
     samples = sampler.samples
     warm_s = max(20.0, args.warmup * samples[-1][0])
     after = [s for s in samples if s[0] >= warm_s]
-    print(f"soak: {elapsed / 60:.1f} min, {calls:,} predictions ({calls / elapsed:,.0f}/s, "
+    paced = f"paced at {args.rate:g}/s" if args.rate > 0 else "a tight loop"
+    print(f"soak: {elapsed / 60:.1f} min, {paced}, {calls:,} predictions "
+          f"({calls / elapsed:,.0f}/s, "
           f"{cpu / calls * 1e6:.1f} us CPU each, all threads), {N_FEATURES} features, drift on, "
           f"logs to a rotating file, OTel export every 1 s")
     if note:
@@ -375,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=2.0, help="soak length")
     parser.add_argument("--predictions", type=int, default=1_000_000,
                         help="soak for at least this many predictions too")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="soak calls per second (default: a tight loop)")
     parser.add_argument("--warmup", type=float, default=0.25,
                         help="share of the soak treated as warm-up (at least 20 s)")
     parser.add_argument("--blocked-calls", type=int, default=300_000)
