@@ -39,18 +39,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from inferwatch._capture import current_record
 from inferwatch._logs import _pseudonymises_id, logged_id
 from inferwatch._record import InferenceRecord
+from inferwatch.transport import current_record
 
 __all__ = ["InferenceIdFilter", "InferenceIds", "add_inference_ids"]
 
 
 def _monitor_id(record: InferenceRecord, monitor: Any) -> str:
     if monitor is None:
-        from inferwatch import _monitor
+        from inferwatch import _process
 
-        monitor = _monitor._default
+        monitor = _process._default
     pipeline = getattr(monitor, "_log_pipeline", None)
     if pipeline is not None:
         text: str = pipeline.logged_id(record)
