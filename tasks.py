@@ -209,6 +209,40 @@ print("core without extras: every module imports, a monitored call works")
 """
 
 
+def check_wheels() -> int:
+    """Build every package's wheel (uv build, isolated) and check what it ships:
+    the licence text and the SPDX licence expression."""
+    import tempfile
+    import zipfile
+
+    failures = 0
+    with tempfile.TemporaryDirectory() as out:
+        for project in [ROOT, *INTEGRATIONS]:
+            before = set(Path(out).glob("*.whl"))
+            if _run(_uv(), "build", "--quiet", "--wheel", "-o", out, project,
+                    env=_uv_env()) != 0:
+                failures += 1
+                continue
+            (wheel,) = set(Path(out).glob("*.whl")) - before
+            with zipfile.ZipFile(wheel) as archive:
+                names = archive.namelist()
+                metadata = next(archive.read(n).decode() for n in names
+                                if n.endswith(".dist-info/METADATA"))
+                licence = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+                text = archive.read(licence[0]).decode() if licence else ""
+            problems = [
+                problem for problem, bad in [
+                    ("no LICENSE", "Apache License" not in text
+                     or "Version 2.0, January 2004" not in text),
+                    ("no License-Expression: Apache-2.0",
+                     "License-Expression: Apache-2.0" not in metadata.splitlines()),
+                ] if bad
+            ]
+            print(f"{wheel.name}: {', '.join(problems) or 'LICENSE and SPDX licence ok'}")
+            failures += bool(problems)
+    return 1 if failures else 0
+
+
 def bare_env() -> Path:
     return ensure_env(".venv-bare", ["-e", str(ROOT)])
 
@@ -276,6 +310,7 @@ def test(args: list[str]) -> int:
 
     step("core suite, lowest declared dependency versions", oldest)
     step("core without extras", lambda: _run(bare_env(), "-c", BARE_CHECK))
+    step("wheels: licence and metadata", check_wheels)
 
     print("\n== summary ==")
     for label, code, seconds in results:
