@@ -1,4 +1,4 @@
-"""instrument_service and service_model, in-process."""
+"""instrument_service, service_model and service_routes, in-process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import bentoml
 import pytest
 
 import inferwatch
-from inferwatch_bentoml import BentoInferenceMiddleware, instrument_service, service_model
+from inferwatch.testing import capture
+from inferwatch_bentoml import (
+    BentoInferenceMiddleware,
+    instrument_service,
+    service_model,
+    service_routes,
+)
 
 # Declaring a BentoML 1.4.40 service trips deprecations inside BentoML itself
 # (pathspec's 'gitwildmatch' factory; pydantic's __get_pydantic_core_schema__):
@@ -91,3 +97,66 @@ def test_missing_bentoml_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "bentoml", None)
     with pytest.raises(inferwatch.MissingDependencyError, match="pip install inferwatch-bentoml"):
         instrument_service(SimpleNamespace(add_asgi_middleware=lambda *a, **k: None))
+
+
+def test_api_routes_are_model_endpoints() -> None:
+    svc = _service(name="routes")
+    assert service_routes(svc) == ("/echo",)
+    assert service_routes(SimpleNamespace(apis={
+        "a": SimpleNamespace(route="/a", is_task=False),
+        "t": SimpleNamespace(route="/t", is_task=True),  # the request is not the inference
+        "odd": SimpleNamespace(route=None),
+    })) == ("/a",)
+
+
+# starlette's TestClient runs the app's lifespan (BentoML makes the service instance
+# there); its deprecation of httpx is starlette's own. BentoML registers its own
+# Prometheus metrics once per process: one BentoML app in this file.
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_an_api_call_is_an_inference_without_a_monitored_predict() -> None:
+    from starlette.testclient import TestClient
+
+    svc = instrument_service(_service(name="served", labels={"version": "2"}))
+    with capture() as cap:
+        with TestClient(svc.to_asgi()) as client:
+            assert client.post("/echo", json={"text": "hi"}).text == "hi"
+            assert client.get("/not-an-api").status_code == 404
+        calls = cap.value("inferwatch.predict.calls")
+        inferences = cap.records
+        http = {(p.attributes["http.route"], p.attributes["http.response.status_code"])
+                for p in cap.metrics("inferwatch.http.server.request.duration")}
+    # The API call counts as a model call; the 404 in the HTTP metrics only.
+    assert http == {("/echo", 200), ("_unmatched", 404)}
+    assert calls == 1
+    assert [(r.endpoint.model_name, r.endpoint.model_version) for r in inferences] == [
+        ("served", "2")
+    ]
+
+
+@pytest.mark.parametrize("model_routes", [None, ()])
+def test_model_routes_given_are_kept(model_routes: tuple[str, ...] | None) -> None:
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def echo(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hi")
+
+    app = BentoInferenceMiddleware(
+        Starlette(routes=[Route("/echo", echo, methods=["POST"])]),
+        bentoml_service=_service(name="kept"), model_routes=model_routes,
+    )
+
+    async def call() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.post("/echo")).text == "hi"
+
+    with capture() as cap:
+        asyncio.run(call())
+        calls = cap.value("inferwatch.predict.calls")
+    # None: the service's API routes (/echo); (): the user says none is a model endpoint.
+    assert calls == (1 if model_routes is None else None)

@@ -19,13 +19,19 @@ API method fills in the same record.
 
 from __future__ import annotations
 
-from ._service import BentoInferenceMiddleware, instrument_service, service_model
+from ._service import (
+    BentoInferenceMiddleware,
+    instrument_service,
+    service_model,
+    service_routes,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BentoInferenceMiddleware",
     "__version__",
     "instrument_service",
     "service_model",
+    "service_routes",
 ]

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, overload
 from inferwatch import MissingDependencyError
 from inferwatch.asgi import InferenceMiddleware
 
-__all__ = ["BentoInferenceMiddleware", "instrument_service", "service_model"]
+__all__ = ["BentoInferenceMiddleware", "instrument_service", "service_model", "service_routes"]
 
 S = TypeVar("S")
 
@@ -44,10 +44,14 @@ def instrument_service(service: Any = None, /, **options: Any) -> Any:
 
     ``options`` are those of ``inferwatch.asgi.InferenceMiddleware``. Unless
     given, ``model`` is the service's name and ``version`` comes from the
-    service (see ``service_model``), read when BentoML builds the app.
-    BentoML's probes (``/healthz``, ``/livez``, ``/readyz``, ``/metrics``)
-    are excluded by default. Returns the service, so the decorator form
-    keeps the name bound to it.
+    service (see ``service_model``), read when BentoML builds the app, and
+    ``model_routes`` are the routes of the service's ``@bentoml.api`` methods
+    (see ``service_routes``): a call to one is an inference even when no
+    ``@inferwatch.monitor`` predict runs inside it, while any other request (a
+    404, a probe) counts in the HTTP metrics only. BentoML's probes
+    (``/healthz``, ``/livez``, ``/readyz``, ``/metrics``) are excluded by
+    default. Returns the service, so the decorator form keeps the name bound
+    to it.
     """
     if service is None:
 
@@ -79,6 +83,8 @@ class BentoInferenceMiddleware(InferenceMiddleware):
     """
 
     def __init__(self, app: Any, *, bentoml_service: Any, **options: Any) -> None:
+        if options.get("model_routes") is None:
+            options["model_routes"] = service_routes(bentoml_service)
         if options.get("model") is None or options.get("version") is None:
             name, version = service_model(bentoml_service)
             if options.get("model") is None:
@@ -90,6 +96,20 @@ class BentoInferenceMiddleware(InferenceMiddleware):
 
 #: BentoML's own endpoints that are not inferences.
 _PROBES = ("/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json")
+
+
+def service_routes(service: Any) -> tuple[str, ...]:
+    """The routes of a BentoML service's ``@bentoml.api`` methods: its model endpoints.
+
+    Task endpoints (``@bentoml.task``) are left out: the model runs after the
+    submitting request has returned, so the request is not the inference.
+    """
+    routes = []
+    for api in (getattr(service, "apis", None) or {}).values():
+        route = getattr(api, "route", None)
+        if isinstance(route, str) and route.startswith("/") and not getattr(api, "is_task", False):
+            routes.append(route)
+    return tuple(routes)
 
 
 def service_model(service: Any) -> tuple[str, str | None]:
