@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
 import inferwatch
-from inferwatch._catalogue import METRICS, MetricPoint, add_boundaries
+from inferwatch._catalogue import METRICS, MetricPoint
 from inferwatch._histogram import (
     LATENCY_BOUNDS_S,
     VALUE_BOUNDS,
@@ -27,7 +27,7 @@ from inferwatch._histogram import (
     Histogram,
     exp_index,
 )
-from inferwatch.otel import instrument_reader
+from inferwatch.otel import add_boundaries, instrument_reader
 
 
 def _latencies(n: int, seed: int = 7) -> np.ndarray:
