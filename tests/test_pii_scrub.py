@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inferwatch import _pii_scrub
-from inferwatch._pii import PiiKey, Pseudonymizer, contains_pii, redact_message, scrub_text
+from inferwatch._pii import (
+    PiiKey,
+    Pseudonymizer,
+    contains_pii,
+    cut_text,
+    redact_message,
+    scrub_text,
+)
 
 try:  # the parser behind re: public as sre_parse before Python 3.11
     from re import _constants as sre_constants  # type: ignore[attr-defined]
@@ -104,6 +111,18 @@ def test_the_ascii_pattern_and_the_label_walk_agree(text: str) -> None:
                                   "a@xn--p1ai.xn--p1ai", "a@b.c-d.ef", "a@-.co", "a@b..co"])
 def test_the_two_domain_readers_agree_on_edge_cases(text: str) -> None:
     assert _pii_scrub.email_spans(text) == _pii_scrub.email_spans(text + " é")
+
+
+@pytest.mark.parametrize("email", EMAILS)
+def test_a_capped_value_keeps_no_head_of_an_address(email: str) -> None:
+    for limit in range(1, len(email) + 6):
+        text = "note " + email + " end"
+        out = cut_text(text, limit)
+        assert len(out) <= limit
+        assert email.split("@")[0][:3] not in out or len(out) >= len(text)
+        assert not contains_pii(out) or email in out
+    assert cut_text("short", 10) == "short"
+    assert cut_text("ab cd", 4) == "ab "
 
 
 def test_contains_pii_finds_phones_and_nothing_else() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ._pii_key import MIN_KEY_BYTES, PiiEphemeralKeyWarning, PiiKey, load_pii_key
 from ._pii_pseudonym import Pseudonymizer
-from ._pii_scrub import MAX_MESSAGE_CHARS, contains_pii, scrub_text
+from ._pii_scrub import MAX_MESSAGE_CHARS, contains_pii, cut_text, scrub_text
 from ._pii_scrub import redact_message as _redact_keyless
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "PiiKey",
     "Pseudonymizer",
     "contains_pii",
+    "cut_text",
     "load_pii_key",
     "redact_message",
     "scrub_text",

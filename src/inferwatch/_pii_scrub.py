@@ -30,6 +30,7 @@ __all__ = [
     "MAX_MESSAGE_CHARS",
     "MAX_SCAN_CHARS",
     "contains_pii",
+    "cut_text",
     "email_spans",
     "has_at",
     "redact_message",
@@ -253,18 +254,28 @@ def contains_pii(text: str) -> bool:
     return any(_is_phone(m.group(0)) for m in _PHONE_RE.finditer(text))
 
 
-def scan_window(message: str) -> str:
-    """The part of ``message`` that redaction scans: its first ``MAX_SCAN_CHARS``.
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, the token cut in two dropped whole.
 
-    When the message is cut, the cut token is dropped whole, so that the head
-    of an address cut in two (``bob@exa``) cannot survive as text the
-    detectors no longer recognise.
+    A plain cut can leave the head of an address (``bob@exa``) that no
+    detector recognises any more; this drops the run of non-delimiter
+    characters the cut went through, so what is kept is scrubbed as it was.
+    Use it before :func:`contains_pii` or :func:`scrub_text` on a capped value.
+
+    >>> cut_text("to: bob@example.org", 12)
+    'to: '
     """
-    if len(message) <= MAX_SCAN_CHARS:
-        return message
-    head = message[:MAX_SCAN_CHARS]
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
     cut = cast("re.Match[str]", _TOKEN.match(head[::-1])).end()
     return head[: len(head) - cut]
+
+
+def scan_window(message: str) -> str:
+    """The part of ``message`` that redaction scans: its first ``MAX_SCAN_CHARS``, cut
+    with :func:`cut_text`."""
+    return cut_text(message, MAX_SCAN_CHARS)
 
 
 def truncate(text: str) -> str:
