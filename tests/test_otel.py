@@ -4,6 +4,7 @@ and real OTLP over the wire to a receiver on loopback."""
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -281,3 +282,37 @@ def test_instrument_reader_on_an_in_memory_reader(make_monitor: Any) -> None:
     (point,) = metrics["inferwatch.predict.duration"].data.data_points
     assert point.count == 3
     provider.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_fresh_bridge_locks_and_delta_state(make_monitor: Any) -> None:
+    import warnings
+
+    from inferwatch._otel import HistogramInjector, _Bounded
+
+    mon = make_monitor()
+    _predict_with(mon, 2, 0)
+    inject = HistogramInjector(mon, AggregationTemporality.DELTA)
+    inject(MetricsData(resource_metrics=[]))  # a delta baseline, as after one export
+    bounded = _Bounded("test")
+    bounded._lock.acquire()  # as if a parent's thread held it at fork time
+    try:
+        with warnings.catch_warnings():  # Python >= 3.12 warns about forking with threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: report through the exit status, never return into pytest
+            ok = bounded.run(lambda ms: True, 2.0) and not inject._previous
+            os._exit(0 if ok else 1)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung on a lock inherited from the parent")
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        bounded._lock.release()

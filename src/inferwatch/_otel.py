@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, cast
 
@@ -100,6 +102,20 @@ class MetricSource(Protocol):
     def count_error(self, component: str) -> None: ...
 
 
+#: Objects whose locks, threads and delta state are reset in a forked child:
+#: a lock held by a parent's thread at fork time would otherwise never be freed.
+_fork_aware: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for obj in list(_fork_aware):
+        obj._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _version() -> str:
     from . import __version__
 
@@ -107,7 +123,7 @@ def _version() -> str:
 
 
 def _default_source() -> MetricSource:
-    from ._monitor import get_monitor
+    from ._process import get_monitor
 
     return get_monitor()
 
@@ -147,6 +163,12 @@ class _Snapshot:
         self._lock = threading.Lock()
         self._taken = 0.0
         self._points: dict[str, list[MetricPoint]] = {}
+        _fork_aware.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = 0.0
+        self._points = {}
 
     def by_name(self) -> dict[str, list[MetricPoint]]:
         with self._lock:
@@ -177,6 +199,11 @@ class _Bounded:
         self._name = name
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        _fork_aware.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._thread = None  # the parent's helper thread does not exist here
 
     def run(self, call: Callable[[float], Any], timeout: float) -> bool:
         """True when ``call(timeout_millis)`` finished in time and returned a true value."""
@@ -364,6 +391,14 @@ class HistogramInjector:
         self._start_ns = time.time_ns()
         self._previous: dict[Any, Histogram] = {}
         self._lock = threading.Lock()
+        _fork_aware.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The child's monitor counts from zero: its series start now, with no
+        # delta baseline from the parent.
+        self._lock = threading.Lock()
+        self._previous = {}
+        self._start_ns = time.time_ns()
 
     def source(self) -> MetricSource:
         return self._monitor if self._monitor is not None else _default_source()
