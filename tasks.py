@@ -13,7 +13,7 @@ in seconds, and resolves the lowest versions pyproject.toml allows
 
     .venv          python3, newest dependencies, core + integrations + tools
     .venv-py3XX    each other Python 3.10-3.13 this machine has (pyenv's too): core suite
-    .venv-oldest   the oldest Python found, lowest declared versions: core suite
+    .venv-oldest   the oldest Python found, lowest declared versions: core and integrations
     .venv-bentoml  BentoML's integration, with the pins that resolve together
 
 They are reused, and reinstalled only when a pyproject.toml (or what is asked
@@ -158,6 +158,9 @@ def oldest_env() -> tuple[Path, str]:
     # Every user extra at its lowest too; the test tools only (the serving group's
     # servers and anchors are tools, and their oldest releases lack what the tests use).
     install = ["-e", f"{ROOT}[{CORE_EXTRAS}]", *_groups(ROOT, "test")]
+    for integration in INTEGRATIONS:  # grpcio 1.60, fastapi 0.110 (starlette 0.36) ...
+        if integration.name not in ISOLATED:
+            install += ["-e", str(integration), *_groups(integration, "test")]
     return ensure_env(".venv-oldest", install, base, "lowest-direct"), f"Python {version}"
 
 
@@ -272,8 +275,8 @@ def lint(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     """Everything CI runs, in order: lint; core and integrations on the newest
     dependencies; BentoML's integration in its own environment; the core suite on
-    each other supported Python; the core suite on the lowest declared versions.
-    ``args`` go to the first pytest run."""
+    each other supported Python; core and integrations on the lowest declared
+    versions; the core without extras; the wheels. ``args`` go to the first pytest run."""
     started = time.monotonic()
     results: list[tuple[str, int, float]] = []
 
@@ -306,9 +309,9 @@ def test(args: list[str]) -> int:
         old, label = oldest_env()
         _run(_uv(), "pip", "list", "--python", old, env=_uv_env())  # what was resolved
         print(f"(lowest declared versions, {label})", flush=True)
-        return _pytest(old, "-q", ROOT / "tests")
+        return _pytest(old, "-q", *suites)
 
-    step("core suite, lowest declared dependency versions", oldest)
+    step("core and integrations, lowest declared dependency versions", oldest)
     step("core without extras", lambda: _run(bare_env(), "-c", BARE_CHECK))
     step("wheels: licence and metadata", check_wheels)
 
