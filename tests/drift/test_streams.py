@@ -227,3 +227,31 @@ def test_a_monitor_given_explicitly_is_kept(profile: drift.ReferenceProfile) -> 
             assert "inferwatch.drift.window.rows" not in {p.name for p in other.metrics()}
         dm.close()
         assert "inferwatch.drift.window.rows" not in {p.name for p in cap.metrics()}
+
+
+def test_following_back_and_forth_never_counts_a_row_twice(
+        profile: drift.ReferenceProfile) -> None:
+    first = Monitor(metrics_exporter="none", log_sink=MemorySink())
+    second = Monitor(metrics_exporter="none", log_sink=MemorySink())
+    saved = set_monitor(first)
+    dm = None
+    try:
+        dm = drift.watch(profile, window="count:100000")
+        dm.attach()  # attaching twice changes nothing
+        set_monitor(second)
+        set_monitor(first)  # back: the first monitor is fed once, not twice
+
+        @inferwatch.monitor(model="m", features="x")
+        def predict(x: dict[str, Any]) -> float:
+            return 0.5
+
+        for row in make_rows(40, seed=13):
+            predict(row)
+        window = dm.report(window="open").window
+        assert window is not None and window.rows == 40
+    finally:
+        if dm is not None:
+            dm.close()
+        set_monitor(saved)
+        first.shutdown()
+        second.shutdown()

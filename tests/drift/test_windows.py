@@ -116,4 +116,4 @@ def test_memory_is_bounded_by_features(profile: drift.ReferenceProfile) -> None:
         dm.ingest(_records(make_rows(5000, seed=int(rng.integers(1 << 30)) + i)))
         sizes.append(dm.nbytes)
     assert max(sizes[3:]) <= 1.2 * min(sizes[3:])
-    assert max(sizes) / 4 / 3 < 64 * 1024  # per numeric feature, three windows
+    assert max(sizes) / 4 / 2 < 64 * 1024  # per numeric feature, two windows

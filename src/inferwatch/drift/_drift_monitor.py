@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from .. import _monitor
+from .. import _process
 from .._catalogue import MetricPoint
 from .._monitor import Monitor
 from .._record import InferenceRecord
@@ -171,6 +171,7 @@ class DriftMonitor:
         self._followed: Monitor | None = None
         self._following = False
         self._listening = False
+        self._hooked: weakref.WeakSet[Monitor] = weakref.WeakSet()
 
     # -- setup --------------------------------------------------------------------
 
@@ -200,8 +201,9 @@ class DriftMonitor:
         ``inferwatch.drift.watch`` is fine).
         """
         if monitor is not None:
-            self._fixed.append(monitor)
-            self._hook(monitor)
+            if monitor not in self._fixed:
+                self._fixed.append(monitor)
+                self._hook(monitor)
             return self
         self._following = True
         if not self._listening:
@@ -213,8 +215,8 @@ class DriftMonitor:
                 if dm is not None:
                     dm._follow(new)
 
-            _monitor.add_default_listener(on_default)
-        self._follow(_monitor.get_monitor())
+            _process.add_default_listener(on_default)
+        self._follow(_process.get_monitor())
         return self
 
     def close(self) -> None:
@@ -227,10 +229,15 @@ class DriftMonitor:
         if not self._following or monitor is self._followed:
             return
         self._followed = monitor
-        if monitor is not None and monitor not in self._fixed:
+        if monitor is not None:
             self._hook(monitor)
 
     def _hook(self, monitor: Monitor) -> None:
+        """Register on ``monitor`` once; its records count only while it is a source."""
+        if monitor in self._hooked:
+            return
+        self._hooked.add(monitor)
+
         def consume(records: list[InferenceRecord]) -> None:
             if monitor is self._followed or monitor in self._fixed:
                 self.ingest(records)
@@ -252,7 +259,7 @@ class DriftMonitor:
         last_endpoint: Any = None
         bucket: list[InferenceRecord] | None = None
         for r in records:
-            if getattr(r, "inference", True) is False:  # never reached a model
+            if not getattr(r, "inference", True):  # a transport request: never reached a model
                 continue
             endpoint = r.endpoint
             if endpoint is not last_endpoint:

@@ -24,8 +24,8 @@ from ._ingest import Batch, numeric_matrix
 from ._profile import ReferenceProfile
 
 #: Finite values per numeric feature a window keeps exactly before switching to its
-#: KLL sketch (16 KB of float64): covers every window the p-value rule decides on
-#: with the default ``large_sample`` against a reference of a few thousand rows or more.
+#: KLL sketch (16 KB of float64): small windows, where a KLL's rank error would
+#: inflate KS most, get exact statistics.
 EXACT_ROWS = 2048
 
 
@@ -65,7 +65,7 @@ class NumericState(FeatureState):
     A small window's KS statistic read off a KLL sketch is inflated by the
     sketch's rank error (a KLL with k=200 fed 300 values has already
     compacted once, so its CDF is off by up to 1/300 at half the points),
-    which pushed the p-value rule's false-alarm rate above its nominal level.
+    which pushed the false-alarm rate of the KS test above its nominal level.
     So the first ``exact_rows`` finite values are kept as they are, in a
     buffer that grows geometrically up to that bound; the statistics see them
     exactly. The value that would overflow the buffer spills all of it into the
