@@ -206,3 +206,20 @@ def test_cancelled_stream_is_recorded_as_cancelled() -> None:
     (record,) = out["records"]
     assert record.http.status_code == "CANCELLED"
     assert record.outcome == "cancelled"
+
+
+def test_a_method_nothing_serves_is_an_rpc_named_other() -> None:
+    out: dict[str, Any] = {}
+
+    async def test(call: Client) -> None:
+        with capture() as cap:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call("Missing", {"x": 1})  # demo.Model has no such method
+            out["code"] = info.value.code()
+            out["record"] = await _only_record(cap)
+
+    serve(test)
+    record = out["record"]
+    assert out["code"] is grpc.StatusCode.UNIMPLEMENTED
+    assert (record.http.route, record.http.status_code) == ("_OTHER", "UNIMPLEMENTED")
+    assert record.inference is False

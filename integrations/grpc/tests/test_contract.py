@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -102,6 +103,47 @@ def test_an_unimplemented_method_is_an_rpc_not_an_inference(channel: grpc.Channe
     assert record.http is not None and record.http.status_code == "UNIMPLEMENTED"
     assert record.inference is False
     assert (rpc_calls, predict_calls, inferences) == (1, 0, [])
+
+
+@contextlib.contextmanager
+def _server(*handlers: grpc.GenericRpcHandler, workers: int = 2) -> Iterator[grpc.Channel]:
+    """A sync server of its own (the module's serves every method name), and a channel."""
+    server = grpc.server(ThreadPoolExecutor(max_workers=workers),
+                         interceptors=[InferenceInterceptor()])
+    server.add_generic_rpc_handlers(handlers)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        server.stop(None).wait(TIMEOUT)
+
+
+def test_a_method_nothing_serves_is_an_rpc_named_other() -> None:
+    # A stub calling a method the server lacks (an old client, a typo): gRPC answers
+    # UNIMPLEMENTED itself; the call counts in the RPC metrics under _OTHER (the
+    # name is the client's), and a probe path nothing serves stays unrecorded.
+    with _server(sync_handler()) as channel, capture() as cap:
+        for name in ("/nope.Service/Missing", f"/{EMAIL}/x", "/grpc.health.v1.Health/Check"):
+            missing: Any = channel.unary_unary(name)
+            with pytest.raises(grpc.RpcError) as info:
+                missing(b"?", timeout=TIMEOUT, metadata=(("x-request-id", "u-1"),))
+            assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        records = cap.records
+        calls = _rpc_calls(cap, rpc__method=grpc_call.OTHER_METHOD,
+                           rpc__response__status_code="UNIMPLEMENTED",
+                           error__type="UNIMPLEMENTED")
+        predict_calls = _predict_calls(cap)
+    assert len(records) == 2
+    for record in records:
+        assert record.http is not None
+        assert (record.http.route, record.http.status_code) == (
+            grpc_call.OTHER_METHOD, "UNIMPLEMENTED"
+        )
+        assert (record.inference, record.id, record.outcome) == (False, "u-1", "error")
+        assert record.endpoint.model_name == grpc_call.OTHER_METHOD
+    assert (calls, predict_calls) == (2, 0)
 
 
 def test_a_predict_after_the_rpc_completed_never_joins_its_record(
@@ -196,21 +238,14 @@ def test_invented_method_names_cannot_grow_series(
 ) -> None:
     monkeypatch.setattr(grpc_call, "MAX_METHODS", 3)
     # A fresh interceptor: the module's server has seen methods already.
-    server = grpc.server(ThreadPoolExecutor(max_workers=2), interceptors=[InferenceInterceptor()])
-    server.add_generic_rpc_handlers((CatchAll(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
     names = [f"/evil.S{i}/M" for i in range(6)] + ["/not a method/x", f"/{EMAIL}/M"]
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as own, capture() as cap:
-            for name in names:
-                call: Any = own.unary_unary(name)
-                assert call(b"ping", timeout=TIMEOUT) == b"ping"
-            records = cap.records
-            methods = {p.attributes["rpc.method"] for p in cap.metrics("rpc.server.call.duration")}
-            models = {p.attributes.get("model.name") for p in cap.metrics()} - {None}
-    finally:
-        server.stop(None).wait(TIMEOUT)
+    with _server(CatchAll()) as own, capture() as cap:
+        for name in names:
+            call: Any = own.unary_unary(name)
+            assert call(b"ping", timeout=TIMEOUT) == b"ping"
+        records = cap.records
+        methods = {p.attributes["rpc.method"] for p in cap.metrics("rpc.server.call.duration")}
+        models = {p.attributes.get("model.name") for p in cap.metrics()} - {None}
     assert len(records) == len(names)
     assert methods == {"evil.S0/M", "evil.S1/M", "evil.S2/M", grpc_call.OTHER_METHOD}
     assert [r.http.route for r in records if r.http is not None][3:] == [
@@ -247,21 +282,14 @@ def _probe_handler() -> grpc.GenericRpcHandler:
 
 def test_a_predict_inside_a_response_stream_joins_and_nothing_leaks() -> None:
     # One worker thread: the stream and the probe after it run on the same thread.
-    server = grpc.server(ThreadPoolExecutor(max_workers=1), interceptors=[InferenceInterceptor()])
-    server.add_generic_rpc_handlers((sync_handler(), _probe_handler()))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as own, capture() as cap:
-            stream: Any = own.unary_stream(f"/{SERVICE}/UnaryStream", request_serializer=dumps,
-                                           response_deserializer=loads)
-            responses = list(stream({"op": "monitored", "x": [1, 2], "n": 3}, timeout=TIMEOUT,
-                                    metadata=(("x-request-id", "s-1"),)))
-            probe: Any = own.unary_unary("/grpc.health.v1.Health/Check")
-            assert probe(b"?", timeout=TIMEOUT) == b"none"
-            records = cap.records
-    finally:
-        server.stop(None).wait(TIMEOUT)
+    with _server(sync_handler(), _probe_handler(), workers=1) as own, capture() as cap:
+        stream: Any = own.unary_stream(f"/{SERVICE}/UnaryStream", request_serializer=dumps,
+                                       response_deserializer=loads)
+        responses = list(stream({"op": "monitored", "x": [1, 2], "n": 3}, timeout=TIMEOUT,
+                                metadata=(("x-request-id", "s-1"),)))
+        probe: Any = own.unary_unary("/grpc.health.v1.Health/Check")
+        assert probe(b"?", timeout=TIMEOUT) == b"none"
+        records = cap.records
     assert [r["score"] for r in responses] == [2.0, 2.0, 2.0]
     (rpc,) = [r for r in records if r.http is not None]
     # The first predict filled in the RPC's record; the later ones are the same

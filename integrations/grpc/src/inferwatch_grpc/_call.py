@@ -106,8 +106,12 @@ class Settings:
         self._methods: dict[str, tuple[Monitor, Endpoint, str]] = {}
         self._methods_monitor: Monitor | None = None
 
-    def resolve(self, method: str) -> tuple[Monitor, Endpoint, str] | None:
-        """The monitor, endpoint and recorded method name; None when not monitored."""
+    def resolve(self, method: str, *, served: bool = True) -> tuple[Monitor, Endpoint, str] | None:
+        """The monitor, endpoint and recorded method name; None when not monitored.
+
+        ``served=False``: a method no handler serves (gRPC answers UNIMPLEMENTED),
+        recorded as ``OTHER_METHOD`` whatever its name.
+        """
         if method.startswith(self.exclude):
             return None
         mon = self.monitor if self.monitor is not None else get_monitor()
@@ -117,10 +121,11 @@ class Settings:
         if self._methods_monitor is not mon:  # the default monitor changed: start afresh
             methods = self._methods = {}
             self._methods_monitor = mon
-        bound = methods.get(method)
+        key = method if served else ""  # every method nothing serves shares one entry
+        bound = methods.get(key)
         if bound is not None:
             return bound
-        known = len(methods) < MAX_METHODS and _METHOD(method) is not None
+        known = served and len(methods) < MAX_METHODS and _METHOD(method) is not None
         recorded = method if known else OTHER_METHOD
         service = method[1:].partition("/")[0] if known else OTHER_METHOD
         endpoint = mon.endpoint(
@@ -129,8 +134,8 @@ class Settings:
             self.attributes,
         )
         bound = (mon, endpoint, recorded)
-        if known:
-            methods[method] = bound
+        if known or not served:
+            methods[key] = bound
         return bound
 
     def request_id(self, metadata: Any) -> str | None:
@@ -354,6 +359,10 @@ class RpcCall:
             self._close("UNKNOWN", exc, token)
         else:
             self._close(status, None, token)
+
+    def close_unserved(self, token: _Token | None) -> None:
+        """A method no handler serves: gRPC answers UNIMPLEMENTED without a behavior."""
+        self._close("UNIMPLEMENTED", None, token)
 
     def close_cancelled(self, token: _Token | None) -> None:
         """The response stream was dropped before its end (the client went away)."""

@@ -38,7 +38,8 @@ def instrument_handler(
 ) -> grpc.RpcMethodHandler[Any, Any] | None:
     """A handler for this one call that records it; the original one on any doubt."""
     if handler is None:
-        return None
+        _record_unserved(settings, details)
+        return None  # gRPC answers UNIMPLEMENTED, as it would without us
     try:
         method = details.method
         resolved = settings.resolve(method)
@@ -67,6 +68,22 @@ def instrument_handler(
     except Exception:  # inferwatch must never break the RPC
         _count_failure(settings)
         return handler
+
+
+def _record_unserved(settings: Settings, details: grpc.HandlerCallDetails) -> None:
+    """Count a call of a method no handler serves, as an RPC (never an inference).
+
+    Its name is the client's invention, so it is recorded as ``_OTHER``.
+    """
+    try:
+        resolved = settings.resolve(details.method, served=False)
+        if resolved is None:
+            return
+        mon, endpoint, recorded = resolved
+        call = RpcCall(mon, endpoint, recorded, settings.request_id(details.invocation_metadata))
+        call.close_unserved(call.open())
+    except Exception:  # inferwatch must never break the RPC
+        _count_failure(settings)
 
 
 def _count_failure(settings: Settings) -> None:

@@ -65,8 +65,9 @@ class InferenceInterceptor(_Options, grpc.ServerInterceptor):
     record is closed: a predict running later (a thread started with the RPC's
     context) writes a record of its own. Metrics come out as
     ``rpc.server.call.duration`` with ``rpc.system.name``, ``rpc.method`` and
-    ``rpc.response.status_code``; past 1,000 distinct methods (a catch-all
-    handler) further ones are recorded as ``_OTHER``.
+    ``rpc.response.status_code``. A call of a method no handler serves (gRPC
+    answers UNIMPLEMENTED) is recorded as ``_OTHER``, and so is every method
+    past 1,000 distinct names (a catch-all handler).
 
     Args:
         model, version: model name and version of RPCs with no monitored
