@@ -67,7 +67,8 @@ class Recorded:
 
 @pytest.fixture
 def cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
-    with capture(feature_sample_rate=1.0) as captured:
+    # Every record kept and logged with its features, whatever the defaults.
+    with capture(sample_rate=1.0, feature_sample_rate=1.0, max_records_per_second=1e9) as captured:
         yield Recorded(captured, monkeypatch)
 
 

@@ -82,7 +82,8 @@ class Recorded:
 
 @pytest.fixture
 def cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
-    with capture() as captured:
+    # Every record kept and logged with its features, whatever the defaults.
+    with capture(sample_rate=1.0, feature_sample_rate=1.0, max_records_per_second=1e9) as captured:
         yield Recorded(captured, monkeypatch)
 
 
@@ -502,7 +503,7 @@ def test_usual_request_id_shapes_are_kept(cap: Recorded) -> None:
     assert sorted(r.id for r in cap.records) == sorted(ids)
 
 
-def test_header_values_never_become_metric_attributes(cap: Recorded) -> None:
+def test_header_values_never_reach_metric_attributes_or_logs(cap: Recorded) -> None:
     canary = "canary.user@example.com"
     headers = {
         "x-request-id": "canary-id-123", "traceparent": canary, "user-agent": canary,
@@ -515,6 +516,12 @@ def test_header_values_never_become_metric_attributes(cap: Recorded) -> None:
     values = " ".join(metric_attribute_values(cap))
     for needle in ("canary", "example.com"):
         assert needle not in values
+    # Nor do they reach the log, whose only request-derived text is the id.
+    (log,) = cap.logs
+    assert log["inference.id"] == "canary-id-123"
+    rendered = json.dumps({k: v for k, v in log.items() if k != "inference.id"})
+    for needle in ("canary", "example.com", "Bearer"):
+        assert needle not in rendered
 
 
 # -- issue 9: default exclusions are extended, not replaced --------------------------------
