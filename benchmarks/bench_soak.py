@@ -355,6 +355,13 @@ def phase_soak(args: argparse.Namespace, workdir: str) -> bool:
 def phase_blocked(args: argparse.Namespace, workdir: str, big: bool) -> bool:
     monitor, predict, pool, sink = build("big" if big else "blocked", workdir)
     counter = [0]
+    bare = getattr(predict, "__wrapped__", None)  # the undecorated function, for a baseline
+    bare_us = None
+    if bare is not None:
+        n_bare = 200 if big else 20_000
+        t_bare = time.perf_counter()
+        run_calls(bare, pool, n_bare, None, args.rss_limit_mb, [0])
+        bare_us = (time.perf_counter() - t_bare) / n_bare * 1e6
     warm = 10 if big else 1000
     run_calls(predict, pool, warm, None, args.rss_limit_mb, counter)
     time.sleep(0.3)  # the log thread is now stuck in emit
@@ -376,6 +383,9 @@ def phase_blocked(args: argparse.Namespace, workdir: str, big: bool) -> bool:
           f"log, {what}: {calls:,} calls in {elapsed:.1f} s after {warm:,} warm-up calls")
     if note:
         print(f"  {note}")
+    if bare_us is not None and calls:
+        print(f"  per call: monitored {elapsed / calls * 1e6:,.0f} us, bare {bare_us:,.0f} us "
+              "(a fresh copy of the input made in both)")
     growth, peak_growth = end - base, peak - base
     print(f"  RSS MB: before {base:.1f}, end {end:.1f} ({growth:+.1f}), peak {peak:.1f} "
           f"({peak_growth:+.1f}; {peak_growth * 1024 / max(1, calls):.1f} KB per call)")
@@ -433,8 +443,14 @@ def main(argv: list[str] | None = None) -> int:
                *(a for a in (argv if argv is not None else sys.argv[1:]))]
         cmd = [a for i, a in enumerate(cmd) if not _is_phases_arg(cmd, i)]
         limit = args.minutes * 60 * 3 + 300
+        # One BLAS thread, as in a server with one worker per core: a threaded BLAS
+        # spinning on a shared 2-core machine makes the 100,000-value dot product
+        # take milliseconds, and the per-call times below meaningless.
+        env = {**os.environ}
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, "1")
         try:
-            rc = subprocess.run(cmd, timeout=limit, check=False).returncode
+            rc = subprocess.run(cmd, timeout=limit, check=False, env=env).returncode
         except subprocess.TimeoutExpired:
             print(f"{phase}: FAIL: did not finish within {limit:.0f} s")
             rc = 1
