@@ -307,6 +307,8 @@ def test_sigterm_under_load_loses_no_kept_record_and_exports_last_metrics(
         # write the records and export the metrics.
         "INFERWATCH_FLUSH_INTERVAL_MS": "60000",
         "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+        # The whole run is drained at once: no rate limit on what the log keeps.
+        "INFERWATCH_MAX_RECORDS_PER_SECOND": "1000000000",
     }
     for server in start(tmp_path, workers, env):
         answered, _ = load_then_sigterm(server, n_before=100)
