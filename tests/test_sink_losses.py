@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from inferwatch._logs import make_log_sink
 from inferwatch.logsinks import (
     FanoutSink,
     LogSink,
@@ -85,6 +86,7 @@ class Receiver(http.server.ThreadingHTTPServer):
         self.flapping = flapping
         self.requests = 0
         self.delivered = 0
+        self.resources: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
 
@@ -102,6 +104,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             fail = self.server.flapping and self.server.requests % 2 == 0
             if not fail:
                 request = ExportLogsServiceRequest.FromString(body)
+                self.server.resources.extend(
+                    {kv.key: kv.value.string_value for kv in r.resource.attributes}
+                    for r in request.resource_logs
+                )
                 self.server.delivered += sum(
                     len(scope.log_records)
                     for resource in request.resource_logs
@@ -423,3 +429,41 @@ def test_fanout_shares_one_deadline(hanging_port: int, tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 2.5
     assert len((tmp_path / "l.jsonl").read_text().splitlines()) == 10
     assert sink.losses_by_sink() == {"otlp": {"shutdown_timeout": 10}, "file": {}}
+
+
+# -- the OTel environment ------------------------------------------------------------------
+
+
+def test_otlp_sink_reads_environ_and_carries_the_monitors_service_name(
+    receiver: Receiver,
+) -> None:
+    environ = {
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": (
+            f"http://127.0.0.1:{receiver.server_address[1]}/v1/logs"
+        ),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,service.name=ignored",
+    }
+    sink = make_log_sink("otlp", service_name="churn-api", environ=environ)
+    sink.emit(EVENTS[:3])
+    assert sink.close(10.0)
+    assert receiver.delivered == 3
+    resource = receiver.resources[0]
+    assert resource["service.name"] == "churn-api"
+    assert resource["deployment.environment"] == "prod"
+
+
+def test_otlp_sink_speaks_grpc_when_asked() -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    environ = {
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+    }
+    sink = OtlpLogSink(environ=environ)
+    assert type(sink.exporter).__module__.startswith(
+        "opentelemetry.exporter.otlp.proto.grpc"
+    )
+    sink.emit(EVENTS[:2])
+    assert sink.close(3.0) in (True, False)
+    assert sum(sink.losses().values()) == 2  # refused: failed or abandoned, never silent

@@ -669,8 +669,14 @@ def make_log_sink(
     rotate_seconds: float = 86400.0,
     backups: int = 5,
     logger_provider: Any = None,
+    service_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> LogSink:
     """Build a sink by name: ``stdout``, ``stderr``, ``file``, ``otlp`` or ``none``.
+
+    ``otlp`` without a ``logger_provider`` exports as ``environ``'s (default:
+    ``os.environ``) ``OTEL_EXPORTER_OTLP_*`` variables say, with
+    ``service_name`` on its resource when given.
 
     Several names separated by commas (``"file,otlp"``) build a
     :class:`~inferwatch.logsinks.FanoutSink` writing to each, whose losses
@@ -682,7 +688,9 @@ def make_log_sink(
     """
     kinds = parse_log_sinks(kind)
     sinks = [
-        _one_sink(k, path, max_bytes, rotate_seconds, backups, logger_provider) for k in kinds
+        _one_sink(k, path, max_bytes, rotate_seconds, backups, logger_provider, service_name,
+                  environ)
+        for k in kinds
     ]
     if len(sinks) == 1:
         return sinks[0]
@@ -696,6 +704,8 @@ def _one_sink(
     rotate_seconds: float,
     backups: int,
     logger_provider: Any,
+    service_name: str | None,
+    environ: Mapping[str, str] | None,
 ) -> LogSink:
     import sys
 
@@ -712,5 +722,7 @@ def _one_sink(
             path, max_bytes=max_bytes, rotate_seconds=rotate_seconds, backups=backups
         )
     if kind == "otlp":
-        return OtlpLogSink(logger_provider)
+        if logger_provider is not None:
+            return OtlpLogSink(logger_provider)
+        return OtlpLogSink(service_name=service_name, environ=environ)
     return NullSink()

@@ -164,8 +164,11 @@ class RotatingFileSink:
             self._close_fd()
         return self._fd is not None
 
-    def _rotate(self, now: float) -> None:
-        """Rotate ``path`` (we hold its lock) and lock the new file; the fd may end None."""
+    def _rotate(self, now: float) -> bool:
+        """Rotate ``path`` (we hold its lock) and lock the new file; the fd may end None.
+
+        False when the rotation itself failed and the current file stays.
+        """
         try:
             if self.backups == 0:
                 os.remove(self.path)
@@ -179,10 +182,11 @@ class RotatingFileSink:
             # Keep logging into the current file rather than lose events.
             self.errors += 1
             self._opened_at = now
-            return
+            return False
         self.rotations += 1
         self._close_fd()
         self._lock_current(now)
+        return True
 
     def _write(self, fd: int, data: bytes) -> tuple[int, OSError | None]:
         """Write all of ``data``; the bytes written, and the error that stopped it."""
@@ -238,13 +242,11 @@ class RotatingFileSink:
                 total += len(lines[end])
                 end += 1
             if end == i:  # the next record does not fit: rotate, then write it
-                before = fd
-                self._rotate(now)
-                size = self._size()
-                if self._fd == before:  # rotation failed: write into the current file
-                    end, total = n, sum(len(line) for line in lines[i:])
-                else:
+                if self._rotate(now):
+                    # The new file may already hold other processes' records.
+                    size = self._size()
                     continue
+                end, total = n, sum(len(line) for line in lines[i:])  # keep, don't lose
             data = b"".join(lines[i:end])
             if self._broken_line:
                 data = b"\n" + data

@@ -20,6 +20,7 @@ import json
 import os
 import threading
 import weakref
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,27 +43,25 @@ _RECORD_FIELDS = frozenset({"timestamp", "level", "trace_id", "span_id"})
 _SCALARS = (str, bool, int, float)
 
 
-def _default_exporter() -> Any:
-    try:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    except ImportError:
-        raise MissingDependencyError(
-            "the OTLP log sink needs the OpenTelemetry SDK and OTLP/HTTP exporter: "
-            "pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http "
-            "(or pass exporter=... or logger_provider=... built with your own exporter)"
-        ) from None
-    return OTLPLogExporter()
+def _default_exporter(environ: Mapping[str, str]) -> Any:
+    # The standard variables, as for metrics: OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL
+    # (http/protobuf or grpc), endpoint, headers, timeout, compression, TLS.
+    from inferwatch._otel_env import build_otlp_exporter
+
+    return build_otlp_exporter("logs", environ)
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(environ: Mapping[str, str], name: str, default: int) -> int:
     try:
-        value = int(os.environ.get(name, default))
+        value = int(environ.get(name, default))
     except ValueError:
         return default
     return value if value > 0 else default
 
 
-def _build_provider(exporter: Any, max_queue_size: int) -> Any:
+def _build_provider(
+    exporter: Any, max_queue_size: int, environ: Mapping[str, str], service_name: str | None
+) -> Any:
     try:
         from opentelemetry.sdk._logs import LoggerProvider
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -70,10 +69,18 @@ def _build_provider(exporter: Any, max_queue_size: int) -> Any:
         raise MissingDependencyError(
             "the OTLP log sink needs the OpenTelemetry SDK: pip install opentelemetry-sdk"
         ) from None
-    # Resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; the sink shuts it
-    # down (with a deadline), so no second shutdown from OTel's own atexit hook.
-    provider = LoggerProvider(shutdown_on_exit=False)
-    batch = min(_env_int("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512), max_queue_size)
+    # Without a service name, the SDK's resource (OTEL_SERVICE_NAME /
+    # OTEL_RESOURCE_ATTRIBUTES). The sink shuts the provider down (with a
+    # deadline), so no second shutdown from OTel's own atexit hook.
+    if service_name is None:
+        provider = LoggerProvider(shutdown_on_exit=False)
+    else:  # the Monitor's service name and resource, as its metrics carry
+        from inferwatch._otel_env import build_resource
+
+        provider = LoggerProvider(
+            resource=build_resource(service_name, environ), shutdown_on_exit=False
+        )
+    batch = min(_env_int(environ, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 512), max_queue_size)
     provider.add_log_record_processor(
         BatchLogRecordProcessor(
             exporter, max_queue_size=max_queue_size, max_export_batch_size=batch
@@ -176,8 +183,9 @@ class OtlpLogSink:
     ``logger_provider=None`` builds a private ``LoggerProvider`` with a
     ``BatchLogRecordProcessor`` (queue ``max_queue_size``, default
     ``OTEL_BLRP_MAX_QUEUE_SIZE`` or 2048) exporting through ``exporter``
-    (default: the OTLP/HTTP exporter, configured by the standard
-    ``OTEL_EXPORTER_OTLP_*`` variables). With its own provider the sink
+    (default: the OTLP exporter the standard ``OTEL_EXPORTER_OTLP_*``
+    variables of ``environ`` describe, over HTTP or gRPC), with the resource
+    the Monitor's metrics carry when ``service_name`` is given. With its own provider the sink
     accounts for every record in :meth:`losses`: ``otlp_queue_full`` (the
     queue was full), ``otlp_export_failed`` (the exporter failed or raised),
     ``shutdown_timeout`` (still queued or in flight when :meth:`close` gave
@@ -197,6 +205,8 @@ class OtlpLogSink:
         logger_name: str = "inferwatch",
         exporter: Any = None,
         max_queue_size: int | None = None,
+        service_name: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         from opentelemetry._logs import SeverityNumber
 
@@ -207,13 +217,16 @@ class OtlpLogSink:
             )
         self._owns_provider = logger_provider is None
         self._max_queue: int | None = None
+        self._exporter: _CountingExporter | None = None
         if logger_provider is None:
-            queue = max_queue_size or _env_int("OTEL_BLRP_MAX_QUEUE_SIZE", 2048)
+            env = os.environ if environ is None else environ
+            queue = max_queue_size or _env_int(env, "OTEL_BLRP_MAX_QUEUE_SIZE", 2048)
             self._max_queue = queue
             counted = _CountingExporter(
-                _default_exporter() if exporter is None else exporter, self
+                _default_exporter(env) if exporter is None else exporter, self
             )
-            logger_provider = _build_provider(counted, queue)
+            self._exporter = counted
+            logger_provider = _build_provider(counted, queue, env, service_name)
         self._provider = logger_provider
         self._logger = self._provider.get_logger(logger_name)
         self._severity = {
@@ -230,6 +243,11 @@ class OtlpLogSink:
         self._init_counts()
         self._closed = False
         register_fork_hooks(self)
+
+    @property
+    def exporter(self) -> Any:
+        """The exporter the sink's own provider exports through (None with a provider of yours)."""
+        return None if self._exporter is None else self._exporter._inner
 
     def _init_counts(self) -> None:
         self._losses = LossCounter()
