@@ -32,9 +32,9 @@ class PiiEphemeralKeyWarning(RuntimeWarning):
 class PiiKey:
     """A pseudonymisation key: an id that appears in output, and secret bytes that never do."""
 
-    __slots__ = ("_secret", "ephemeral", "key_id")
+    __slots__ = ("_secret", "key_id")
 
-    def __init__(self, key_id: str, secret: bytes, *, ephemeral: bool = False) -> None:
+    def __init__(self, key_id: str, secret: bytes) -> None:
         if not isinstance(key_id, str) or not _KEY_ID_RE.match(key_id):
             raise ConfigurationError(
                 f"PII key id {key_id!r} is invalid: use 1-32 letters, digits, '.', '_' or '-' "
@@ -47,8 +47,6 @@ class PiiKey:
             )
         self.key_id = key_id
         self._secret = bytes(secret)
-        #: Drawn at random for this process: other processes hold a different key.
-        self.ephemeral = ephemeral
 
     @property
     def secret(self) -> bytes:
@@ -156,7 +154,7 @@ def load_pii_key(
             PiiEphemeralKeyWarning,
             stacklevel=2,
         )
-        return PiiKey(key_id, secrets.token_bytes(MIN_KEY_BYTES), ephemeral=True)
+        return PiiKey(key_id, secrets.token_bytes(MIN_KEY_BYTES))
     else:
         raise ConfigurationError(
             "no PII key configured: set INFERWATCH_PII_KEY (or INFERWATCH_PII_KEY_FILE, a file "
