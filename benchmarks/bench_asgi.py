@@ -4,6 +4,7 @@ Run::
 
     python benchmarks/bench_asgi.py            # about a minute
     python benchmarks/bench_asgi.py --quick    # a few seconds, for a smoke check
+    python benchmarks/bench_asgi.py --cpu      # process CPU time: for a busy machine
     python benchmarks/bench_asgi.py --large-body   # a ~1 MiB captured body, parsed or not
 
 Each variant is its own FastAPI app with the same predict route, called with
@@ -81,6 +82,10 @@ Message = dict[str, Any]
 Variant = tuple[str, Any, Callable[[], None] | None, Callable[[], None]]
 #: Background threads stay idle during the run; Monitor.flush() does their work.
 IDLE_TIMERS_MS = 60_000.0
+#: What a request's time is read from: wall time, or with ``--cpu`` the CPU
+#: time of the whole process (every thread), which other processes on a busy
+#: machine do not inflate.
+CLOCK: Callable[[], float] = time.perf_counter
 
 
 def make_app(with_monitor: Any = None, decorate: Callable[[Any], Any] | None = None) -> Any:
@@ -309,7 +314,7 @@ async def drive(app: Any, n: int, scope: dict[str, Any], body: bytes) -> float:
             status.append(message["status"])
 
     headers = scope["headers"]
-    start = time.perf_counter()
+    start = CLOCK()
     for _ in range(n):
         sent = False
 
@@ -324,7 +329,7 @@ async def drive(app: Any, n: int, scope: dict[str, Any], body: bytes) -> float:
         fresh["headers"] = list(headers)
         fresh["state"] = {}
         await app(fresh, receive, send)
-    elapsed = time.perf_counter() - start
+    elapsed = CLOCK() - start
     if status[-1] != 200:
         raise SystemExit(f"benchmark app answered {status[-1]}, not 200")
     return elapsed / n
@@ -358,9 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--requests", type=int, default=300, help="requests per variant per round")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 100 requests")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time with the process's CPU time, not wall time (busy machines)")
     parser.add_argument("--large-body", action="store_true",
                         help="time a ~1 MiB captured body instead (see the module docs)")
     args = parser.parse_args(argv)
+    global CLOCK
+    if args.cpu:
+        CLOCK = time.process_time
     if args.quick:
         args.rounds, args.requests = 3, 100
     if args.large_body:
@@ -383,9 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                 gc.collect()
                 times[name].append(await drive(app, args.requests, scope, body))
                 if flush is not None:
-                    started = time.perf_counter()
+                    started = CLOCK()
                     flush()
-                    background[name].append((time.perf_counter() - started) / args.requests)
+                    background[name].append((CLOCK() - started) / args.requests)
 
     started = time.perf_counter()
     try:
@@ -405,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         if flush is not None:
             flush()
     print(f"python {sys.version.split()[0]}, {args.rounds} rounds x {args.requests} requests, "
-          f"{took:.1f} s")
+          f"{took:.1f} s, {'process CPU' if args.cpu else 'wall'} time")
     print(f"{'variant':<22}{'us/request':>12}{'x bare':>9}{'added us':>10}"
           f"{'+ background':>14}{'total x bare':>14}{'bytecodes':>11}{'added':>7}")
     for name, value in median.items():
@@ -416,13 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("request path (the latency a request sees):")
     report_budgets(median, base, behind["inferwatch"])
-    print("total CPU per request, background work included:")
-    report_budgets(total, base)
+    print("total CPU per request, background work included (no budget of its own):")
+    report_budgets(total, base, budgets=False)
     return 0
 
 
 def report_budgets(
-    seconds: dict[str, float], base: float, background_s: float | None = None
+    seconds: dict[str, float], base: float, background_s: float | None = None,
+    budgets: bool = True,
 ) -> None:
     added = {name: value - base for name, value in seconds.items()}
     ours = added["inferwatch"]
@@ -435,7 +446,7 @@ def report_budgets(
     if background_s is not None:
         checks.append(("background us per request", background_s * 1e6, 4.0))
     for label, ratio, budget in checks:
-        if budget is None:
+        if budget is None or not budgets:
             print(f"  {label:<42}{ratio:>8.3f}  (for reference)")
             continue
         verdict = "ok" if ratio <= budget else "OVER BUDGET"
