@@ -2,8 +2,8 @@
 
 Run::
 
-    python benchmarks/bench_load.py                  # about 2 minutes
-    python benchmarks/bench_load.py --quick          # about 40 s, a smoke check
+    python benchmarks/bench_load.py                  # about 100 s
+    python benchmarks/bench_load.py --quick          # about 30 s, a smoke check
     python benchmarks/bench_load.py --rounds 7 --duration 15 --connections 16
 
 The client is ``wrk`` (Debian: ``apt-get install wrk``), a closed loop at a
@@ -13,7 +13,7 @@ back to an httpx client in this process (asyncio, the same closed loop, the
 same request bodies): slower, so its figures are more client-bound, but
 comparable between variants of one run. Loopback only (127.0.0.1); every
 run is bounded in time, and each server exits by itself when this process
-goes away or after ``--max-seconds``.
+goes away (even while stopped) or after ``--max-seconds``.
 
 The server is this file run with ``--serve VARIANT``: the example server's
 shape (``examples/fastapi_server.py``: a logistic-regression churn model
@@ -71,6 +71,14 @@ two ways:
    background work can hold the GIL. Under load the request threads
    themselves hold the GIL up to the switch interval, so the loaded figures
    are compared with bare's; the quiet figure is background work alone.
+   For its longest waits the probe notes which background steps were
+   running and where inferwatch's and OTel's threads stood when it got the
+   GIL back (``sys._current_frames``): the line that held it. A wait with no
+   step running is the machine's (other processes, the OS), as bare shows.
+
+The step timings also give the background CPU per request (the outermost
+steps' CPU over requests served), and the export cycles' share of it scaled
+to the default 60 s interval.
 
 Figures on a shared 2-core machine move between runs: read the ratios, and
 re-run when the machine is quiet before quoting them.
@@ -289,6 +297,7 @@ def _inferwatch_monitor(workdir: str, weights: Any, export_interval_ms: float) -
         pii_fields=["user_id"],
         pii_key=PII_KEY,
         low_confidence_threshold=0.55,
+        environ={},  # the same configuration whatever INFERWATCH_*/OTEL_* this shell sets
     )
     rng = np.random.default_rng(11)
     reference = rng.normal(size=(20_000, N_FEATURES))
@@ -384,6 +393,16 @@ def _rss_mb() -> float:
         return 0.0
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the benchmark dies, even while stopped (SIGSTOP) for a round."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # the watchdog thread still covers a server that is running
+
+
 def _watchdog(max_seconds: float) -> None:
     """Exit when the benchmark that started this server is gone, or after max_seconds."""
     parent, deadline = os.getppid(), time.monotonic() + max_seconds
@@ -398,6 +417,7 @@ def serve(args: argparse.Namespace) -> None:
 
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
+    _die_with_parent()
     threading.Thread(target=_watchdog, args=(args.max_seconds,), daemon=True).start()
     app, _timer = build_app(args.serve, args.workdir, args.export_interval_ms)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted sockets only
