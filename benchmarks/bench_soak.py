@@ -210,7 +210,7 @@ def build(phase: str, workdir: str) -> tuple[Any, Callable[[Any], Any], list[Any
     weights = rng.normal(size=N_FEATURES) / np.sqrt(N_FEATURES)
     options: dict[str, Any] = dict(
         service_name="bench-soak", pii_fields=["user_id"], pii_key=PII_KEY,
-        low_confidence_threshold=0.55,
+        low_confidence_threshold=0.55, environ={},
     )
     sink: Any = None
     if phase == "soak":
