@@ -17,7 +17,8 @@ came out. Three applications are run, each with three log sinks:
 Outputs searched: the log sink (stdout, a log file, or OTLP log payloads sent
 to a loopback OTLP/HTTP receiver and decoded), OTLP metric payloads (the same
 receiver, decoded), metric points and their attributes (``Monitor.collect()``),
-the status summary (``Monitor.summary()``) and, for the FastAPI app, the status
+the status summary (``Monitor.summary()``), stderr and everything logged through
+``logging`` while the application ran and, for the FastAPI app, the status
 route. Every form a value could take is searched for: as sent, lower-cased,
 percent-encoded, JSON-escaped, and an email's local part alone.
 """
@@ -30,6 +31,7 @@ import functools
 import http.server
 import io
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -146,6 +148,16 @@ class OtlpReceiver:
         self.server.server_close()
 
 
+@contextlib.contextmanager
+def _logged_to(handler: logging.Handler) -> Iterator[None]:
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 def outputs(
     run: Callable[[inferwatch.Monitor], dict[str, str]], sink: str, tmp: Path
 ) -> dict[str, str]:
@@ -153,6 +165,12 @@ def outputs(
     receiver = OtlpReceiver()
     log_file = tmp / f"{sink}.jsonl"
     stdout = io.StringIO()
+    stderr = io.StringIO()
+    handler = logging.StreamHandler(stderr)  # what inferwatch and OTel log
+    handler.setLevel(logging.DEBUG)
+    # grpc logs a servicer's exception itself ("Exception calling application"):
+    # the server's own log, which inferwatch neither writes nor can scrub.
+    handler.addFilter(lambda record: not record.name.startswith("grpc"))
     options: dict[str, Any] = dict(
         environ={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
                  "OTEL_SERVICE_NAME": "canary-svc"},
@@ -168,7 +186,8 @@ def outputs(
     # The OTLP log sink built for log_sink="otlp" reads the process
     # environment, not environ=: point both at the receiver.
     try:
-        with contextlib.redirect_stdout(stdout), mock.patch.dict(os.environ, options["environ"]):
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+                mock.patch.dict(os.environ, options["environ"]), _logged_to(handler):
             mon = inferwatch.Monitor(**options)
             try:
                 extra = run(mon)
@@ -184,6 +203,7 @@ def outputs(
         "metric points": repr(points) + json.dumps(
             [[p.name, p.attributes] for p in points], default=str, ensure_ascii=False),
         "summary": json.dumps(summary, default=str, ensure_ascii=False),
+        "stderr and logging": stderr.getvalue(),
         "sink": {"stdout": stdout.getvalue(),
                  "file": log_file.read_text() if log_file.exists() else "",
                  "otlp": receiver.decoded("/v1/logs")}[sink],
