@@ -16,7 +16,7 @@ calls. "added" is the median minus bare's. Then CPU per prediction, amortised
 with the background aggregation and log writing included: process CPU time
 over N calls plus the final flush, divided by N, minus bare's.
 
-Run: python benchmarks/bench_monitor.py [--rounds 200]
+Run: python benchmarks/bench_monitor.py [--rounds 200] [--quick]
 """
 
 from __future__ import annotations
@@ -126,7 +126,11 @@ def main() -> None:
     parser.add_argument("--cpu-calls", type=int, default=100_000)
     parser.add_argument("--rss-calls", type=int, default=1_000_000,
                         help="calls for the memory check (0 skips it)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and calls: a smoke check (tasks.py bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.cpu_calls, args.rss_calls = 30, 20_000, 100_000
 
     variants, monitor = build_variants()
     rng = np.random.default_rng(0)
@@ -185,7 +189,9 @@ def main() -> None:
               + f" (change after the first step {blocks[-1] - blocks[0]:+,})")
         print("  RSS: " + ", ".join(f"{r:.1f}" for r in rss)
               + f" MB (change after the first step {rss[-1] - rss[0]:+.1f} MB; "
-              f"bounded by buffer_size={monitor.config.buffer_size:,} records)")
+              f"bounded by buffer_size={monitor.config.buffer_size:,} records"
+              + (f", buffer_bytes={monitor.config.buffer_bytes / 2**20:g} MB"
+                 if hasattr(monitor.config, "buffer_bytes") else "") + ")")
     monitor.shutdown()
 
 
