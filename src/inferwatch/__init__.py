@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from ._capture import current_record, monitor, set_attribute, set_attributes, stage
 from ._errors import ConfigurationError, InferwatchError, MissingDependencyError
-from ._monitor import Monitor, configure, get_monitor, set_monitor
+from ._monitor import Monitor
+from ._process import configure, get_monitor, set_monitor
 from ._record import InferenceRecord
 
 __version__ = "0.2.0"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import wrapt
 
-from . import _monitor as _monitor_module
+from . import _process
 from ._context import (
     _count_internal_error,
     _current,
@@ -163,7 +163,7 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
     try:
         mon = spec.monitor
         if mon is None:
-            mon = _monitor_module._default or _monitor_module.get_monitor()
+            mon = _process._default or _process.get_monitor()
         bound = spec.bound
         if bound is None or bound[0] is not mon:
             bound = spec.bind(mon)

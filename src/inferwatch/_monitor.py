@@ -19,8 +19,6 @@ first, so what it reads includes every call that has finished.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import itertools
 import os
 import threading
@@ -28,17 +26,18 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from ._aggregate import Aggregates
 from ._catalogue import MetricPoint
 from ._config import Config, resolve_config
+from ._pii_setup import build_pseudonymizer
 from ._record import Endpoint, InferenceRecord, count_value
 from ._sampling import Sampler, sampling_hash
 from ._snapshot import estimate_nbytes
 from ._spill import Spill
 
-__all__ = ["Monitor", "configure", "get_monitor", "set_monitor"]
+__all__ = ["Monitor"]
 
 FeatureConsumer = Callable[[list[InferenceRecord]], None]
 Collector = Callable[[], list[MetricPoint]]
@@ -90,7 +89,7 @@ class Monitor:
         self.config: Config = resolve_config(options, environ)
         config = self.config
         self.enabled = config.enabled
-        self._pseudonymizer = _build_pseudonymizer(config)
+        self._pseudonymizer = build_pseudonymizer(config)
         if log_sink is None:
             from ._logs import make_log_sink
 
@@ -493,10 +492,13 @@ class Monitor:
                     self.count_error("log_sink")
             if export and self._otel is not None:
                 flush_otel = getattr(self._otel, "force_flush", None)
-                if flush_otel is not None:
-                    flush_otel(max(0.05, deadline - time.monotonic()))
+                if flush_otel is not None and flush_otel(
+                    max(0.05, deadline - time.monotonic())
+                ) is False:
+                    unfinished.append("metric_export")  # the bridge gave up at its timeout
 
-        return self._within(work, deadline, "flush_timeout")
+        unfinished: list[str] = []
+        return self._within(work, deadline, "flush_timeout") and not unfinished
 
     def _within(self, work: Callable[[], None], deadline: float, reason: str) -> bool:
         """Run ``work`` on a helper thread, waiting at most until ``deadline``."""
@@ -653,103 +655,6 @@ class Monitor:
         self.shutdown()
 
 
-def _build_pseudonymizer(config: Config) -> Any:
-    if not (config.pii_fields or config.drop_fields or config.pii_detectors
-            or config.pii_key or config.pii_key_file):
-        return None
-    import secrets
-
-    from ._pii import PiiKey, Pseudonymizer, load_pii_key
-
-    keyed = bool(config.pii_fields or config.pii_detectors or config.pii_key
-                 or config.pii_key_file)
-    if keyed:
-        key = load_pii_key(
-            key=config.pii_key,
-            key_file=config.pii_key_file,
-            key_id=config.pii_key_id,
-            allow_ephemeral=config.pii_ephemeral_key,
-        )
-    else:
-        # Only dropping fields: no pseudonym is written, so no key is needed;
-        # a throwaway one scrubs emails/phones out of exception messages.
-        key = PiiKey("0", secrets.token_bytes(32))
-    return Pseudonymizer(
-        key,
-        fields=config.pii_fields,
-        drop_fields=config.drop_fields,
-        detect_emails="email" in config.pii_detectors,
-        detect_phones="phone" in config.pii_detectors,
-        hash_features=keyed and not (config.pii_ephemeral_key and not (
-            config.pii_key or config.pii_key_file)),
-    )
-
-
-# -- the process default ----------------------------------------------------------
-
-_default: Monitor | None = None
-_default_lock = threading.Lock()
-
-
-def get_monitor() -> Monitor:
-    """The process default monitor, built from the environment on first use."""
-    mon = _default
-    if mon is not None:
-        return mon
-    with _default_lock:
-        if _default is None:
-            set_monitor(Monitor())
-        return cast(Monitor, _default)
-
-
-_default_listeners: list[Callable[[Monitor | None], None]] = []
-
-
-def add_default_listener(listener: Callable[[Monitor | None], None]) -> None:
-    """Call ``listener(monitor)`` each time the process default is replaced.
-
-    For components that follow the default (``inferwatch.drift.watch``
-    without a monitor). It runs with the default's lock held: it must not
-    call ``get_monitor``. A listener that raises is counted, never propagated.
-    """
-    _default_listeners.append(listener)
-
-
-def set_monitor(monitor: Monitor | None) -> Monitor | None:
-    """Replace the process default monitor; returns the previous one (not shut down)."""
-    global _default
-    previous, _default = _default, monitor
-    if monitor is not previous:
-        for listener in list(_default_listeners):
-            try:
-                listener(monitor)
-            except BaseException:
-                if monitor is not None:
-                    monitor.count_error("default_listener")
-    return previous
-
-
-def configure(**options: Any) -> Monitor:
-    """Build the process default monitor from options and the environment.
-
-    ::
-
-        inferwatch.configure(service_name="churn-api", feature_sample_rate=0.05,
-                             pii_fields=["email", "user_id"])
-
-    Functions decorated before this call report to the new monitor from their
-    next call on. The previous default is flushed and shut down.
-    """
-    monitor = Monitor(**options)
-    with _default_lock:
-        previous = set_monitor(monitor)
-    if previous is not None:
-        previous.shutdown()
-    if monitor.config.handle_sigterm:
-        install_sigterm_handler()
-    return monitor
-
-
 def _record_bytes(record: InferenceRecord) -> int:
     """Estimated bytes a queued log record holds (its copies, plus the record)."""
     size = 512
@@ -757,73 +662,3 @@ def _record_bytes(record: InferenceRecord) -> int:
         if value is not None:
             size += estimate_nbytes(value)
     return size
-
-
-# -- SIGTERM ------------------------------------------------------------------------
-
-#: Seconds the SIGTERM handler waits for the final flush of all monitors.
-SIGTERM_FLUSH_TIMEOUT = 5.0
-_previous_sigterm: Any = None
-_sigterm_installed = False
-
-
-def install_sigterm_handler() -> bool:
-    """Flush every monitor's logs and metrics when the process gets SIGTERM.
-
-    Servers such as uvicorn end with SIGTERM re-raised after their graceful
-    shutdown, which skips ``atexit``: without this, records still queued and
-    every metric since the last export are lost on each rolling deploy. The
-    handler flushes (bounded by ``SIGTERM_FLUSH_TIMEOUT``) and then chains to
-    the handler it replaced: a Python handler is called, the default action
-    is re-raised, an ignored signal stays ignored. Installed once, and only
-    from the main thread (``signal`` allows nothing else); returns whether it
-    is installed. ``configure()`` calls it unless ``handle_sigterm`` is off.
-    """
-    global _previous_sigterm, _sigterm_installed
-    if _sigterm_installed:
-        return True
-    import signal
-
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
-        return False
-    try:
-        _previous_sigterm = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):  # not the main interpreter, or no signals here
-        return False
-    _sigterm_installed = True
-    return True
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    import signal
-
-    deadline = time.monotonic() + SIGTERM_FLUSH_TIMEOUT
-    for monitor in list(_live_monitors):
-        if not monitor._closed:
-            with contextlib.suppress(Exception):
-                monitor.flush(max(0.1, deadline - time.monotonic()), export=True)
-    previous = _previous_sigterm
-    if callable(previous):
-        previous(signum, frame)
-    elif previous == signal.SIG_IGN:
-        return
-    else:  # the default action (or one set outside Python): end as if unhandled
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _after_fork_in_child() -> None:
-    for monitor in list(_live_monitors):
-        monitor._after_fork_in_child()
-
-
-def _shutdown_all() -> None:
-    for monitor in list(_live_monitors):
-        with contextlib.suppress(Exception):  # interpreter exit: nowhere left to report
-            monitor.shutdown(timeout=2.0)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_shutdown_all)

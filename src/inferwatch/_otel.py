@@ -72,6 +72,7 @@ from ._otel_env import (
     EXPONENTIAL,
     build_otlp_exporter,
     build_resource,
+    export_timeout_ms,
     preferred_aggregation,
     preferred_temporality,
 )
@@ -268,7 +269,7 @@ class OtelMetrics:
             inner = build_otlp_exporter("metrics", environ, preferred_temporality=temporality,
                                         preferred_aggregation=aggregation)
         exporter = InferwatchMetricExporter(inner, self.monitor, self.snapshot)
-        timeout_ms = float(environ.get("OTEL_METRIC_EXPORT_TIMEOUT", "") or 30_000)
+        timeout_ms = export_timeout_ms(environ)
         reader = PeriodicExportingMetricReader(
             exporter, export_interval_millis=config.export_interval_ms,
             export_timeout_millis=timeout_ms,

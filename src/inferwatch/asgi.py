@@ -83,7 +83,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._capture import _current, _trace_ids, begin_transport, end_transport
 from ._errors import ConfigurationError
-from ._monitor import get_monitor
+from ._process import get_monitor
 from ._record import HttpInfo
 from ._snapshot import infer_batch_size
 

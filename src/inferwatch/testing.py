@@ -26,10 +26,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from . import _monitor
+from . import _process
 from ._catalogue import MetricPoint
 from ._histogram import Histogram
-from ._monitor import Monitor, set_monitor
+from ._monitor import Monitor
+from ._process import set_monitor
 from ._record import InferenceRecord
 
 __all__ = ["Capture", "MemorySink", "capture"]
@@ -112,7 +113,7 @@ class Capture:
 @contextlib.contextmanager
 def capture(**options: Any) -> Iterator[Capture]:
     """Monitor the block with a fresh, default-making Monitor; see module docs."""
-    current = _monitor._default
+    current = _process._default
     inherited = dict(current.options) if current is not None else {}
     environ = current.environ if current is not None else None
     inherited.pop("log_sink", None)

@@ -1,0 +1,75 @@
+"""The process default monitor: built on first use, replaced by ``configure``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, cast
+
+from ._lifecycle import install_sigterm_handler
+from ._monitor import Monitor
+
+__all__ = ["add_default_listener", "configure", "get_monitor", "set_monitor"]
+
+
+_default: Monitor | None = None
+_default_lock = threading.Lock()
+
+
+def get_monitor() -> Monitor:
+    """The process default monitor, built from the environment on first use."""
+    mon = _default
+    if mon is not None:
+        return mon
+    with _default_lock:
+        if _default is None:
+            set_monitor(Monitor())
+        return cast(Monitor, _default)
+
+
+_default_listeners: list[Callable[[Monitor | None], None]] = []
+
+
+def add_default_listener(listener: Callable[[Monitor | None], None]) -> None:
+    """Call ``listener(monitor)`` each time the process default is replaced.
+
+    For components that follow the default (``inferwatch.drift.watch``
+    without a monitor). It runs with the default's lock held: it must not
+    call ``get_monitor``. A listener that raises is counted, never propagated.
+    """
+    _default_listeners.append(listener)
+
+
+def set_monitor(monitor: Monitor | None) -> Monitor | None:
+    """Replace the process default monitor; returns the previous one (not shut down)."""
+    global _default
+    previous, _default = _default, monitor
+    if monitor is not previous:
+        for listener in list(_default_listeners):
+            try:
+                listener(monitor)
+            except BaseException:
+                if monitor is not None:
+                    monitor.count_error("default_listener")
+    return previous
+
+
+def configure(**options: Any) -> Monitor:
+    """Build the process default monitor from options and the environment.
+
+    ::
+
+        inferwatch.configure(service_name="churn-api", feature_sample_rate=0.05,
+                             pii_fields=["email", "user_id"])
+
+    Functions decorated before this call report to the new monitor from their
+    next call on. The previous default is flushed and shut down.
+    """
+    monitor = Monitor(**options)
+    with _default_lock:
+        previous = set_monitor(monitor)
+    if previous is not None:
+        previous.shutdown()
+    if monitor.config.handle_sigterm:
+        install_sigterm_handler()
+    return monitor
