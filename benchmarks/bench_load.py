@@ -563,6 +563,8 @@ class Server:
         self.stderr = open(os.path.join(workdir, f"{variant}.stderr"), "w+")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.port = 0
+        self.completed = 0  # requests the client saw answered, over every run
+        self.runs = 0
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -624,6 +626,8 @@ def measure(server: Server, client: Client, seconds: float) -> dict[str, Any]:
     time.sleep(0.5)  # let work queued while paused (a due export, a drain) finish first
     before = server.stats()
     result = client.run(server.port, seconds)
+    server.completed += result["requests"]
+    server.runs += 1
     time.sleep(0.3)  # the last drain and log batch count against this run
     after = server.stats()
     server.pause()
@@ -640,13 +644,34 @@ def probe_gil(server: Server, client: Client, load_s: float, quiet_s: float) -> 
     server.resume()
     time.sleep(0.5)
     server.stats(probe_on=True)
-    client.run(server.port, load_s)
+    done = client.run(server.port, load_s)
+    server.completed += done["requests"]
+    server.runs += 1
     loaded = server.stats(probe_on=True)
     time.sleep(quiet_s)
     quiet = server.stats(probe_on=False)
     server.pause()
     return {"load": loaded["probe"], "quiet": quiet["probe"], "quiet_steps": quiet["steps"],
             "switch_interval_ms": quiet["switch_interval_ms"]}
+
+
+def check_counts(server: Server, connections: int) -> None:
+    """inferwatch's own count of predict calls against the requests the client saw answered."""
+    server.resume()
+    try:
+        with _opener.open(f"http://127.0.0.1:{server.port}/inferwatch/status", timeout=30) as r:
+            status = json.loads(r.read())
+    except (OSError, ValueError) as exc:
+        print(f"\ninferwatch's status route did not answer: {exc}")
+        return
+    models = status.get("models", {}) if isinstance(status, dict) else {}
+    calls = sum(int(m.get("calls", 0)) for m in models.values() if isinstance(m, dict))
+    slack = server.runs * connections  # answered by the server as the client stopped
+    exact = server.completed <= calls <= server.completed + slack
+    print(f"\ninferwatch counted {calls:,} predict calls; the client saw {server.completed:,} "
+          f"answered over {server.runs} runs (up to {slack:,} more were in flight as runs "
+          f"ended) -> {'consistent' if exact else 'NOT consistent'}; dropped "
+          f"{ {k: v for k, v in status.get('dropped', {}).items() if v} or 'nothing'}")
 
 
 def _ms(us: float) -> str:
@@ -866,6 +891,8 @@ def main(argv: list[str] | None = None) -> int:
                     gil[variant] = probe_gil(servers[variant], client, args.gil_seconds,
                                              args.quiet_seconds)
             report(results, gil, args, client)
+            if "inferwatch" in servers:
+                check_counts(servers["inferwatch"], args.connections)
             logs = [f for f in os.listdir(workdir) if f.endswith(".jsonl")]
             size = sum(os.path.getsize(os.path.join(workdir, f)) for f in logs)
             if logs:
