@@ -250,8 +250,13 @@ class Sampler:
         if record.outcome != "ok":
             return "error"
         slow = self._slow_ns
-        if slow is not None and _record_duration(record) > slow:
-            return "slow"
+        if slow is not None:
+            duration = record.duration_ns  # the transport's duration when it is longer
+            http = record.http
+            if http is not None and http.duration_ns > duration:
+                duration = http.duration_ns
+            if duration > slow:
+                return "slow"
         threshold = self._low_confidence
         if threshold is None:
             return None
@@ -291,10 +296,3 @@ class Sampler:
             return None
         self._count(rule, "kept")
         return rule, adjusted
-
-
-def _record_duration(record: InferenceRecord) -> int:
-    http = record.http
-    if http is not None and http.duration_ns > record.duration_ns:
-        return http.duration_ns
-    return record.duration_ns
