@@ -26,7 +26,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._aggregate import Aggregates
 from ._catalogue import MetricPoint
@@ -36,6 +36,11 @@ from ._record import Endpoint, InferenceRecord, count_value
 from ._sampling import Sampler, sampling_hash
 from ._snapshot import estimate_nbytes
 from ._spill import Spill
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._config import MonitorOptions
 
 __all__ = ["Monitor"]
 
@@ -79,8 +84,9 @@ class Monitor:
         log_sink: Any = None,
         logger_provider: Any = None,
         environ: Mapping[str, str] | None = None,
-        **options: Any,
+        **given: Unpack[MonitorOptions],
     ) -> None:
+        options: dict[str, Any] = dict(given)
         if isinstance(log_sink, str):  # the option's name, e.g. log_sink="file"
             options["log_sink"], log_sink = log_sink, None
         #: The options this monitor was built with (``testing.capture`` reuses them).

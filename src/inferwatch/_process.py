@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from ._lifecycle import install_sigterm_handler
 from ._monitor import Monitor
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._config import MonitorOptions
 
 __all__ = ["add_default_listener", "configure", "get_monitor", "set_monitor"]
 
@@ -54,7 +59,14 @@ def set_monitor(monitor: Monitor | None) -> Monitor | None:
     return previous
 
 
-def configure(**options: Any) -> Monitor:
+def configure(
+    *,
+    meter_provider: Any = None,
+    log_sink: Any = None,
+    logger_provider: Any = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Unpack[MonitorOptions],
+) -> Monitor:
     """Build the process default monitor from options and the environment.
 
     ::
@@ -63,9 +75,12 @@ def configure(**options: Any) -> Monitor:
                              pii_fields=["email", "user_id"])
 
     Functions decorated before this call report to the new monitor from their
-    next call on. The previous default is flushed and shut down.
+    next call on. The previous default is flushed and shut down. Options are
+    typed (``MonitorOptions``), so a type checker flags a misspelt one; at run
+    time an unknown or invalid option raises ``ConfigurationError``.
     """
-    monitor = Monitor(**options)
+    monitor = Monitor(meter_provider=meter_provider, log_sink=log_sink,
+                      logger_provider=logger_provider, environ=environ, **options)
     with _default_lock:
         previous = set_monitor(monitor)
     if previous is not None:
