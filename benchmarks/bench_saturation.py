@@ -13,8 +13,11 @@ drift rows) may be dropped, and every drop is counted with its reason.
 
 Scenarios, each with a fresh ``Monitor`` (default buffer sizes; everything on:
 20 numeric features captured, a confidence extractor, JSON logs rendered to
-/dev/null with the default sampling, and drift watched against a reference
-profile unless ``--no-drift``, so every call's features are copied and read):
+/dev/null with the default sampling, drift watched against a reference
+profile unless ``--no-drift``, so every call's features are copied and read,
+and an OTel MeterProvider whose periodic reader exports every
+``--export-interval-ms``, default 1 s, to an exporter that counts and drops:
+the number of exports that finished while predict ran is printed too):
 
 - ``16 threads``: ``--threads`` threads (default 16) call predict in a tight
   loop for ``--seconds`` seconds;
@@ -86,20 +89,62 @@ def make_pool(rng: np.random.Generator) -> list[np.ndarray]:
     return pool
 
 
-def build_monitor(drift: bool, rng: np.random.Generator) -> tuple[inferwatch.Monitor, Any]:
+class Exports:
+    """Counts the OTel exports that finished (the exporter drops what it gets)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def exporter(self) -> Any:
+        from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+        exports = self
+
+        class CountAndDrop(MetricExporter):
+            def export(self, metrics_data: Any, timeout_millis: float = 10_000,
+                       **kwargs: Any) -> MetricExportResult:
+                exports.done += 1
+                return MetricExportResult.SUCCESS
+
+            def force_flush(self, timeout_millis: float = 10_000) -> bool:
+                return True
+
+            def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+                return None
+
+        return CountAndDrop()
+
+
+def build_monitor(drift: bool, export_ms: float, rng: np.random.Generator,
+                  exports: Exports) -> tuple[inferwatch.Monitor, Any, Any]:
+    """The monitor, /dev/null (its log stream) and the MeterProvider (or None)."""
     devnull = open(os.devnull, "w")  # noqa: SIM115 - closed after the scenario
+    otel: dict[str, Any] = {"metrics_exporter": "none"}
+    provider = None
+    if export_ms > 0:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        from inferwatch.otel import wrap_exporter
+
+        # wrap_exporter reads the process default monitor, made below.
+        reader = PeriodicExportingMetricReader(
+            wrap_exporter(exports.exporter()), export_interval_millis=export_ms)
+        provider = MeterProvider(metric_readers=[reader])
+        otel = {"meter_provider": provider}
     monitor = inferwatch.Monitor(
         log_sink=StreamSink(devnull),
-        metrics_exporter="none",  # collect() is read directly; no OTel needed for counts
         environ={},
         service_name="bench-saturation",
+        **otel,
     )
+    inferwatch.set_monitor(monitor)
     if drift:
         from inferwatch import drift as iw_drift
 
         profile = iw_drift.build_profile(rng.normal(size=(20_000, N_FEATURES)), calibrate=False)
         iw_drift.watch(profile, monitor, window="count:10000")
-    return monitor, devnull
+    return monitor, devnull, provider
 
 
 def make_predict(monitor: inferwatch.Monitor) -> Callable[[np.ndarray], np.ndarray]:
@@ -179,9 +224,11 @@ def ratio(a: int, b: int) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
 
-def run_scenario(name: str, threads: int, seconds: float, drift: bool, seed: int) -> bool:
+def run_scenario(name: str, threads: int, args: argparse.Namespace, seed: int) -> bool:
+    seconds, drift = args.seconds, not args.no_drift
     rng = np.random.default_rng(seed)
-    monitor, devnull = build_monitor(drift, rng)
+    exports = Exports()
+    monitor, devnull, provider = build_monitor(drift, args.export_interval_ms, rng, exports)
     predict = make_predict(monitor)
     pool = make_pool(rng)
     made = Made()
@@ -201,12 +248,16 @@ def run_scenario(name: str, threads: int, seconds: float, drift: bool, seed: int
     for w in workers:
         w.join()
     elapsed = time.perf_counter() - t0
+    exported = exports.done
     f0 = time.perf_counter()
     monitor.flush()
     flush_s = time.perf_counter() - f0
     got = counted(monitor)
     cpu = time.process_time() - cpu0
     monitor.shutdown()
+    if provider is not None:
+        provider.shutdown()
+    inferwatch.set_monitor(None)
     devnull.close()
 
     if got["predictions"] == made.rows:
@@ -233,6 +284,10 @@ def run_scenario(name: str, threads: int, seconds: float, drift: bool, seed: int
           f"{ratio(got['latency'], made.calls):>7}")
     dropped = ", ".join(f"{k}={v:,}" for k, v in sorted(got["dropped"].items()) if v) or "none"
     print(f"  dropped detail by reason: {dropped}")
+    if provider is not None:
+        interval = args.export_interval_ms / 1000
+        print(f"  OTel exports finished while predict ran: {exported} "
+              f"(one due every {interval:g} s: ~{elapsed / interval:.0f})")
     print(f"  {'PASS' if exact else 'FAIL'}: calls, errors, predictions and latency counts "
           f"{'exact' if exact else 'NOT exact'}")
     return exact
@@ -246,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2,
                         help="pin the process to this many CPUs (0: do not pin)")
     parser.add_argument("--no-drift", action="store_true", help="do not watch drift")
+    parser.add_argument("--export-interval-ms", type=float, default=1000.0,
+                        help="OTel periodic export interval (0: no OTel MeterProvider)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="3 s per scenario: a smoke check")
     args = parser.parse_args(argv)
@@ -256,9 +313,8 @@ def main(argv: list[str] | None = None) -> int:
           f"switch interval {sys.getswitchinterval() * 1000:g} ms, load average "
           f"{'/'.join(f'{v:.1f}' for v in os.getloadavg())}")
     results = [
-        run_scenario(f"{args.threads} threads", args.threads, args.seconds,
-                     not args.no_drift, args.seed),
-        run_scenario("1 thread", 1, args.seconds, not args.no_drift, args.seed + 1),
+        run_scenario(f"{args.threads} threads", args.threads, args, args.seed),
+        run_scenario("1 thread", 1, args, args.seed + 1),
     ]
     print(f"\noverall: {'PASS' if all(results) else 'FAIL'} "
           f"({sum(results)} of {len(results)} scenarios exact)")
