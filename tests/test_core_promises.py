@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -395,3 +396,70 @@ def test_trace_ids_fall_back_to_the_public_reader(monkeypatch: pytest.MonkeyPatc
         assert fallback() == (context.trace_id, context.span_id)
         assert fast() == (context.trace_id, context.span_id)
     assert fallback() == (0, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_from_a_busy_parent_never_deadlocks_the_child(tmp_path: Path) -> None:
+    """Children forked while parent threads hold inferwatch's locks (aggregating,
+    collecting, logging, replacing the default) all finish their own work."""
+    import warnings
+
+    mon = inferwatch.configure(log_sink="file", log_file=str(tmp_path / "parent.jsonl"),
+                               metrics_exporter="none", flush_interval_ms=1,
+                               handle_sigterm=False)
+
+    @inferwatch.monitor(model="m", features="x")
+    def predict(x: list[float]) -> float:
+        return sum(x)
+
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            predict([1.0, 2.0])
+            mon.collect()
+            mon.flush(1.0)
+
+    workers = [threading.Thread(target=busy, daemon=True) for _ in range(3)]
+    for w in workers:
+        w.start()
+    children = []
+    try:
+        with warnings.catch_warnings():
+            # Forking a process with threads is what gunicorn's preload does.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for _ in range(12):
+                time.sleep(0.01)
+                pid = os.fork()
+                if pid == 0:  # the child: its own work, then a hard exit
+                    code = 1
+                    try:
+                        for _ in range(50):
+                            predict([3.0])
+                        child = inferwatch.get_monitor()
+                        child.flush(5.0)
+                        calls = child.summary()["models"]["m:unversioned"]["calls"]
+                        code = 0 if calls == 50 else 2
+                    finally:
+                        os._exit(code)
+                children.append(pid)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(10)
+    deadline = time.monotonic() + 60
+    codes = {}
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                codes[pid] = os.waitstatus_to_exitcode(status)
+                children.remove(pid)
+        time.sleep(0.05)
+    for pid in children:  # still running after a minute: deadlocked
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert not children, f"{len(children)} children deadlocked"
+    assert set(codes.values()) == {0}, codes
+    inferwatch.set_monitor(None)
+    mon.shutdown()

@@ -67,6 +67,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _after_fork_in_child() -> None:
+    from . import _process
+
+    # A lock another thread of the parent held at fork time stays held in the
+    # child forever: every lock is made anew.
+    _process._default_lock = threading.Lock()
     for monitor in list(_live_monitors):
         monitor._after_fork_in_child()
 
