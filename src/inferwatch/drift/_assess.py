@@ -133,14 +133,10 @@ def assess_family(
     previous: Mapping[str, FeatureDrift] | None = None,
 ) -> dict[str, FeatureDrift]:
     """Drift of a family of features (or outputs), p-values corrected within it."""
-    raws = []
-    for n in states:
-        if n in refs:
-            raws.append(raw_feature(n, profiles[n], refs[n], states[n], opts))
-            # A report runs on a background thread: let request threads take the GIL
-            # between features rather than wait out the switch interval (5 ms).
-            time.sleep(0)
-    raws = _with_adjusted(raws, opts.correction)
+    raws = _with_adjusted(
+        [raw_feature(n, profiles[n], refs[n], states[n], opts) for n in states if n in refs],
+        opts.correction,
+    )
     importances = opts.importances or profile.importances or {}
     out = {}
     shared: dict[Thresholds, dict[str, float]] = {}  # one dict per distinct thresholds
@@ -210,7 +206,6 @@ def window_report(
         total = sum(imps.get(f.name, 0.0) for f in with_data)
         hit = sum(imps.get(f.name, 0.0) for f in drifted)
         weighted = hit / total if total > 0 else 0.0
-    time.sleep(0)
     multi = multivariate(profile, win, opts)
     levels = [f.level for f in (*with_data, *outputs.values())]
     if multi is not None:
