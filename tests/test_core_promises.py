@@ -463,3 +463,37 @@ def test_fork_from_a_busy_parent_never_deadlocks_the_child(tmp_path: Path) -> No
     assert set(codes.values()) == {0}, codes
     inferwatch.set_monitor(None)
     mon.shutdown()
+
+
+def test_sampling_is_keyed_and_feature_copies_follow_the_logs_decision(sink: Any) -> None:
+    """With a key, the ids a client sends do not decide what is logged, and the
+    calls that copied their features are exactly the ones the log keeps."""
+    ids = [f"req-{i}" for i in range(2000)]
+
+    def kept_ids(key: str) -> set[str]:
+        sink.events.clear()
+        mon = inferwatch.Monitor(log_sink=sink, metrics_exporter="none", environ={},
+                                 pii_key=key, feature_sample_rate=0.25,
+                                 max_records_per_second=1e9, handle_sigterm=False)
+        try:
+
+            @inferwatch.monitor(model="m", monitor=mon, features="x",
+                                inference_id=lambda x, rid: rid)
+            def predict(x: list[float], rid: str) -> float:
+                return 0.5
+
+            for rid in ids:
+                predict([1.0, 2.0], rid)
+            mon.flush()
+            logged = [e for e in sink.events if e.get("model.name") == "m"]
+            assert all(e.get("features") is not None for e in logged)
+            return {str(e["inference.id"]) for e in logged}
+        finally:
+            mon.shutdown()
+
+    first = kept_ids("a" * 32)
+    again = kept_ids("a" * 32)
+    other = kept_ids("b" * 32)
+    assert first == again  # deterministic: replicas sharing the key agree
+    assert 0.2 * len(ids) < len(first) < 0.3 * len(ids)
+    assert first != other  # the key, not the id a client picks, decides

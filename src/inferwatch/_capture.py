@@ -41,7 +41,6 @@ from ._context import (
     set_attributes,
 )
 from ._record import Endpoint, InferenceRecord
-from ._sampling import sampling_hash
 from ._snapshot import _IMMUTABLE, TOO_LARGE, infer_batch_size, snapshot_rows, snapshot_sized
 from ._spans import _trace_ids
 from ._stage import stage
@@ -212,7 +211,7 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
                 record.has_features = True
                 copy = mon._features_copy
                 if copy is None:
-                    copy = sampling_hash(record) < mon._feature_bound
+                    copy = mon._sampling_hash(record) < mon._feature_bound
                 if copy:
                     copied, record.batch_size, size = snapshot_rows(
                         features, mon._max_record_bytes)

@@ -33,7 +33,7 @@ from ._catalogue import MetricPoint
 from ._config import Config, resolve_config
 from ._pii_setup import build_pseudonymizer
 from ._record import Endpoint, InferenceRecord, count_value
-from ._sampling import Sampler, sampling_hash
+from ._sampling import Sampler
 from ._snapshot import estimate_nbytes
 from ._spill import Spill
 
@@ -153,13 +153,11 @@ class Monitor:
                 name.lower() for name in (*config.pii_fields, *config.drop_fields)
             ),
         )
-        self._sampler = Sampler(
-            sample_rate=config.sample_rate,
-            feature_sample_rate=config.feature_sample_rate,
-            slow_threshold_ms=config.slow_threshold_ms,
-            low_confidence_threshold=config.low_confidence_threshold,
-            max_records_per_second=config.max_records_per_second,
-        )
+        # Keyed by sampling_key (or the PII key) so clients cannot choose
+        # which of their requests are logged.
+        self._sampler = Sampler.from_config(config)
+        # The log's keyed rate decision, also read by capture for feature copies.
+        self._sampling_hash = self._sampler.sampling_hash
         self._log_queue: deque[tuple[InferenceRecord, str, float, int]] = deque()
         self._log_queue_bytes = 0
         self._log_bytes_lock = threading.Lock()
@@ -298,7 +296,7 @@ class Monitor:
         record.has_features = True
         copy = self._features_copy
         if copy is None:
-            copy = sampling_hash(record) < self._feature_bound
+            copy = self._sampling_hash(record) < self._feature_bound
         return copy or (self._features_late and self._sampler.kept_always(record))
 
     def _update_feature_policy(self) -> None:
