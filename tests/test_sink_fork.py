@@ -71,6 +71,13 @@ def busy(sink: Any, event: dict[str, Any]) -> Iterator[None]:
         thread.join(5)
 
 
+def memory_exporter() -> Any:
+    from opentelemetry.sdk._logs import export
+
+    exporter_cls = getattr(export, "InMemoryLogRecordExporter", None) or export.InMemoryLogExporter
+    return exporter_cls()
+
+
 def memory_provider() -> Any:
     from opentelemetry.sdk._logs import LoggerProvider, export
 
@@ -98,8 +105,9 @@ def test_children_of_a_busy_parent_log_and_exit(tmp_path: Path) -> None:
             StreamSink(stream),
             RotatingFileSink(path, max_bytes=1 << 30),
             OtlpLogSink(memory_provider()),
+            OtlpLogSink(exporter=memory_exporter()),
         ],
-        names=["stream", "file", "otlp"],
+        names=["stream", "file", "otlp", "otlp-own"],
     )
     pad = "x" * 2000  # long lines: the writer spends its time inside write()
 

@@ -467,3 +467,62 @@ def test_otlp_sink_speaks_grpc_when_asked() -> None:
     sink.emit(EVENTS[:2])
     assert sink.close(3.0) in (True, False)
     assert sum(sink.losses().values()) == 2  # refused: failed or abandoned, never silent
+
+
+def test_stream_flush_and_close_keep_their_timeout_behind_a_blocked_write() -> None:
+    r, w = os.pipe()  # nobody reads: the pipe fills and the write blocks
+    stream = open(w, "wb", buffering=0)  # noqa: SIM115 -- closed below
+    sink = StreamSink(stream)
+    writer = threading.Thread(target=sink.emit, args=([{"pad": "x" * 4096}] * 64,), daemon=True)
+    writer.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    assert sink.flush(0.2) is False
+    assert sink.close(0.2) is False
+    assert time.monotonic() - t0 < 2.0
+    os.close(r)  # the reader goes: the blocked write fails with EPIPE
+    writer.join(5)
+    stream.close()
+    # What fit in the pipe's buffer (64 KiB on Linux) was written; the rest is counted.
+    losses = sink.losses()
+    assert set(losses) == {"sink_closed"}
+    assert 64 - (1 << 16) // 4096 - 1 <= losses["sink_closed"] < 64
+
+
+class HalfWrites(io.RawIOBase):
+    """A raw stream that takes at most 100 bytes a call, as a pipe or socket may."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data[:100])
+        self.data += chunk
+        return len(chunk)
+
+
+def test_partial_writes_to_a_raw_stream_are_completed() -> None:
+    stream = HalfWrites()
+    sink = StreamSink(stream)
+    sink.emit([{"pad": "x" * 250, "n": i} for i in range(5)])
+    lines = stream.data.decode().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == list(range(5))
+    assert sink.losses() == {}
+
+
+def test_file_flush_and_close_keep_their_timeout_behind_a_write_in_progress(
+    tmp_path: Path,
+) -> None:
+    sink = RotatingFileSink(tmp_path / "l.jsonl")
+    sink._guard.lock.acquire()  # as a write stuck on a hung network filesystem holds it
+    try:
+        t0 = time.monotonic()
+        assert sink.flush(0.2) is False
+        assert sink.close(0.2) is False
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        sink._guard.lock.release()
+    assert sink.close(1.0) is True

@@ -157,3 +157,55 @@ def test_user_processors_extend_the_monitors_events(tmp_path: Path) -> None:
         monitor.shutdown(2.0)
     events = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(e["model.version"], e["region"]) for e in events] == [("1", "eu-west-1")]
+
+
+def test_monitor_flush_and_shutdown_keep_their_timeout_with_a_hanging_collector() -> None:
+    import socket
+    import threading
+    import time
+
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    from inferwatch.logsinks import OtlpLogSink
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:  # accepts, never answers
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{port}/v1/logs", timeout=3.0)
+    sink = OtlpLogSink(exporter=exporter)
+    monitor = Monitor(log_sink=sink, metrics_exporter="none", sample_rate=1.0)
+    try:
+
+        @inferwatch.monitor(model="iris", monitor=monitor)
+        def predict(x: list[float]) -> int:
+            return 1
+
+        for _ in range(5):
+            predict([1.0])
+        t0 = time.monotonic()
+        assert monitor.flush(0.5) is False
+        monitor.shutdown(0.5)
+        assert time.monotonic() - t0 < 3.0  # the SDK alone blocks for its 3 s export timeout
+        deadline = time.monotonic() + 2.0  # the sink counts as its own close gives up
+        while not dropped(monitor).get("shutdown_timeout") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert dropped(monitor).get("shutdown_timeout") == 5
+    finally:
+        monitor.shutdown(0.5)
+        stop.set()
+        for conn in held:
+            conn.close()
+        server.close()

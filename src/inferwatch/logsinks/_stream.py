@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import sys
 from typing import IO, Any
@@ -59,23 +60,33 @@ class StreamSink:
         """Render and write ``events``; failures are counted, never raised."""
         if not events:
             return
-        data, failed = self._renderer.render(events)
+        lines, failed = self._renderer.render_lines(events)
         self._losses.add("sink_render_error", failed)
-        if not data:
+        if not lines:
             return
+        data = b"".join(lines)
         with self._guard.lock:
             stream = self._stream if self._stream is not None else sys.stdout
+            written = 0
             try:
                 if stream is None:  # sys.stdout is None under pythonw and some daemons
                     raise ValueError("no stdout")
-                if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
+                if isinstance(stream, io.RawIOBase):
+                    # A raw stream may take part of the data: write the rest.
+                    view = memoryview(data)
+                    while written < len(data):
+                        n = stream.write(view[written:])
+                        if not n:
+                            raise OSError(errno.EAGAIN, "the stream took no data")
+                        written += n
+                elif isinstance(stream, io.BufferedIOBase):
                     stream.write(data)
                 else:
                     stream.write(data.decode("utf-8"))
                 stream.flush()
             except Exception as exc:  # a closed or broken pipe must not stop the log thread
                 self.errors += 1
-                self._losses.add(loss_reason(exc), len(events) - failed)
+                self._losses.add(loss_reason(exc), _unwritten(lines, written))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Flush the stream; True when done within ``timeout`` seconds."""
@@ -115,3 +126,13 @@ class StreamSink:
         self._guard.after_fork_in_child()
         self._losses.reset_after_fork()
         self.errors = 0
+
+
+def _unwritten(lines: list[bytes], written: int) -> int:
+    """Lines not written whole when ``written`` bytes of their concatenation got out."""
+    offset = 0
+    for i, line in enumerate(lines):
+        offset += len(line)
+        if offset > written:
+            return len(lines) - i
+    return 0
