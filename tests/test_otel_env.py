@@ -251,10 +251,15 @@ def test_grpc_logs_exporter_from_the_environment(grpc_collector: GrpcCollector) 
     logger = provider.get_logger("t")
     try:  # SDK >= 1.35 takes the fields as keywords
         logger.emit(body="hello", severity_text="INFO")
-    except TypeError:
+    except TypeError:  # SDK < 1.35: a LogRecord, with the ids its encoder reads
+        from opentelemetry._logs import SeverityNumber
         from opentelemetry.sdk._logs import LogRecord
+        from opentelemetry.trace import TraceFlags
 
-        logger.emit(LogRecord(body="hello", severity_text="INFO"))
+        logger.emit(LogRecord(timestamp=time.time_ns(), trace_id=0, span_id=0,
+                              trace_flags=TraceFlags(0), body="hello", severity_text="INFO",
+                              severity_number=SeverityNumber.INFO, resource=provider.resource,
+                              attributes={}))
     provider.shutdown()
     assert grpc_collector.arrived.wait(10)
     (request,) = grpc_collector.log_requests
