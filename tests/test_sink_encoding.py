@@ -86,3 +86,18 @@ def test_otlp_sink_carries_lone_surrogates_as_text() -> None:
             for text in value if isinstance(value, tuple) else [value]:
                 if isinstance(text, str):
                     text.encode("utf-8")  # protobuf needs valid UTF-8
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252", "latin-1"])
+def test_a_text_stream_that_is_not_utf8_still_gets_utf8_lines(encoding: str) -> None:
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding=encoding)
+    text.write("printed by the app\n")
+    sink = StreamSink(text)
+    expected = events()
+    sink.emit(expected)
+    text.flush()
+    first, rest = raw.getvalue().split(b"\n", 1)
+    assert first == b"printed by the app"  # order kept
+    check(rest, expected)
+    assert sink.losses() == {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import errno
+import functools
 import io
 import sys
 from typing import IO, Any
@@ -24,6 +26,8 @@ class StreamSink:
 
     ``stream=None`` means whatever ``sys.stdout`` is at the time of each write,
     so redirection (and pytest's capture) work. The stream is never closed.
+    Lines are UTF-8 whatever the stream's encoding: under a text stream that
+    is not UTF-8 (an ASCII or cp1252 console) they go to its byte buffer.
     Lost records are counted in :meth:`losses`: ``sink_closed`` (a closed
     stream, a reader gone: EPIPE), ``sink_disk_full`` (ENOSPC),
     ``sink_write_error``, ``sink_render_error``.
@@ -82,7 +86,15 @@ class StreamSink:
                 elif isinstance(stream, io.BufferedIOBase):
                     stream.write(data)
                 else:
-                    stream.write(data.decode("utf-8"))
+                    buffer = getattr(stream, "buffer", None)
+                    if buffer is not None and not _is_utf8(getattr(stream, "encoding", None)):
+                        # An ASCII or cp1252 console cannot encode every line: write
+                        # UTF-8 bytes under it, after what the application printed.
+                        stream.flush()
+                        buffer.write(data)
+                        buffer.flush()
+                    else:
+                        stream.write(data.decode("utf-8"))
                 stream.flush()
             except Exception as exc:  # a closed or broken pipe must not stop the log thread
                 self.errors += 1
@@ -136,3 +148,13 @@ def _unwritten(lines: list[bytes], written: int) -> int:
         if offset > written:
             return len(lines) - i
     return 0
+
+
+@functools.lru_cache(maxsize=16)
+def _is_utf8(encoding: str | None) -> bool:
+    if not encoding:
+        return True
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
