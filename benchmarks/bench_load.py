@@ -866,9 +866,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args)
         return 0
-    if args.quick:
-        args.rounds, args.duration, args.warmup = 1, 3.0, 1.0
-        args.gil_seconds, args.quiet_seconds = 2.0, 2.5
+    if args.quick:  # smaller defaults; options given explicitly still win
+        quick = {"rounds": 1, "duration": 3.0, "warmup": 1.0, "gil_seconds": 2.0,
+                 "quiet_seconds": 2.5}
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     variants = [v for v in args.variants.split(",") if v]
     if "bare" not in variants or any(v not in VARIANTS for v in variants):
         parser.error(f"--variants must include bare and name only {', '.join(VARIANTS)}")

@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="3 s per scenario: a smoke check")
     args = parser.parse_args(argv)
-    if args.quick:
+    if args.quick and args.seconds == parser.get_default("seconds"):
         args.seconds = 3.0
 
     print(f"bench_saturation: Python {sys.version.split()[0]}, {pin_cores(args.cores)}, "

@@ -426,9 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a 40 s soak of >= 200,000 predictions and smaller blocked phases")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.minutes, args.predictions = 40 / 60, 200_000
-        args.blocked_calls, args.big_calls = 50_000, 300
+    if args.quick:  # smaller defaults; options given explicitly still win
+        quick = {"minutes": 40 / 60, "predictions": 200_000, "blocked_calls": 50_000,
+                 "big_calls": 300}
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
 
     if args.phase:
         with tempfile.TemporaryDirectory(prefix="bench_soak-") as workdir:
