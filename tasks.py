@@ -137,9 +137,12 @@ def main_env() -> Path:
 
 
 def python_env(version: str, base: str) -> Path:
-    """The core with its test tools (and the FastAPI integration its ASGI tests use)."""
-    install = ["-e", f"{ROOT}[{CORE_EXTRAS}]", *_groups(ROOT, "test", "serving"),
-               "-e", str(ROOT / "integrations" / "fastapi")]
+    """The core with its test tools, and the integrations its suite drives (the ASGI
+    tests use FastAPI's, the PII canaries gRPC's)."""
+    install = ["-e", f"{ROOT}[{CORE_EXTRAS}]", *_groups(ROOT, "test", "serving")]
+    for integration in INTEGRATIONS:
+        if integration.name not in ISOLATED:
+            install += ["-e", str(integration), *_groups(integration, "test")]
     return ensure_env(f".venv-py{version.replace('.', '')}", install, base)
 
 
