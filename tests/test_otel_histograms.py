@@ -3,6 +3,7 @@ added boundaries, and both forms handed to OpenTelemetry."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -336,3 +337,23 @@ def test_spilled_calls_binned_against_newer_bounds_fold_exactly() -> None:
     direct = Histogram(LATENCY_BOUNDS_S)
     direct.add(np.asarray(durations_ns, dtype=np.float64) * 1e-9)
     assert np.array_equal(older.counts, direct.counts)
+
+
+def test_testing_capture_merges_both_views() -> None:
+    from inferwatch.testing import capture
+
+    with capture() as cap:
+
+        @inferwatch.monitor(model="m")
+        def predict(fail: bool) -> int:
+            if fail:
+                raise ValueError("no")
+            return 1
+
+        for i in range(6):
+            with contextlib.suppress(ValueError):
+                predict(i % 3 == 0)
+        merged = cap.value("inferwatch.predict.duration", model__name="m")
+    assert merged.count == 6 == int(merged.counts.sum())  # ok and error series together
+    assert merged.exp.count == 6
+    assert merged.quantile(1.0) == pytest.approx(merged.max, rel=0.05)

@@ -100,12 +100,7 @@ class Capture:
         if isinstance(matching[0].value, Histogram):
             merged = matching[0].value.copy()
             for point in matching[1:]:
-                hist = point.value
-                merged.counts = merged.counts + hist.counts
-                merged.count += hist.count
-                merged.sum += hist.sum
-                merged.min = min(merged.min, hist.min)
-                merged.max = max(merged.max, hist.max)
+                merged.merge(point.value)  # both views: explicit and exponential buckets
             return merged
         return sum(p.value for p in matching)
 
