@@ -231,6 +231,16 @@ class RotatingFileSink:
             self._rotate(now)
             size = self._size()
         i, n = 0, len(lines)
+        if size + sum(map(len, lines)) <= self.max_bytes:  # the common case: all fits
+            data = b"".join(lines)
+            if self._broken_line:
+                data = b"\n" + data
+            written, exc = self._write(fd, data)
+            if exc is not None:
+                self._lost_in_write(lines, data, written, exc, now)
+            else:
+                self._broken_line = False
+            return
         while i < n:
             fd = self._fd
             if fd is None:  # the rotated-to file could not be opened
