@@ -274,3 +274,32 @@ def test_from_config_builds_a_keyed_sampler() -> None:
     assert sampler.sampling_hash(record) == make_sampling_hash(
         sampling_key_from_config(config))(record)
     assert not Sampler.from_config(resolve_config({}, environ={})).keyed
+
+
+def test_a_keyed_monitor_samples_chosen_ids_at_p() -> None:
+    """Through a Monitor: ids a client picked against the keyless hash (all kept
+    without a key) are kept at rate p once a sampling key is set, and every kept
+    record still has the features its call copied (capture and sampler agree)."""
+    from inferwatch.testing import MemorySink
+
+    chosen = _chosen_ids(sampling_hash, round(0.1 * float(1 << 64)), True, 1000)
+    logged = {}
+    for key in (None, "k" * 32):
+        sink = MemorySink()
+        mon = inferwatch.Monitor(log_sink=sink, environ={}, metrics_exporter="none",
+                                 sample_rate=0.1, feature_sample_rate=0.1,
+                                 max_records_per_second=1e9, sampling_key=key)
+
+        @inferwatch.monitor(model="m", monitor=mon, features=lambda req: req,
+                            inference_id=lambda req: req["id"])
+        def predict(req: dict[str, Any]) -> float:
+            return 0.5
+
+        for rid in chosen:
+            predict({"id": rid, "x": 1.0})
+        mon.flush()
+        mon.shutdown()
+        logged[key] = len(sink.events)
+        assert all(e["features"] == {"id": e["inference.id"], "x": 1.0} for e in sink.events)
+    assert logged[None] == 1000
+    assert 60 < logged["k" * 32] < 140  # p = 0.1 of 1000, about 4 sigma either side
