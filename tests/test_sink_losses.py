@@ -206,6 +206,8 @@ class RaisingStream(io.RawIOBase):
         (OSError(errno.ENOSPC, "No space left on device"), "sink_disk_full"),
         (OSError(errno.EIO, "I/O error"), "sink_write_error"),
         (RuntimeError("odd stream"), "sink_write_error"),
+        (UnicodeEncodeError("ascii", "é", 0, 1, "no"), "sink_write_error"),
+        (ValueError("I/O operation on closed file."), "sink_closed"),
     ],
 )
 def test_raising_stream_is_counted_by_cause(exc: BaseException, reason: str) -> None:

@@ -98,6 +98,8 @@ class LossCounter:
 
 def loss_reason(exc: BaseException) -> str:
     """The loss reason for an exception raised by a write."""
+    if isinstance(exc, UnicodeError):  # a ValueError too: the stream cannot take the text
+        return "sink_write_error"
     if isinstance(exc, ValueError):  # "I/O operation on closed file"
         return "sink_closed"
     if isinstance(exc, OSError):
