@@ -188,3 +188,28 @@ def test_processes_sharing_a_file_never_rotate_it_twice(
             for r in map(json.loads, f.read_text().splitlines())
         ]
         assert len(seen) == len(set(seen)) == (processes + 1) * per_process + 1
+
+
+def test_pipeline_counts_start_from_zero_in_a_child() -> None:
+    import structlog
+
+    from inferwatch._logs import LogPipeline
+    from inferwatch._record import Endpoint, InferenceRecord
+
+    def drop(logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+        raise structlog.DropEvent
+
+    pipeline = LogPipeline(processors=[drop])
+    record = InferenceRecord(Endpoint("f", "m", "1"), 0, 0, 1, None, 0, 0)
+    pipeline.render(record, "rate", 1.0)
+    r, w = os.pipe()
+
+    def child() -> None:
+        pipeline.render(record, "rate", 1.0)
+        os.write(w, json.dumps(pipeline.losses()).encode())
+
+    assert wait(fork(child), CHILD_SECONDS) == 0
+    assert json.loads(os.read(r, 1000)) == {"log_processor_dropped": 1}
+    os.close(r)
+    os.close(w)
+    assert pipeline.losses() == {"log_processor_dropped": 1}

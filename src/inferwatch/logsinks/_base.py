@@ -70,11 +70,12 @@ class LogSink(Protocol):
 class LossCounter:
     """Cumulative lost-record counts by reason; thread-safe, reset in a forked child."""
 
-    __slots__ = ("_counts", "_lock")
+    __slots__ = ("__weakref__", "_counts", "_lock")
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        register_fork_hooks(self)
 
     def add(self, reason: str, n: int = 1) -> None:
         if n > 0:
@@ -94,6 +95,15 @@ class LossCounter:
         # parent keeps reporting what it lost.
         self._counts = {}
         self._lock = threading.Lock()
+
+    def _before_fork(self) -> None:
+        pass
+
+    def _after_fork_in_parent(self) -> None:
+        pass
+
+    def _after_fork_in_child(self) -> None:
+        self.reset_after_fork()
 
 
 def loss_reason(exc: BaseException) -> str:
