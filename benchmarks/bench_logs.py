@@ -207,7 +207,9 @@ def main() -> None:
         event_dict["region"] = "eu-west-1"
         return event_dict
 
-    pipeline = LogPipeline(service_name="svc", pseudonymizer=p, processors=[add_region])
+    pipeline = LogPipeline(
+        service_name="svc", pseudonymizer=p, include_features=False, processors=[add_region]
+    )
     rows.append(
         (
             "LogPipeline.render + 1 user processor",
