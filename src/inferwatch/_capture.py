@@ -279,16 +279,19 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                     mon.count_error("prediction_snapshot")
             if spec.confidence is not None:
                 try:
-                    copied, size = snapshot_sized(
-                        spec.confidence(result), mon._max_record_bytes)
-                    if copied is TOO_LARGE:
-                        mon.count_dropped("prediction_too_large")
+                    confidence = spec.confidence(result)
+                    if type(confidence) in _IMMUTABLE:  # a plain number: nothing to copy
+                        record.confidence = confidence
                     else:
-                        record.confidence = copied
+                        copied, size = snapshot_sized(confidence, mon._max_record_bytes)
+                        if copied is TOO_LARGE:
+                            mon.count_dropped("prediction_too_large")
+                        else:
+                            record.confidence = copied
                 except BaseException as error:
                     _reraise_fatal(error)
                     mon.count_error("confidence_extractor")
-        if late is not None and (exc is not None or mon._sampler.may_keep_always(record)):
+        if late is not None and (exc is not None or mon._always_kept(record, False) is not None):
             try:  # an always-kept rule applies, so the log wants them: copy now
                 copied, size = snapshot_sized(late, mon._max_record_bytes)
                 if copied is TOO_LARGE:

@@ -158,6 +158,8 @@ class Monitor:
         self._sampler = Sampler.from_config(config)
         # The log's keyed rate decision, also read by capture for feature copies.
         self._sampling_hash = self._sampler.sampling_hash
+        # The one always-kept predicate, bound once (capture calls it per call).
+        self._always_kept = self._sampler.always_kept
         self._log_queue: deque[tuple[InferenceRecord, str, float, int]] = deque()
         self._log_queue_bytes = 0
         self._log_bytes_lock = threading.Lock()
