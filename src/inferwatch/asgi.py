@@ -526,7 +526,6 @@ class _Exchange:
         "_send",
         "capture",
         "client_gone",
-        "done",
         "endpoint",
         "http",
         "middleware",
@@ -563,7 +562,6 @@ class _Exchange:
         self._send = send
         self.start = record.start_perf_ns
         self.start_root: str = scope.get("root_path", "")
-        self.done = False
         # A http.disconnect was seen, or the server's send failed.
         self.client_gone = False
         # Body capture: None = not captured; a list = buffered chunks; False =
@@ -611,9 +609,9 @@ class _Exchange:
                 http.response_size += len(body)
             if not message.get("more_body", False):
                 http.duration_ns = now - self.start
-                self.done = True
-                # The response is complete: a predict running later in this
-                # context (a background task) is an inference of its own.
+                # The response is complete (the flag finish() reads): a predict
+                # running later in this context (a background task) is an
+                # inference of its own.
                 self.record.closed = True
             elif body and http.ttfb_ns is None:
                 http.ttfb_ns = now - self.start
@@ -625,7 +623,6 @@ class _Exchange:
                 self.client_gone = True
                 raise
             self.http.duration_ns = perf_counter_ns() - self.start
-            self.done = True
             self.record.closed = True
             return
         try:
@@ -726,7 +723,7 @@ class _Exchange:
             except Exception:
                 monitor.count_error("asgi_capture")
         response = self.response_chunks
-        if isinstance(response, list) and self.done and record.outcome == "ok":
+        if isinstance(response, list) and record.closed and record.outcome == "ok":
             try:
                 body = _json_loads(b"".join(response))
                 if spec.prediction is not None and record.prediction is None:
@@ -743,7 +740,7 @@ class _Exchange:
         middleware = self.middleware
         try:
             http = self.http
-            done = self.done
+            done = record.closed  # the last response byte was sent
             if not done:
                 http.duration_ns = perf_counter_ns() - self.start
             template = middleware._route_template(self.scope, self.start_root)
