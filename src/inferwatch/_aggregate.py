@@ -20,7 +20,6 @@ from ._histogram import (
     SIZE_BOUNDS,
     VALUE_BOUNDS,
     Histogram,
-    LogHistogram,
 )
 from ._pii_scrub import contains_pii
 from ._record import Endpoint, HttpInfo, InferenceRecord, rpc_method
@@ -212,7 +211,6 @@ class Aggregates:
         self.classes: dict[tuple[Endpoint, Attrs, str], int] = {}
         self._class_names: dict[Endpoint, set[str]] = {}
         self.histograms: dict[tuple[str, Any], Histogram] = {}
-        self.latency: dict[Endpoint, LogHistogram] = {}
         self.transport_calls: dict[Attrs, int] = {}
         self.unsupported_predictions = 0
         #: Records whose per-call attributes could not be read (counted, kept).
@@ -291,13 +289,6 @@ class Aggregates:
             self.calls[key] = self.calls.get(key, 0) + entry.calls
             self.rows[series] = self.rows.get(series, 0) + entry.rows
             self._fold_spilled(self._histogram("duration", (series, outcome)), entry)
-            if outcome == "ok":
-                log_hist = self.latency.get(endpoint)
-                if log_hist is None:
-                    log_hist = self.latency[endpoint] = LogHistogram()
-                for index, n in entry.log.items():
-                    log_hist.counts[min(max(index, 0), log_hist.counts.size - 1)] += n
-                log_hist.count += entry.calls
         for (system, method, status, route, error, scheme, version), entry in transport.items():
             if error is not None:
                 error = self._error_type(_TRANSPORTS, error)
@@ -345,11 +336,6 @@ class Aggregates:
         self.rows[series] = self.rows.get(series, 0) + sum(batch_sizes)
         self._add("batch", series, batch_sizes)
         self._histogram("duration", (series, outcome)).add(durations * 1e-9)
-        if outcome == "ok":
-            log_hist = self.latency.get(endpoint)
-            if log_hist is None:
-                log_hist = self.latency[endpoint] = LogHistogram()
-            log_hist.add(durations)
         staged = [r.stages for r in group if r.stages]
         if staged:
             per_stage: dict[str, list[int]] = {}
@@ -554,11 +540,23 @@ class Aggregates:
                 entry["errors"] += n
         for (endpoint, _dyn), rows in self.rows.items():
             out[f"{endpoint.model_name}:{endpoint.model_version}"]["predictions"] += rows
-        for endpoint, log_hist in self.latency.items():
+        # Latency percentiles of successful calls, from the exported histograms'
+        # exponential buckets (within about 2 %), merged over per-call attributes.
+        ok: dict[Endpoint, Histogram] = {}
+        for (metric, key), hist in self.histograms.items():
+            if metric != "duration" or key[1] != "ok":
+                continue
+            endpoint = key[0][0]
+            merged = ok.get(endpoint)
+            if merged is None:
+                ok[endpoint] = hist.copy()
+            else:
+                merged.merge(hist)
+        for endpoint, hist in ok.items():
             entry = out[f"{endpoint.model_name}:{endpoint.model_version}"]
             for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-                value = log_hist.quantile(q)
-                entry[f"latency_{label}_ms"] = None if value is None else value / 1e6
+                value = hist.quantile(q)
+                entry[f"latency_{label}_ms"] = None if value is None else value * 1e3
         for entry in out.values():
             entry["error_rate"] = entry["errors"] / entry["calls"] if entry["calls"] else 0.0
         return out

@@ -23,14 +23,11 @@ from ._record import Endpoint, InferenceRecord
 
 __all__ = ["Spill", "SpilledCalls"]
 
-_LOG_SUB = 16  # LogHistogram's buckets per doubling
-
 
 class SpilledCalls:
     """Counts and binned durations of spilled calls of one series."""
 
-    __slots__ = ("bounds", "calls", "exp", "explicit", "log", "max_ns", "min_ns", "rows",
-                 "sum_ns")
+    __slots__ = ("bounds", "calls", "exp", "explicit", "max_ns", "min_ns", "rows", "sum_ns")
 
     def __init__(self, bounds: tuple[float, ...] = LATENCY_BOUNDS_S) -> None:
         #: Explicit bucket bounds in seconds the durations are binned against (the
@@ -43,8 +40,6 @@ class SpilledCalls:
         self.max_ns = -math.inf
         #: Explicit latency-bucket index -> count (OTel's ``(lo, hi]`` buckets).
         self.explicit: dict[int, int] = {}
-        #: LogHistogram bucket index -> count.
-        self.log: dict[int, int] = {}
         #: Exponential bucket index of the duration in seconds -> count (zeros left out).
         self.exp: dict[int, int] = {}
 
@@ -58,8 +53,6 @@ class SpilledCalls:
             self.max_ns = duration_ns
         index = bisect_left(self.bounds, duration_ns * 1e-9)
         self.explicit[index] = self.explicit.get(index, 0) + 1
-        log_index = int(math.log2(duration_ns if duration_ns > 1 else 1) * _LOG_SUB)
-        self.log[log_index] = self.log.get(log_index, 0) + 1
         if duration_ns > 0:
             exp = exp_index(duration_ns * 1e-9)
             self.exp[exp] = self.exp.get(exp, 0) + 1
