@@ -588,7 +588,7 @@ class _Exchange:
         return message
 
     async def send(self, message: Message) -> None:
-        kind = message.get("type")
+        kind = message["type"]  # required (servers index it too)
         if kind == "http.response.start":
             try:
                 self._response_starts(message)
@@ -768,7 +768,9 @@ class _Exchange:
                 if record.outcome == "ok":
                     record.outcome = "error"
                     record.error_type = str(http.status_code)
-            if record.joinable and http.route in middleware._model_routes:
+            if middleware._model_routes and record.joinable and (
+                http.route in middleware._model_routes
+            ):
                 record.inference = True  # a declared model endpoint
             if middleware._capture:
                 self._apply_capture()
