@@ -255,3 +255,19 @@ def test_following_back_and_forth_never_counts_a_row_twice(
         set_monitor(saved)
         first.shutdown()
         second.shutdown()
+
+
+def test_bad_report_arguments_say_what_exists(profile: drift.ReferenceProfile) -> None:
+    dm = drift.DriftMonitor(profile, window="count:100")
+    dm.ingest(_records(make_rows(250, seed=14), version="7"))
+    with pytest.raises(ValueError, match="'auto', 'closed', 'open' or a window index"):
+        dm.report(window="latest")
+    with pytest.raises(ValueError, match="not kept"):
+        dm.report(window=99)
+    with pytest.raises(ValueError, match=r"no model 'm' version '8'.*m '7'"):
+        dm.report(model="m", version="8")
+    assert dm.report(version="7").window is not None
+    empty = drift.DriftMonitor(profile)  # nothing seen yet: an empty report, not an error
+    report = empty.report(version="1")
+    assert report.window is not None and report.window.rows == 0
+    assert report.model_version == "1" and empty.reports() == {}
