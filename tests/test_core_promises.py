@@ -497,3 +497,44 @@ def test_sampling_is_keyed_and_feature_copies_follow_the_logs_decision(sink: Any
     assert first == again  # deterministic: replicas sharing the key agree
     assert 0.2 * len(ids) < len(first) < 0.3 * len(ids)
     assert first != other  # the key, not the id a client picks, decides
+
+
+def test_flush_reports_a_sink_that_gave_up() -> None:
+    class GivingUp:
+        def emit(self, events: list[dict[str, Any]]) -> None:
+            pass
+
+        def flush(self, timeout: float | None = None) -> bool:
+            return False  # e.g. an OTLP sink whose export timed out cleanly
+
+        def close(self, timeout: float | None = None) -> None:
+            pass
+
+    mon = inferwatch.Monitor(log_sink=GivingUp(), metrics_exporter="none",
+                             handle_sigterm=False)
+    try:
+        assert mon.flush(2.0) is False
+        assert mon.summary()["errors"]["flush_timeout"] == 1
+    finally:
+        mon.shutdown(1.0)
+
+
+def test_summary_percentiles_come_from_the_duration_histograms() -> None:
+    from inferwatch._aggregate import Aggregates
+    from inferwatch._record import Endpoint, InferenceRecord
+
+    agg = Aggregates(max_attribute_values=10, max_classes=10)
+    endpoint = Endpoint("f", "m", "1")
+    durations_ms = np.random.default_rng(3).lognormal(mean=1.0, sigma=0.8, size=20_000)
+    records = []
+    for i, ms in enumerate(durations_ms):
+        record = InferenceRecord(endpoint, 0, 0, 0, None, 0, 0)
+        record.duration_ns = int(ms * 1e6)
+        if i % 2:  # two attribute series, merged for the summary
+            record.attributes = {"variant": "B"}
+        records.append(record)
+    agg.ingest(records)
+    entry = agg.summary()["m:1"]
+    for label, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+        exact = float(np.percentile(durations_ms, q))
+        assert abs(entry[f"latency_{label}_ms"] - exact) / exact < 0.03, label

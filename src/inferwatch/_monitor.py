@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._aggregate import Aggregates
@@ -84,6 +84,7 @@ class Monitor:
         log_sink: Any = None,
         logger_provider: Any = None,
         environ: Mapping[str, str] | None = None,
+        log_processors: Sequence[Callable[[Any, str, dict[str, Any]], Any]] = (),
         **given: Unpack[MonitorOptions],
     ) -> None:
         options: dict[str, Any] = dict(given)
@@ -106,8 +107,21 @@ class Monitor:
                 rotate_seconds=config.log_rotate_seconds,
                 backups=config.log_backups,
                 logger_provider=logger_provider,
+                service_name=config.service_name,
+                environ=environ,
             )
         self._sink = log_sink
+        from ._logs import LogPipeline, RenderCounter
+
+        #: User processors run after the built-in ones (``configure(log_processors=...)``).
+        self.log_processors = tuple(log_processors)
+        self._log_pipeline = LogPipeline(
+            service_name=config.service_name,
+            pseudonymizer=self._pseudonymizer,
+            include_features=config.log_features,
+            processors=self.log_processors,
+        )
+        self._render_counter = RenderCounter()
         from .logsinks import NullSink
 
         # With nowhere to write, skip sampling and rendering altogether.
@@ -442,8 +456,8 @@ class Monitor:
                 self.count_error("log_writer")
 
     def _write_logs(self) -> None:
-        from ._logs import record_to_event
-
+        render = self._log_pipeline.render
+        counter = self._render_counter
         with self._log_lock:
             queue = self._log_queue
             while queue:
@@ -454,14 +468,9 @@ class Monitor:
                     record, rule, adjusted, size = queue.popleft()
                     released += size
                     try:
-                        events.append(record_to_event(
-                            record,
-                            rule=rule,
-                            adjusted_count=adjusted,
-                            service_name=self.config.service_name,
-                            pseudonymizer=self._pseudonymizer,
-                            include_features=self.config.log_features,
-                        ))
+                        event = render(record, rule, adjusted, counter)
+                        if event is not None:  # None: a processor dropped it (counted)
+                            events.append(event)
                     except BaseException:
                         self.count_error("log_render")
                         self.count_dropped("log_render_failed")
@@ -491,11 +500,12 @@ class Monitor:
             if logs:
                 self._write_logs()
                 try:
-                    self._sink.flush(max(0.05, deadline - time.monotonic()))
+                    flushed = self._sink.flush(max(0.05, deadline - time.monotonic()))
                 except TypeError:  # a user's sink whose flush() takes no timeout
-                    self._sink.flush()
-                except BaseException:
-                    self.count_error("log_sink")
+                    flushed = self._sink.flush()
+                if flushed is False:  # the sink gave up within its timeout
+                    self.count_error("flush_timeout")
+                    unfinished.append("log_sink")
             if export and self._otel is not None:
                 flush_otel = getattr(self._otel, "force_flush", None)
                 if flush_otel is not None and flush_otel(
@@ -598,7 +608,7 @@ class Monitor:
         # kept off metrics because they looked like PII.
         drops["attribute_overflow"] = limiter.overflowed
         drops["attribute_redacted"] = limiter.redacted
-        for source in (self._sink, self._otel):
+        for source in (self._sink, self._otel, self._log_pipeline):
             losses = getattr(source, "losses", None)
             if losses is None:
                 continue

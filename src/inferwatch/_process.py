@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ._lifecycle import install_sigterm_handler
@@ -65,6 +65,7 @@ def configure(
     log_sink: Any = None,
     logger_provider: Any = None,
     environ: Mapping[str, str] | None = None,
+    log_processors: Sequence[Callable[[Any, str, dict[str, Any]], Any]] = (),
     **options: Unpack[MonitorOptions],
 ) -> Monitor:
     """Build the process default monitor from options and the environment.
@@ -80,7 +81,8 @@ def configure(
     time an unknown or invalid option raises ``ConfigurationError``.
     """
     monitor = Monitor(meter_provider=meter_provider, log_sink=log_sink,
-                      logger_provider=logger_provider, environ=environ, **options)
+                      logger_provider=logger_provider, environ=environ,
+                      log_processors=log_processors, **options)
     with _default_lock:
         previous = set_monitor(monitor)
     if previous is not None:

@@ -111,10 +111,12 @@ def capture(**options: Any) -> Iterator[Capture]:
     current = _process._default
     inherited = dict(current.options) if current is not None else {}
     environ = current.environ if current is not None else None
+    processors = current.log_processors if current is not None else ()
     inherited.pop("log_sink", None)
     inherited["metrics_exporter"] = "none"
     inherited.update(options)
     sink = MemorySink()
+    inherited.setdefault("log_processors", processors)
     monitor = Monitor(log_sink=sink, environ=environ, **inherited)
     previous = set_monitor(monitor)
     try:
