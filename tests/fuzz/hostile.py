@@ -195,8 +195,14 @@ def _unprintable(exc_type: type[BaseException]) -> BaseException:
     return cls("x")
 
 
-def model_exceptions() -> st.SearchStrategy[Any]:
-    """Exceptions a model might raise (some unprintable, as recipes), or odd types."""
+def model_exceptions(*, unprintable_base: bool = True) -> st.SearchStrategy[Any]:
+    """Exceptions a model might raise (some unprintable, as recipes), or odd types.
+
+    ``unprintable_base=False`` leaves out exceptions whose ``__str__`` raises a
+    BaseException (an open defect is tested on its own while it lasts).
+    """
+    unprintable_types = EXCEPTION_TYPES if unprintable_base else tuple(
+        t for t in EXCEPTION_TYPES if issubclass(t, Exception))
     return st.one_of(
         st.builds(HostileError, st.text(max_size=20)),
         st.builds(ValueError, st.text(max_size=300)),
@@ -206,7 +212,7 @@ def model_exceptions() -> st.SearchStrategy[Any]:
             st.builds(lambda: asyncio.CancelledError()),
         ]),
         st.builds(Hostile, st.just("exception"), st.just(frozenset()),
-                  st.sampled_from(EXCEPTION_TYPES)),
+                  st.sampled_from(unprintable_types)),
         # A dynamically created exception class with an odd, long name.
         st.builds(
             lambda name: type(name, (RuntimeError,), {})("dynamic"),

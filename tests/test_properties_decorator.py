@@ -1,0 +1,348 @@
+"""Property tests: ``@inferwatch.monitor`` is transparent whatever it is handed.
+
+For arguments, features, predictions and confidences of any shape and type
+(nested containers, numpy arrays of every dtype including object, bytes that
+are not UTF-8, huge and empty values, NaN and inf, objects whose dunder
+methods raise, BaseException included) the wrapped call must behave exactly
+as the bare call: the same result object, the same exception object with the
+same traceback below the wrapper, nothing raised out of inferwatch (not even
+by ``flush``, ``collect`` or the log rendering), and every call counted in
+``inferwatch.predict.calls``. A bad value may cost its own record's detail,
+never another record's (issue 8, defect 8): well-behaved calls made in the
+same drain batch keep their counts, prediction values and log lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fuzz.hostile import (
+    DUNDERS,
+    EXCEPTION_TYPES,
+    Hostile,
+    HostileBase,
+    hostile_settings,
+    make_hostile,
+    model_exceptions,
+    realize,
+    values,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+import inferwatch
+from inferwatch.logsinks._base import JsonLinesRenderer
+from inferwatch.testing import MemorySink, capture
+
+#: Defects found by these tests and still open (see /tmp/team/hostile_failing.md):
+#: each is left out of the property and pinned by a strict xfail test below,
+#: which starts failing (XPASS) the day it is fixed: then drop it from here.
+OPEN_DEFECTS = frozenset({"unprintable_base_exception"})
+
+#: Examples per property (reported in the README's Reliability section).
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "500"))
+
+_Outcome = tuple[str, Any, list[tuple[str, str, int]]]
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def make_hostile_exception(exc_type: type[BaseException]) -> BaseException:
+    """An exception whose ``__str__`` and ``__repr__`` raise ``exc_type``."""
+    built: BaseException = Hostile("exception", frozenset(), exc_type).build()
+    return built
+
+
+#: Options that make a monitor log every record and copy every call's features.
+LOG_ALL = {"sample_rate": 1.0, "feature_sample_rate": 1.0, "max_records_per_second": 1e9}
+
+
+@contextmanager
+def fresh_monitor(kind: str) -> Iterator[tuple[inferwatch.Monitor, MemorySink]]:
+    """A fresh monitor: ``capture()``'s (production defaults), ``capture()`` logging
+    every record (every call copies its features), or a plain ``Monitor``."""
+    if kind in ("capture", "log_all"):
+        with capture(**(LOG_ALL if kind == "log_all" else {})) as cap:
+            yield cap.monitor, cap._sink
+        return
+    sink = MemorySink()
+    mon = inferwatch.Monitor(log_sink=sink, environ={}, metrics_exporter="none")
+    try:
+        yield mon, sink
+    finally:
+        mon.shutdown()
+
+
+def _frames(exc: BaseException) -> list[tuple[str, str, int]]:
+    return [(f.filename, f.name, f.lineno or 0) for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+          is_async: bool) -> _Outcome:
+    """Run ``fn`` once, returning ("ok", result, []) or ("raised", exc, frames)."""
+    if is_async:
+        # The outcome is kept out of the task's result: asyncio may repr a
+        # finished task, and with it a hostile result.
+        box: list[_Outcome] = []
+
+        async def main() -> None:
+            try:
+                box.append(("ok", await fn(*args, **kwargs), []))
+            except BaseException as exc:  # compare exactly what escapes
+                box.append(("raised", exc, _frames(exc)))
+
+        asyncio.run(main())
+        return box[0]
+    try:
+        return ("ok", fn(*args, **kwargs), [])
+    except BaseException as exc:  # compare exactly what escapes
+        return ("raised", exc, _frames(exc))
+
+
+def _points(mon: inferwatch.Monitor, name: str, model: str) -> list[Any]:
+    return [p for p in mon.collect() if p.name == name and p.attributes.get("model.name") == model]
+
+
+def _total(points: list[Any]) -> int:
+    return sum(int(p.value) for p in points)
+
+
+def _self_losses(mon: inferwatch.Monitor) -> int:
+    return sum(
+        int(p.value) for p in mon.collect()
+        if p.name in ("inferwatch.self.errors", "inferwatch.self.dropped")
+    )
+
+
+def _check_renders(events: list[dict[str, Any]]) -> None:
+    """Every event renders to valid UTF-8 JSON lines, with orjson and with the stdlib."""
+    for use_orjson in (True, False):
+        data, failed = JsonLinesRenderer(use_orjson=use_orjson).render(events)
+        assert failed == 0
+        text = data.decode("utf-8")  # strict: every line valid UTF-8
+        # Split on newlines only: U+0085 or U+2028 inside a string are not line ends.
+        lines = text.split("\n")
+        assert lines.pop() == ""
+        assert len(lines) == len(events)
+        for line in lines:
+            json.loads(line)
+
+
+def _make_target(kind: str, outcome: Callable[[], Any]) -> Any:
+    if kind == "async":
+        async def apredict(x: Any, *args: Any, **kwargs: Any) -> Any:
+            return outcome()
+
+        return apredict
+    if kind == "callable":
+        class Model:
+            def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+                return outcome()
+
+        return Model()
+
+    def predict(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return outcome()
+
+    return predict
+
+
+# -- the property -----------------------------------------------------------------------
+
+
+@hostile_settings(EXAMPLES)
+@given(
+    config=st.sampled_from(["log_all", "capture", "monitor"]),
+    kind=st.sampled_from(["sync", "async", "callable"]),
+    features=values(),
+    args=st.lists(values(), max_size=2),
+    kwargs=st.dictionaries(st.sampled_from(["a", "b", "payload"]), values(), max_size=2),
+    prediction=values(),
+    confidence=values(),
+    raised=st.none() | model_exceptions(
+        unprintable_base="unprintable_base_exception" not in OPEN_DEFECTS),
+    extractors=st.booleans(),
+    calls=st.integers(1, 3),
+    good_calls=st.integers(1, 4),
+    hostile_first=st.booleans(),
+)
+def test_wrapped_call_is_the_bare_call(
+    config: str, kind: str, features: Any, args: list[Any], kwargs: dict[str, Any],
+    prediction: Any, confidence: Any, raised: BaseException | None, extractors: bool,
+    calls: int, good_calls: int, hostile_first: bool,
+) -> None:
+    features, args, kwargs = realize(features), realize(args), realize(kwargs)
+    prediction, confidence, raised = realize(prediction), realize(confidence), realize(raised)
+
+    def outcome() -> Any:
+        if raised is not None:
+            raise raised
+        return prediction
+
+    target = _make_target(kind, outcome)
+    is_async = kind == "async"
+    call_args = (features, *args)
+
+    bare = []
+    for _ in range(calls):
+        bare.append(_call(target, call_args, kwargs, is_async))
+        if raised is not None:  # a re-raised exception would grow its traceback
+            raised.__traceback__ = None
+
+    with fresh_monitor(config) as (mon, sink):
+        options: dict[str, Any] = {"model": "hostile", "monitor": mon, "confidence": (
+            lambda y: confidence)}
+        if extractors:
+            options["features"] = lambda x, *a, **k: x
+            options["prediction"] = lambda y: y
+            options["batch_size"] = lambda x, *a, **k: len(x)
+        else:
+            options["features"] = "x"
+        wrapped = inferwatch.monitor(**options)(target)
+
+        @inferwatch.monitor(model="good", features="x", monitor=mon)
+        def good(x: Any) -> float:
+            return 0.5
+
+        seen = []
+        for i in range(max(calls, good_calls)):  # interleaved: one drain batch, mixed
+            if i < good_calls and not hostile_first:
+                assert good([1.0, 2.0]) == 0.5
+            if i < calls:
+                seen.append(_call(wrapped, call_args, kwargs, is_async))
+                if raised is not None:
+                    raised.__traceback__ = None
+            if i < good_calls and hostile_first:
+                assert good([1.0, 2.0]) == 0.5
+
+        for (b_kind, b_value, b_frames), (w_kind, w_value, w_frames) in zip(
+            bare, seen, strict=True
+        ):
+            assert w_kind == b_kind
+            assert w_value is b_value  # the same object, returned or raised
+            if b_kind == "raised":
+                # Same frames from the model down; only the wrapper's own frames above.
+                below = b_frames[1:]
+                assert w_frames[len(w_frames) - len(below):] == below
+                assert w_frames[0][1] == b_frames[0][1]
+                assert all("inferwatch" in f[0] for f in w_frames[1:len(w_frames) - len(below)])
+                assert w_value.__cause__ is None and w_value.__context__ is None
+                assert getattr(w_value, "__notes__", None) is None
+
+        mon.flush()  # must not raise, whatever the records hold
+        hostile_calls = _points(mon, "inferwatch.predict.calls", "hostile")
+        assert _total(hostile_calls) == calls
+        failed = sum(int(p.value) for p in hostile_calls
+                     if p.attributes.get("inferwatch.outcome") != "ok")
+        assert failed == (calls if raised is not None else 0)
+
+        # The well-behaved calls in the same batches lost nothing.
+        assert _total(_points(mon, "inferwatch.predict.calls", "good")) == good_calls
+        assert _total(_points(mon, "inferwatch.predict.predictions", "good")) == good_calls
+        values_hist = _points(mon, "inferwatch.prediction.value", "good")
+        assert sum(p.value.count for p in values_hist) == good_calls
+        # Every record got a sampling decision, or its loss was counted.
+        decided = sum(int(p.value) for p in mon.collect() if p.name == "inferwatch.log.records")
+        assert decided == calls + good_calls or _self_losses(mon) > 0
+        events = list(sink.events)
+        if config == "log_all":  # every record is logged
+            good_events = [e for e in events if e.get("model.name") == "good"]
+            assert len(good_events) == good_calls
+            assert all(e.get("prediction") == 0.5 for e in good_events)
+            hostile_events = [e for e in events if e.get("model.name") == "hostile"]
+            if len(hostile_events) < calls:  # a lost log line is counted, never silent
+                assert _self_losses(mon) > 0
+        _check_renders(events)
+
+
+# -- each bad value is counted ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exc_type", EXCEPTION_TYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dunder", ["__deepcopy__", "__getattr__", "__getattribute__"])
+def test_uncopyable_features_are_counted_and_survived(dunder: str, exc_type: type) -> None:
+    """Features that cannot be read cost their record's detail at most; the call runs."""
+    bad = make_hostile(frozenset({dunder}), exc_type)
+    ran = []
+    with capture(**LOG_ALL) as cap:
+        @inferwatch.monitor(model="m", features="x", monitor=cap.monitor)
+        def predict(x: Any) -> float:
+            ran.append(x)
+            return 1.0
+
+        assert predict(bad) == 1.0
+        assert ran == [bad]
+        logs = cap.logs  # renders the record: must not raise
+        assert cap.value("inferwatch.predict.calls", model__name="m") == 1
+        # Logged (features marked as not renderable) or its loss counted.
+        assert len(logs) == 1 or _self_losses(cap.monitor) >= 1
+        _check_renders(logs)
+
+
+@pytest.mark.parametrize("exc_type", EXCEPTION_TYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("dunder", ["__deepcopy__", "__array__", "__repr__"])
+def test_unreadable_predictions_are_counted_and_survived(dunder: str, exc_type: type) -> None:
+    bad = make_hostile(frozenset({dunder}), exc_type)
+    with capture(**LOG_ALL) as cap:
+        @inferwatch.monitor(model="m", monitor=cap.monitor)
+        def predict() -> Any:
+            return bad
+
+        assert predict() is bad
+        logs = cap.logs  # renders the record: must not raise
+        assert cap.value("inferwatch.predict.calls", model__name="m") == 1
+        assert len(logs) == 1 or _self_losses(cap.monitor) >= 1
+        _check_renders(logs)
+
+
+def test_non_ascii_bytes_prediction_does_not_poison_its_batch() -> None:
+    """Issue 8, defect 8: one bytes prediction lost every later record of its batch."""
+    with capture() as cap:
+        @inferwatch.monitor(model="bytes", monitor=cap.monitor)
+        def as_bytes() -> bytes:
+            return "Grüße".encode()
+
+        @inferwatch.monitor(model="float", monitor=cap.monitor)
+        def as_float() -> float:
+            return 0.25
+
+        for _ in range(5):
+            as_bytes()
+            as_float()
+        cap.monitor.flush()
+        assert cap.value("inferwatch.predict.calls", model__name="bytes") == 5
+        assert cap.value("inferwatch.predict.calls", model__name="float") == 5
+        assert cap.value("inferwatch.prediction.value", model__name="float").count == 5
+
+
+@pytest.mark.xfail(
+    "unprintable_base_exception" in OPEN_DEFECTS, strict=True,
+    reason="open: _record.set_error catches only Exception around str(exc); the call is lost",
+)
+def test_model_exception_with_unprintable_message_is_counted() -> None:
+    """A model's exception whose ``__str__`` raises a BaseException still counts as an error."""
+    err = make_hostile_exception(HostileBase)
+    with capture(**LOG_ALL) as cap:
+        @inferwatch.monitor(model="m", monitor=cap.monitor)
+        def predict() -> None:
+            raise err
+
+        with pytest.raises(BaseException) as caught:
+            predict()
+        assert caught.value is err
+        cap.monitor.flush()
+        assert cap.value("inferwatch.predict.calls", model__name="m",
+                         inferwatch__outcome="error") == 1
+
+
+def test_dunders_cover_the_brief() -> None:
+    assert {"__len__", "__iter__", "__getattr__", "__array__", "__repr__", "__copy__",
+            "__deepcopy__"} <= set(DUNDERS)
