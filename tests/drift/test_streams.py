@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from typing import Any
 
 import numpy as np
@@ -271,3 +274,31 @@ def test_bad_report_arguments_say_what_exists(profile: drift.ReferenceProfile) -
     report = empty.report(version="1")
     assert report.window is not None and report.window.rows == 0
     assert report.model_version == "1" and empty.reports() == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_during_ingestion_leaves_the_child_a_working_drift_monitor(
+        profile: drift.ReferenceProfile) -> None:
+    dm = drift.DriftMonitor(profile)
+    records = _records(make_rows(10, seed=15))
+    dm._lock.acquire()  # as if the parent's aggregator were inside ingest() at the fork
+    pid = os.fork()
+    if pid == 0:  # the child: must neither hang nor lose the monitor
+        code = 3
+        try:
+            dm.ingest(records)
+            window = dm.report(window="open").window
+            code = 0 if window is not None and window.rows == 10 else 1
+        finally:
+            os._exit(code)
+    dm._lock.release()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the child hung on the drift monitor's lock")

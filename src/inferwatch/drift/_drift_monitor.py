@@ -26,6 +26,19 @@ from ._windows import parse_window
 
 Key = tuple[str, str]
 
+_live: weakref.WeakSet[DriftMonitor] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A fork while the parent's aggregator was inside ingest() leaves the lock held
+    # for ever in the child: every drift monitor gets a fresh one.
+    for dm in list(_live):
+        dm._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class DriftMonitor:
     """Data and prediction drift of live traffic against a reference, per model version.
@@ -172,6 +185,7 @@ class DriftMonitor:
         self._following = False
         self._listening = False
         self._hooked: weakref.WeakSet[Monitor] = weakref.WeakSet()
+        _live.add(self)
 
     # -- setup --------------------------------------------------------------------
 
