@@ -543,6 +543,22 @@ def test_exclude_paths_extends_the_defaults(cap: Recorded) -> None:
     assert DEFAULT_EXCLUDED_PATHS == ("/health", "/healthz", "/metrics", "/ready")
 
 
+def test_excluded_paths_behind_a_server_root_path(cap: Recorded) -> None:
+    # uvicorn --root-path /api puts the root path in front of the path.
+    app = fastapi.FastAPI()
+    app.add_api_route("/health", lambda: {"ok": True}, methods=["GET"])
+    app.add_api_route("/x", lambda: {"ok": True}, methods=["GET"])
+    transport = httpx.ASGITransport(InferenceMiddleware(app), root_path="/api")
+
+    async def each() -> None:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            for path in ("/api/health", "/api/x"):
+                assert (await c.get(path)).status_code == 200
+
+    run(each())
+    assert [r.http.route for r in cap.records if r.http is not None] == ["/x"]
+
+
 # -- defect 15: large bodies are bounded, never parsed on the loop ----------------------------
 
 

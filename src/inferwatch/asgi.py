@@ -352,6 +352,11 @@ class InferenceMiddleware:
         monitor = self.monitor if self.monitor is not None else get_monitor()
         if not monitor.enabled:
             return None
+        root: str = scope.get("root_path", "")
+        if root:  # behind the server's --root-path, the path starts with it
+            path: str = scope["path"]
+            if path.startswith(root) and path[len(root):] in self._exclude:
+                return None
         parent = _current.get()
         if parent is not None and parent.http is not None:
             return None  # an outer InferenceMiddleware already records this request
@@ -390,7 +395,9 @@ class InferenceMiddleware:
             # The caller's trace, for the record's trace_id (and the sampling
             # decided from it); the inference id stays the request's own.
             record.trace_id = _trace_id_from(traceparent)
-        return _Exchange(self, monitor, endpoint, record, token, http, scope, receive, send)
+        return _Exchange(
+            self, monitor, endpoint, record, token, http, scope, root, receive, send
+        )
 
     def _count_error(self, monitor: Monitor | None, component: str) -> None:
         with contextlib.suppress(Exception):  # nowhere left to report
@@ -548,6 +555,7 @@ class _Exchange:
         token: contextvars.Token[InferenceRecord | None],
         http: HttpInfo,
         scope: Scope,
+        start_root: str,
         receive: Receive,
         send: Send,
     ) -> None:
@@ -561,7 +569,8 @@ class _Exchange:
         self._receive = receive
         self._send = send
         self.start = record.start_perf_ns
-        self.start_root: str = scope.get("root_path", "")
+        # The root path before routing; mounts add their prefixes to it.
+        self.start_root = start_root
         # A http.disconnect was seen, or the server's send failed.
         self.client_gone = False
         # Body capture: None = not captured; a list = buffered chunks; False =
