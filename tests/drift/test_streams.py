@@ -302,3 +302,40 @@ def test_a_fork_during_ingestion_leaves_the_child_a_working_drift_monitor(
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("the child hung on the drift monitor's lock")
+
+
+def test_a_record_that_breaks_conversion_costs_only_itself(
+        profile: drift.ReferenceProfile) -> None:
+    class Hostile(dict):  # type: ignore[type-arg]
+        def keys(self) -> Any:
+            raise RuntimeError("boom")
+
+        def __iter__(self) -> Any:
+            raise RuntimeError("boom")
+
+    dm = drift.DriftMonitor(profile)
+    records = _records(make_rows(20, seed=16))
+    records[5].features = Hostile(x0=1.0)
+    dm.ingest(records)
+    window = dm.report(window="open").window
+    assert window is not None and window.rows == 19
+    dropped = _points(dm.metric_points(), "inferwatch.self.dropped",
+                      **{"inferwatch.reason": "drift_unreadable_record"})
+    assert [p.value for p in dropped] == [1]
+
+
+def test_an_unreadable_warmup_row_restarts_the_warmup_counted() -> None:
+    class Hostile(dict):  # type: ignore[type-arg]
+        def keys(self) -> Any:
+            raise RuntimeError("boom")
+
+    dm = drift.DriftMonitor(warmup_rows=50)
+    records = _records(make_rows(60, seed=17))
+    records[3].features = Hostile(x0=1.0)
+    dm.ingest(records)
+    assert dm.warming_up
+    dm.ingest(_records(make_rows(60, seed=18)))
+    assert not dm.warming_up  # the next clean rows froze a reference
+    dropped = _points(dm.metric_points(), "inferwatch.self.dropped",
+                      **{"inferwatch.reason": "drift_unreadable_record"})
+    assert [p.value for p in dropped] == [60]

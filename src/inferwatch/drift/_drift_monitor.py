@@ -360,10 +360,12 @@ class DriftMonitor:
         """The collector: every version's last closed window, and windows by status."""
         with self._lock:
             points = [p for s in self._streams.values() for p in stream_points(s)]
-            if self._dropped_rows:
-                points.append(MetricPoint("inferwatch.self.dropped",
-                                          {"inferwatch.reason": "drift_models_full"},
-                                          self._dropped_rows))
+            bad = sum(s.bad_records for s in self._streams.values())
+            for reason, n in (("drift_models_full", self._dropped_rows),
+                              ("drift_unreadable_record", bad)):
+                if n:
+                    points.append(MetricPoint("inferwatch.self.dropped",
+                                              {"inferwatch.reason": reason}, n))
         return points
 
     @property

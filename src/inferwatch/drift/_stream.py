@@ -20,7 +20,7 @@ from .._record import InferenceRecord
 from ._assess import Options, window_report
 from ._build import build_profile
 from ._columns import TableBuilder
-from ._ingest import Schema, convert, gather, output_parts
+from ._ingest import Batch, Schema, convert, gather, output_parts
 from ._profile import ReferenceProfile
 from ._report import NO_DATA, STATUSES, DriftReport
 from ._window import Window
@@ -65,6 +65,8 @@ class Stream:
                                                     "sizes": []}
         self._history: deque[DriftReport] = deque(maxlen=max(settings.history, 1))
         self.closed_by_status = dict.fromkeys(WINDOW_STATUSES, 0)
+        #: Records lost because a value in them broke conversion (counted, survived).
+        self.bad_records = 0
         self._changes = 0
         self._open_cache: tuple[int, DriftReport] | None = None
         if profile is not None:
@@ -95,11 +97,29 @@ class Stream:
         if self._schema is None or self._windows is None:
             self._ingest_warmup(records)
             return
+        try:
+            batches = [self._convert(records)]
+        except Exception:
+            # A value that breaks conversion (a mapping whose keys() raises) costs its
+            # own record, never the batch: one at a time, the others go in. Nothing
+            # has been folded yet, so no row is counted twice.
+            batches = []
+            for record in records:
+                try:
+                    batches.append(self._convert([record]))
+                except Exception:
+                    self.bad_records += 1
+        for batch in batches:
+            if batch is not None:
+                self._windows.add(batch)
+                self._changes += 1
+
+    def _convert(self, records: Sequence[InferenceRecord]) -> Batch | None:
+        assert self._schema is not None
         table, raw, _ = gather(records, self._schema.names, None)
         if table.n_rows == 0 and table.n_unreadable == 0:
-            return
-        self._windows.add(convert(table, raw, self._schema, self._s.max_unknown))
-        self._changes += 1
+            return None
+        return convert(table, raw, self._schema, self._s.max_unknown)
 
     def _ingest_warmup(self, records: Sequence[InferenceRecord]) -> None:
         outs = self._warm_outputs
@@ -111,8 +131,15 @@ class Stream:
             outs["sizes"].append(bs)
         if self._warmup.n_rows < self._s.warmup_rows:
             return
-        self._freeze(self._profile_from_warmup())
-        self._warmup = TableBuilder()
+        try:
+            profile = self._profile_from_warmup()
+        except Exception:
+            # An unreadable value among the warm-up rows: they are counted lost and
+            # the warm-up starts over, rather than failing every batch from now on.
+            self.bad_records += len(outs["sizes"])
+        else:
+            self._freeze(profile)
+        self._warmup = TableBuilder(self._s.feature_names)
         self._warm_outputs = {"prediction": [], "confidence": [], "sizes": []}
 
     def _profile_from_warmup(self) -> ReferenceProfile:
