@@ -15,8 +15,9 @@ Per HTTP request the middleware opens a transport record (so a
 record: one record per inference), watches ``receive`` and ``send`` for the
 status code, body sizes, time to first byte and the moment the last response
 byte leaves, and submits the record when the app returns. Lifespan and
-websocket scopes, and the excluded paths, pass through untouched (the
-lifespan is watched for the server's shutdown, see below).
+websocket scopes, and the excluded paths (:data:`DEFAULT_EXCLUDED_PATHS` and
+``exclude_paths=``, also behind a server root path), pass through untouched
+(the lifespan is watched for the server's shutdown, see below).
 
 What is measured, and how:
 
@@ -56,7 +57,9 @@ What is measured, and how:
   response had started. An error already recorded by a joined predict call is
   kept. An exception raised after the last byte (a failing background task)
   does not change the outcome of a request the client received in full.
-
+- **Closed at the last byte**: once the response is complete the record is
+  closed, so a ``@monitor`` predict in a background task writes a record of
+  its own instead of rewriting the finished request's.
 - **Lifespan**: passed through, but watched: when the app reports
   ``lifespan.shutdown.complete`` (or ``.failed``, or its lifespan ends after a
   shutdown was asked for) the middleware calls ``Monitor.flush(timeout,
@@ -65,7 +68,7 @@ What is measured, and how:
   (uvicorn runs the lifespan shutdown on SIGTERM, in every worker).
 
 Everything the middleware does is fail-safe: a failure of its own code is
-counted as ``inferwatch.self.errors{component="asgi"}`` and the request runs
+counted as ``inferwatch.self.errors{inferwatch.component="asgi"}`` and the request runs
 as if it were absent. Per-request state lives in a per-call object, never on
 the middleware instance.
 """
