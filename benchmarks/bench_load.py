@@ -42,7 +42,10 @@ Variants are interleaved in rounds (the order rotates each round), after a
 warm-up run each. Per run: throughput, p50, p99, p99.9 (wrk's latency
 histogram), and CPU per request: the server process's CPU time (all its
 threads, background work included, read 0.3 s after the run so the last drain
-counts) over requests served. Figures are the medians over rounds; the
+counts) over requests served, also split by thread (each thread's own CPU
+clock): the event loop (HTTP, ASGI, the middleware), the thread pool (the
+sync route and the monitored predict), inferwatch's threads, the OTel reader
+(exports, with the drift report they compute). Figures are the medians over rounds; the
 budget ratios are the medians of the per-round ratios (each round's runs are
 adjacent in time, so a slow minute on the machine hits both sides).
 
@@ -375,6 +378,7 @@ def build_app(variant: str, workdir: str, export_interval_ms: float) -> tuple[An
                             + [st for st in stalls if not st["during"]][:3])
         out = {
             "cpu_ns": time.process_time_ns(),
+            "threads": _thread_cpu_ns(),
             "probe": probed,
             "steps": timer.take(),
             "missing": timer.missing,
@@ -399,6 +403,41 @@ def build_app(variant: str, workdir: str, export_interval_ms: float) -> tuple[An
         Instrumentator(excluded_handlers=list(excluded)).instrument(app).expose(
             app, include_in_schema=False)
     return app, timer
+
+
+def _thread_cpu_ns() -> dict[str, int]:
+    """CPU time of each live thread, keyed "name/ident" (pthread CPU clocks, ns)."""
+    out = {}
+    for thread in threading.enumerate():
+        try:
+            clock = time.pthread_getcpuclockid(thread.ident or 0)
+            out[f"{thread.name}/{thread.ident}"] = time.clock_gettime_ns(clock)
+        except (AttributeError, OSError):  # not on this platform, or the thread just ended
+            continue
+    return out
+
+
+THREAD_GROUPS = (
+    "event loop (ASGI, middleware)", "thread pool (route, predict)", "inferwatch threads",
+    "OTel reader (export, drift)", "benchmark probe", "other threads",
+    "ended threads, unattributed",
+)
+
+
+def thread_group(key: str) -> str:
+    """Which part of the server a thread is, from its name."""
+    name = key.rsplit("/", 1)[0]
+    if name == "MainThread":
+        return "event loop (ASGI, middleware)"
+    if name.startswith("AnyIO worker"):
+        return "thread pool (route, predict)"
+    if name.startswith("inferwatch"):
+        return "inferwatch threads"
+    if name.startswith("Otel"):
+        return "OTel reader (export, drift)"
+    if name.startswith("bench-"):
+        return "benchmark probe"
+    return "other threads"
 
 
 def _rss_mb() -> float:
@@ -650,6 +689,13 @@ def measure(server: Server, client: Client, seconds: float) -> dict[str, Any]:
     result["cpu_us_per_request"] = (after["cpu_ns"] - before["cpu_ns"]) / 1000 / max(
         1, result["requests"])
     result["throughput"] = result["requests"] / result["seconds"]
+    groups: dict[str, float] = {}
+    for key, ns in after.get("threads", {}).items():
+        start = before.get("threads", {}).get(key, 0)  # a thread started during the run: all
+        group = thread_group(key)
+        groups[group] = groups.get(group, 0.0) + (ns - start) / 1000 / max(1, result["requests"])
+    groups["ended threads, unattributed"] = result["cpu_us_per_request"] - sum(groups.values())
+    result["cpu_by_thread"] = groups
     result["steps"] = after["steps"]
     result["missing"] = after["missing"]
     result["rss_mb"] = after["rss_mb"]
@@ -707,6 +753,15 @@ def report(results: dict[str, list[dict[str, Any]]], gil: dict[str, dict[str, An
         print(f"{variant:<15} {med('throughput'):>8.0f} {_ms(med('p50_us')):>8} "
               f"{_ms(med('p99_us')):>8} {_ms(med('p999_us')):>9} {_ms(med('max_us')):>8} "
               f"{med('cpu_us_per_request'):>10.0f} {sum(r['errors'] for r in runs):>7}")
+
+    print("\nCPU per request by thread (us, medians over rounds):")
+    seen = {g for runs in results.values() for r in runs for g in r["cpu_by_thread"]}
+    names = [g for g in THREAD_GROUPS if g in seen] + sorted(seen - set(THREAD_GROUPS))
+    print(f"  {'':<32}" + "".join(f"{v:>16}" for v in results))
+    for group in names:
+        row = [statistics.median(r["cpu_by_thread"].get(group, 0.0) for r in runs)
+               for runs in results.values()]
+        print(f"  {group:<32}" + "".join(f"{x:>16.1f}" for x in row))
 
     def paired(variant: str, key: str) -> list[float]:
         return [r[key] / b[key] for r, b in zip(results[variant], results["bare"], strict=True)
@@ -844,8 +899,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=6.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per variant")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
