@@ -2,7 +2,7 @@
 
 Run::
 
-    python benchmarks/bench_load.py                  # about 100 s
+    python benchmarks/bench_load.py                  # under 2 minutes
     python benchmarks/bench_load.py --quick          # about 30 s, a smoke check
     python benchmarks/bench_load.py --rounds 7 --duration 15 --connections 16
 
@@ -19,7 +19,10 @@ The server is this file run with ``--serve VARIANT``: the example server's
 shape (``examples/fastapi_server.py``: a logistic-regression churn model
 behind ``POST /models/{name}/predict`` taking ``{"user_id", "features"}``, a
 sync route FastAPI runs in its thread pool), with 20 features (the budget's
-width) and one uvicorn worker (no access log). Variants:
+width) and one uvicorn worker (no access log; uvicorn's "auto" HTTP parser
+and loop: h11 and asyncio unless httptools and uvloop are installed, which
+make the bare server faster and so every monitor's share larger; the header
+line says which ran). Variants:
 
 - ``bare``: the app alone (inferwatch is not even imported);
 - ``inferwatch``: everything on: ``instrument_app`` (the ASGI middleware and
@@ -950,8 +953,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait_ready()
                 server.pause()
             print(f"bench_load: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-                  f"client {kind}, servers ready in {time.monotonic() - started:.0f} s, "
-                  f"load average {_loadavg()}")
+                  f"client {kind}, uvicorn {_uvicorn_flavour()}, servers ready in "
+                  f"{time.monotonic() - started:.0f} s, load average {_loadavg()}")
             for variant in variants:
                 measure(servers[variant], client, args.warmup)
             results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
@@ -982,6 +985,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.monotonic() - started:.0f} s; load average now {_loadavg()} "
           f"(above ~1 per CPU other processes share the machine: re-measure when quiet)")
     return 0
+
+
+def _uvicorn_flavour() -> str:
+    """What uvicorn's "auto" picks: httptools and uvloop when installed, else h11 and asyncio."""
+    from importlib.util import find_spec
+
+    http = "httptools" if find_spec("httptools") else "h11"
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return f"(http {http}, loop {loop})"
 
 
 def _loadavg() -> str:
