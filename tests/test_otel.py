@@ -223,8 +223,10 @@ def test_real_otlp_logs_over_http(otlp_receiver: Any, monkeypatch: pytest.Monkey
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     endpoint, bodies = otlp_receiver
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-    mon = inferwatch.Monitor(environ={}, log_sink="otlp", metrics_exporter="none",
+    # environ= is the whole environment the monitor reads (os.environ is not consulted).
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    mon = inferwatch.Monitor(environ={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+                             log_sink="otlp", metrics_exporter="none",
                              feature_sample_rate=1.0, pii_fields=["user"], pii_key="x" * 32)
 
     @inferwatch.monitor(model="m", monitor=mon, features=lambda user: {"user": user})
