@@ -219,7 +219,9 @@ class InferenceRecord:
         self.error_type = type(exc).__qualname__
         try:
             self.error_message = str(exc)
-        except Exception:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # a hostile __str__ may raise anything: the call still counts
             self.error_message = "<unprintable exception>"
 
     def add_stage(self, name: str, duration_ns: int) -> None:
