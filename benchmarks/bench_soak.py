@@ -39,6 +39,9 @@ Phases:
   ``log_queue_bytes`` (+ ``max_record_bytes``) where the version has them
   (the lead is adding them), else the record-count bounds are printed
   (``buffer_size``, ``log_queue_size``) with the growth they allowed.
+- ``pipe``: as ``blocked``, but the sink is inferwatch's own stream sink
+  writing to a pipe nobody reads (stdout whose reader hung: a stuck log
+  driver), so the real sink's write blocks once the pipe buffer is full.
 - ``big``: as ``blocked``, with 800 KB of features per call (a float64 array of
   100,000 values) and no drift: issue 8 defect 10's case. ``--big-calls``
   calls (default 800). RSS growth and growth per call.
@@ -71,7 +74,7 @@ import numpy as np
 N_FEATURES = 20
 BIG_VALUES = 100_000  # 800 KB of float64 per call
 PII_KEY = "hex:" + "7e" * 32
-PHASES = ("soak", "blocked", "big")
+PHASES = ("soak", "blocked", "pipe", "big")
 
 
 def rss_mb() -> float:
@@ -114,21 +117,50 @@ class BlockedSink:
     """A log sink whose ``emit`` blocks until released: a hung disk or collector."""
 
     def __init__(self) -> None:
-        self.release = threading.Event()
+        self.released = threading.Event()
         self.batches = 0
 
     def emit(self, events: list[dict[str, Any]]) -> None:
         self.batches += 1
-        self.release.wait()
+        self.released.wait()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        return self.release.wait(min(timeout, 0.1))
+        return self.released.wait(min(timeout, 0.1))
 
     def close(self, timeout: float = 5.0) -> bool:
-        return self.release.wait(min(timeout, 0.1))
+        return self.released.wait(min(timeout, 0.1))
 
     def losses(self) -> dict[str, int]:
         return {}
+
+    def note(self) -> str:
+        return f"sink batches entered (and stuck): {self.batches}"
+
+    def release(self) -> None:
+        self.released.set()
+
+
+class StuckPipe:
+    """inferwatch's own stream sink writing to a pipe nobody reads: stdout whose reader hung.
+
+    Writes go through until the pipe's buffer (64 KiB on Linux) is full, then
+    block in ``write``. Releasing closes the reading end: the blocked write
+    fails (EPIPE) and the sink counts its losses.
+    """
+
+    def __init__(self) -> None:
+        from inferwatch.logsinks import StreamSink
+
+        self._read_fd, write_fd = os.pipe()
+        self._stream = os.fdopen(write_fd, "w")
+        self.sink = StreamSink(self._stream)
+
+    def note(self) -> str:
+        losses = getattr(self.sink, "losses", None)
+        return f"stream sink losses: {losses() if callable(losses) else 'not counted'}"
+
+    def release(self) -> None:
+        os.close(self._read_fd)
 
 
 class ExportLog(logging.Filter):
@@ -226,10 +258,10 @@ def build(phase: str, workdir: str) -> tuple[Any, Callable[[Any], Any], list[Any
         options.update(log_sink="file", log_file=os.path.join(workdir, "soak.jsonl"),
                        log_max_bytes=10 * 2**20, log_backups=1)
     else:
-        sink = BlockedSink()
+        sink = StuckPipe() if phase == "pipe" else BlockedSink()
         # Every record sampled and no rate cap: the queue in front of the sink fills.
-        options.update(log_sink=sink, sample_rate=1.0, feature_sample_rate=1.0,
-                       max_records_per_second=1e9)
+        options.update(log_sink=sink.sink if phase == "pipe" else sink, sample_rate=1.0,
+                       feature_sample_rate=1.0, max_records_per_second=1e9)
     # The process default, so wrap_exporter (which reads it) finds this monitor.
     monitor = inferwatch.configure(meter_provider=_meter_provider(1000.0), **options)
 
@@ -361,8 +393,9 @@ def phase_soak(args: argparse.Namespace, workdir: str) -> bool:
     return flat
 
 
-def phase_blocked(args: argparse.Namespace, workdir: str, big: bool) -> bool:
-    monitor, predict, pool, sink = build("big" if big else "blocked", workdir)
+def phase_blocked(args: argparse.Namespace, workdir: str, phase: str) -> bool:
+    big = phase == "big"
+    monitor, predict, pool, sink = build(phase, workdir)
     counter = [0]
     bare = getattr(predict, "__wrapped__", None)  # the undecorated function, for a baseline
     bare_us = None
@@ -393,8 +426,10 @@ def phase_blocked(args: argparse.Namespace, workdir: str, big: bool) -> bool:
     bound, terms = byte_bound(monitor.config)
     what = f"{BIG_VALUES * 8 // 1000} KB of features per call, no drift" if big else (
         f"{N_FEATURES} features, drift on")
-    print(f"{'big' if big else 'blocked'}: log sink blocked in emit, every record sampled for the "
-          f"log, {what}: {calls:,} calls in {elapsed:.1f} s after {warm:,} warm-up calls")
+    how = ("stdout to a pipe nobody reads" if phase == "pipe"
+           else "log sink blocked in emit")
+    print(f"{phase}: {how}, every record sampled for the log, {what}: {calls:,} calls in "
+          f"{elapsed:.1f} s after {warm:,} warm-up calls")
     if note:
         print(f"  {note}")
     if bare_us is not None and calls:
@@ -403,8 +438,7 @@ def phase_blocked(args: argparse.Namespace, workdir: str, big: bool) -> bool:
     growth, peak_growth = end - base, peak - base
     print(f"  RSS MB: before {base:.1f}, end {end:.1f} ({growth:+.1f}), peak {peak:.1f} "
           f"({peak_growth:+.1f}; {peak_growth * 1024 / max(1, calls):.1f} KB per call)")
-    print(f"  sink batches entered (and stuck): {sink.batches}; dropped by reason: "
-          f"{dropped(monitor)}")
+    print(f"  {sink.note()}; dropped by reason: {dropped(monitor)}")
     print(f"  configured bound: {terms}")
     if bound is None:
         ok = False
@@ -414,7 +448,7 @@ def phase_blocked(args: argparse.Namespace, workdir: str, big: bool) -> bool:
         ok = peak_growth <= bound + 16
         print(f"  {'PASS' if ok else 'FAIL'}: peak growth {peak_growth:.1f} MB "
               f"{'within' if ok else 'OVER'} the bound {bound:g} MB (+16 MB for overheads)")
-    sink.release.set()
+    sink.release()
     monitor.shutdown(timeout=5.0)
     return ok
 
@@ -450,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.phase == "soak":
                 ok = phase_soak(args, workdir)
             else:
-                ok = phase_blocked(args, workdir, big=args.phase == "big")
+                ok = phase_blocked(args, workdir, args.phase)
         sys.stdout.flush()
         os._exit(0 if ok else 1)  # a blocked sink's thread must not hold up the exit
 
