@@ -538,3 +538,28 @@ def test_summary_percentiles_come_from_the_duration_histograms() -> None:
     for label, q in (("p50", 50), ("p95", 95), ("p99", 99)):
         exact = float(np.percentile(durations_ms, q))
         assert abs(entry[f"latency_{label}_ms"] - exact) / exact < 0.03, label
+
+
+def test_tickers_run_after_each_drain_and_survive_failures(make_monitor: Any) -> None:
+    mon = make_monitor(flush_interval_ms=5)
+    seen: list[int] = []
+
+    def ticker(now: float) -> None:
+        with mon.aggregation_lock:
+            seen.append(sum(mon.snapshot().calls.values()))
+
+    def broken(now: float) -> None:
+        raise RuntimeError("ticker bug")
+
+    mon.add_ticker(broken)
+    mon.add_ticker(ticker)
+
+    @inferwatch.monitor(model="m", monitor=mon)
+    def predict() -> int:
+        return 1
+
+    for _ in range(10):
+        predict()
+    mon.flush()
+    assert seen and seen[-1] == 10
+    assert mon.summary()["errors"]["ticker"] >= 1

@@ -135,6 +135,7 @@ class Monitor:
         self._feature_consumers: list[FeatureConsumer] = []
         self._copying_consumers = 0
         self._collectors: list[Collector] = []
+        self._tickers: list[Callable[[float], None]] = []
         self._closed = False
         self._init_runtime()
         self._update_feature_policy()
@@ -357,6 +358,26 @@ class Monitor:
         if self._otel is not None:
             self._otel.register_new_names()
 
+    def add_ticker(self, ticker: Callable[[float], None]) -> None:
+        """Call ``ticker(time.time())`` on the aggregator thread after each drain.
+
+        For components that keep time-bucketed state over the aggregates (SLO
+        budgets, baselines): the drain has just folded in every finished call,
+        so ``collect()``/``summary()``-style reads are current. A ticker must be
+        quick (it shares the thread with aggregation); one that raises is
+        counted (``ticker``), never stops the loop.
+        """
+        self._tickers.append(ticker)
+
+    def snapshot(self) -> Aggregates:
+        """The live aggregates, for a ticker reading them under the aggregation
+        lock (``with monitor.aggregation_lock: ...``); never mutate them."""
+        return self._aggregates
+
+    @property
+    def aggregation_lock(self) -> threading.Lock:
+        return self._lock
+
     def _aggregate_loop(self) -> None:
         interval = self.config.flush_interval_ms / 1000.0
         while not self._stop.wait(interval):
@@ -364,6 +385,17 @@ class Monitor:
                 self._drain()
             except BaseException:  # the loop must outlive any bug in aggregation
                 self.count_error("aggregator")
+            self._tick()
+
+    def _tick(self) -> None:
+        if not self._tickers:
+            return
+        now = time.time()
+        for ticker in list(self._tickers):
+            try:
+                ticker(now)
+            except BaseException:
+                self.count_error("ticker")
 
     def _drain(self, deadline: float | None = None) -> int:
         """Aggregate what the request path buffered, in steps of ``_DRAIN_CHUNK``.
@@ -497,6 +529,7 @@ class Monitor:
 
         def work() -> None:
             self._drain()
+            self._tick()
             if logs:
                 self._write_logs()
                 try:
