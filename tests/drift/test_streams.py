@@ -252,6 +252,11 @@ def test_following_back_and_forth_never_counts_a_row_twice(
             predict(row)
         window = dm.report(window="open").window
         assert window is not None and window.rows == 40
+        # Only the monitor followed now has drift's consumer (the others stop copying
+        # features for it); after close(), none has.
+        assert len(first._feature_consumers) == 1 and len(second._feature_consumers) == 0
+        dm.close()
+        assert len(first._feature_consumers) == 0
     finally:
         if dm is not None:
             dm.close()

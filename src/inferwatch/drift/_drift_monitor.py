@@ -184,7 +184,9 @@ class DriftMonitor:
         self._followed: Monitor | None = None
         self._following = False
         self._listening = False
-        self._hooked: weakref.WeakSet[Monitor] = weakref.WeakSet()
+        self._collecting: weakref.WeakSet[Monitor] = weakref.WeakSet()
+        self._consumers: weakref.WeakKeyDictionary[
+            Monitor, Callable[[list[InferenceRecord]], None]] = weakref.WeakKeyDictionary()
         _live.add(self)
 
     # -- setup --------------------------------------------------------------------
@@ -234,23 +236,34 @@ class DriftMonitor:
         return self
 
     def close(self) -> None:
-        """Stop: no monitor feeds this one or exports its metrics any more."""
+        """Stop: no monitor feeds this one or exports its metrics any more (and
+        none of them copies features for it)."""
+        sources = self._sources
         self._following = False
         self._followed = None
         self._fixed = []
+        for monitor in sources:
+            self._unhook(monitor)
 
     def _follow(self, monitor: Monitor | None) -> None:
         if not self._following or monitor is self._followed:
             return
-        self._followed = monitor
+        previous, self._followed = self._followed, monitor
         if monitor is not None:
             self._hook(monitor)
+        if previous is not None and previous not in self._fixed:
+            self._unhook(previous)  # the old default stops copying features for drift
+
+    def _unhook(self, monitor: Monitor) -> None:
+        consume = self._consumers.pop(monitor, None)
+        remove = getattr(monitor, "remove_feature_consumer", None)
+        if consume is not None and remove is not None:
+            remove(consume)
 
     def _hook(self, monitor: Monitor) -> None:
         """Register on ``monitor`` once; its records count only while it is a source."""
-        if monitor in self._hooked:
+        if monitor in self._consumers:
             return
-        self._hooked.add(monitor)
 
         def consume(records: list[InferenceRecord]) -> None:
             if monitor is self._followed or monitor in self._fixed:
@@ -261,8 +274,11 @@ class DriftMonitor:
                 return self.metric_points()
             return []
 
+        self._consumers[monitor] = consume
         monitor.add_feature_consumer(consume)
-        monitor.add_collector(collect)
+        if monitor not in self._collecting:  # a monitor has no remove_collector
+            self._collecting.add(monitor)
+            monitor.add_collector(collect)
 
     # -- ingestion (aggregator thread) --------------------------------------------
 
