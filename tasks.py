@@ -208,12 +208,13 @@ monitor = inferwatch.Monitor(log_sink="none", metrics_exporter="none")
 predict = inferwatch.monitor(model="bare", monitor=monitor)(lambda x: 2 * x)
 assert predict(21) == 42
 monitor.shutdown()
-try:
-    inferwatch.Monitor(metrics_exporter="otlp").shutdown()
-except inferwatch.MissingDependencyError as exc:
-    assert "inferwatch[otlp]" in str(exc), exc
-else:
-    raise AssertionError("OTLP export without the otlp extra did not say what to install")
+for options in ({"metrics_exporter": "otlp"}, {"log_sink": "otlp", "metrics_exporter": "none"}):
+    try:
+        inferwatch.Monitor(**options).shutdown()
+    except inferwatch.MissingDependencyError as exc:
+        assert "inferwatch[otlp]" in str(exc), exc
+    else:
+        raise AssertionError(f"{options} without the otlp extra did not say what to install")
 print("core without extras: every module imports, a monitored call works")
 """
 
