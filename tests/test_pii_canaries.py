@@ -434,7 +434,7 @@ NEEDS = {"asgi": ("fastapi", "inferwatch_fastapi"), "grpc": ("grpc", "inferwatch
 
 #: The inputs whose canaries reach no output (the others: see the leak report).
 CLEAN = {
-    "decorator": tuple(tag for tag in DECORATOR_INPUTS if tag not in ("attrcut", "prediction")),
+    "decorator": DECORATOR_INPUTS,
     "asgi": ASGI_INPUTS,
     "grpc": GRPC_INPUTS,
 }

@@ -21,7 +21,7 @@ from ._histogram import (
     VALUE_BOUNDS,
     Histogram,
 )
-from ._pii_scrub import contains_pii
+from ._pii_scrub import contains_pii, cut_text
 from ._record import Endpoint, HttpInfo, InferenceRecord, rpc_method
 from ._spill import Spill, SpilledCalls
 
@@ -58,7 +58,9 @@ class AttributeLimiter:
                 value = str(value)
             if type(value) is str:
                 if len(value) > _MAX_ATTRIBUTE_LENGTH:
-                    value = value[:_MAX_ATTRIBUTE_LENGTH]
+                    # Dropping the cut token: a plain cut can leave the head of an
+                    # address (bob@exa) that contains_pii no longer recognises.
+                    value = cut_text(value, _MAX_ATTRIBUTE_LENGTH)
                 if value not in self._seen.get(key, ()) and contains_pii(value):
                     # Free text with an email or phone number in it: the log
                     # scrubs it, and a metric attribute never carries it.
@@ -442,6 +444,15 @@ class Aggregates:
 
     def _class_label(self, endpoint: Endpoint, label: str) -> str:
         names = self._class_names.setdefault(endpoint, set())
+        if label in names:
+            return label
+        # A text model's answer is its class label: capped and checked for
+        # PII like any free-text attribute value before it names a series.
+        if len(label) > _MAX_ATTRIBUTE_LENGTH:
+            label = cut_text(label, _MAX_ATTRIBUTE_LENGTH)
+        if contains_pii(label):
+            self.limiter.redacted += 1
+            return REDACTED
         if label in names:
             return label
         if len(names) >= self.max_classes:
