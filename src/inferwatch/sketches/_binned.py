@@ -17,6 +17,7 @@ from ..stats._binning import IntArray, bin_counts, bin_indices, quantile_edges
 from ..stats._psi import DEFAULT_EPSILON, PSIResult, psi_from_counts
 from ..stats._validation import clean_1d
 from ._format import frame, unframe
+from ._values import as_floats
 
 _KIND = 2
 _FIXED = struct.Struct("<IQQ")
@@ -56,7 +57,7 @@ class BinnedCounts:
         return int(self.counts.nbytes + self.edges.nbytes)
 
     def update(self, value: float) -> None:
-        v = float(value)
+        v = float(as_floats([value], "BinnedCounts.update")[0])
         if math.isnan(v):
             self.n_nan += 1
         elif math.isinf(v):
@@ -65,7 +66,7 @@ class BinnedCounts:
             self.counts[int(bin_indices(np.array([v]), self.edges)[0])] += 1
 
     def update_batch(self, values: npt.ArrayLike) -> None:
-        arr = np.asarray(values, dtype=np.float64).ravel()
+        arr = as_floats(values, "BinnedCounts.update_batch")
         finite = np.isfinite(arr)
         if not finite.all():
             nan = int(np.isnan(arr).sum())
@@ -113,6 +114,8 @@ class BinnedCounts:
             sketch = cls(edges)
         except (struct.error, ValueError) as exc:
             raise ValueError(f"corrupted BinnedCounts payload: {exc}") from None
+        if (counts < 0).any():
+            raise ValueError("corrupted BinnedCounts payload: a negative count")
         sketch.counts = counts.astype(np.int64)
         sketch.n_nan, sketch.n_inf = n_nan, n_inf
         return sketch

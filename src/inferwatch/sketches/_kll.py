@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._format import frame, unframe
+from ._values import as_floats
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -33,6 +34,10 @@ _KIND = 1
 _MIN_CAPACITY = 8
 _SHRINK = 2.0 / 3.0
 _FIXED = struct.Struct("<IQQQddI")
+#: Levels a sketch of up to 2**64 values can reach (each doubles the weight).
+_MAX_LEVELS = 64
+#: Above this magnitude a difference of two values can overflow float64.
+_LARGE = 1e300
 
 
 class KLLSketch:
@@ -118,7 +123,7 @@ class KLLSketch:
     # -- updates -----------------------------------------------------------
     def update(self, value: float) -> None:
         """Insert one value; prefer :meth:`update_batch` off the hot path."""
-        v = float(value)
+        v = float(as_floats([value], "KLLSketch.update")[0])
         if math.isnan(v):
             self.n_nan += 1
             return
@@ -131,7 +136,7 @@ class KLLSketch:
 
     def update_batch(self, values: npt.ArrayLike) -> None:
         """Insert a batch of values (any shape; flattened)."""
-        arr = np.asarray(values, dtype=np.float64).ravel()
+        arr = as_floats(values, "KLLSketch.update_batch")
         finite = np.isfinite(arr)
         if not finite.all():
             bad = arr[~finite]
@@ -260,6 +265,11 @@ class KLLSketch:
         mid = (cum - 0.5 * np.diff(cum, prepend=0.0)) / self._n
         xp = np.concatenate([[self._min], values, [self._max]])
         fp = np.concatenate([[0.0], mid, [1.0]])
+        scale = max(abs(self._min), abs(self._max))
+        if scale > _LARGE:
+            # Values near the float limit: interpolating would overflow the
+            # differences; the interpolation weights do not change with scale.
+            xp, e = xp / scale, e / scale
         at_edges = np.interp(e, xp, fp)
         mass = np.diff(np.concatenate([[0.0], at_edges, [1.0]]))
         return np.asarray(np.maximum(mass, 0.0) * self._n, dtype=np.float64)
@@ -287,10 +297,14 @@ class KLLSketch:
         payload = unframe(data, _KIND)
         try:
             k, n, n_nan, n_inf, lo, hi, n_levels = _FIXED.unpack_from(payload)
+            if n_levels > _MAX_LEVELS:
+                raise ValueError(f"{n_levels} levels (at most {_MAX_LEVELS})")
             pos = _FIXED.size
             (state_len,) = struct.unpack_from("<I", payload, pos)
             pos += 4
-            state: dict[str, Any] = json.loads(payload[pos : pos + state_len])
+            state: Any = json.loads(payload[pos : pos + state_len])
+            if not isinstance(state, dict):
+                raise ValueError("the generator state is not an object")
             pos += state_len
             sketch = cls(k)
             sketch._rng.bit_generator.state = state
@@ -300,14 +314,35 @@ class KLLSketch:
                 pos += 4
                 levels.append(np.frombuffer(payload, "<f8", size, pos).astype(np.float64))
                 pos += 8 * size
-        except (struct.error, ValueError, TypeError, KeyError) as exc:
+        except (struct.error, ValueError, TypeError, KeyError, RecursionError) as exc:
             raise ValueError(f"corrupted KLLSketch payload: {exc}") from None
         if pos != len(payload):
             raise ValueError("corrupted KLLSketch payload: trailing bytes")
+        problem = _inconsistency(levels, n, lo, hi)
+        if problem:
+            raise ValueError(f"corrupted KLLSketch payload: {problem}")
         sketch._levels = levels or [np.empty(0)]
         sketch._n, sketch.n_nan, sketch.n_inf = n, n_nan, n_inf
-        sketch._min, sketch._max = lo, hi
+        sketch._min, sketch._max = (lo, hi) if n else (math.inf, -math.inf)
         return sketch
 
     def __repr__(self) -> str:
         return f"KLLSketch(k={self.k}, n={self._n}, retained={self.num_retained})"
+
+
+def _inconsistency(levels: list[FloatArray], n: int, lo: float, hi: float) -> str | None:
+    """What is wrong with deserialised state, or None: a sketch read from bytes must
+    answer queries exactly as the one that wrote it, so every invariant is checked."""
+    weight = sum(level.size << h for h, level in enumerate(levels))
+    if weight != n:
+        return f"the retained items stand for {weight} values, the header says {n}"
+    if not n:
+        return None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        return f"min {lo} and max {hi} are not a finite range"
+    for level in levels:
+        if level.size and not (
+            np.isfinite(level).all() and level.min() >= lo and level.max() <= hi
+        ):
+            return "a retained item is NaN, infinite or outside [min, max]"
+    return None

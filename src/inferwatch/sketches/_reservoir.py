@@ -62,7 +62,9 @@ class Reservoir:
         return int(self._rows.nbytes)
 
     def _draw_w(self) -> float:
-        return math.exp(math.log(1.0 - self._rng.random()) / self.capacity)
+        w = math.exp(math.log(1.0 - self._rng.random()) / self.capacity)
+        # W = 1 (a draw of exactly 0) would make the skip length log(u) / log(0).
+        return min(w, _BELOW_ONE)
 
     def _schedule(self, after: int) -> None:
         # Number of rows skipped is geometric with success probability 1 - W.
@@ -70,12 +72,23 @@ class Reservoir:
         self._next = after + math.floor(math.log(u) / math.log1p(-self._w)) + 1
 
     def _ensure(self, width: int) -> None:
+        if width < 1:
+            raise ValueError("rows need at least one feature (got 0 columns)")
         if self.n_features is None:
             self.n_features = width
         if width != self.n_features:
             raise ValueError(f"rows have {width} features, this reservoir holds {self.n_features}")
-        if self._rows.shape != (self.capacity, width):
-            self._rows = np.empty((self.capacity, width))
+        if self._rows.shape[1:] != (width,):
+            self._rows = np.empty((0, width))
+
+    def _reserve(self, size: int) -> None:
+        # Room grows with the rows actually kept (doubling, up to capacity), so a
+        # large capacity costs memory only once the stream fills it.
+        held = self._rows.shape[0]
+        if size > held:
+            grown = np.empty((min(self.capacity, max(size, 2 * held, 16)), self._rows.shape[1]))
+            grown[:held] = self._rows
+            self._rows = grown
 
     def update(self, row: npt.ArrayLike) -> None:
         """Offer one row (1-D of n_features, or a scalar when n_features is 1)."""
@@ -83,8 +96,15 @@ class Reservoir:
 
     def update_batch(self, rows: npt.ArrayLike) -> None:
         """Offer a batch of rows, shape (n, n_features); 1-D means one feature."""
-        arr = np.asarray(rows, dtype=np.float64)
+        try:
+            arr = np.asarray(rows, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TypeError(
+                f"Reservoir.update_batch needs numeric rows of equal length ({exc})"
+            ) from None
         if arr.ndim == 1:
+            if arr.size == 0:  # nothing offered: the width is still open
+                return
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
             raise ValueError(f"rows must be 2-D (n, n_features), got shape {arr.shape}")
@@ -96,6 +116,7 @@ class Reservoir:
         start = self._n
         fill = min(self.capacity - self._size, arr.shape[0])
         if fill:
+            self._reserve(self._size + fill)
             self._rows[self._size : self._size + fill] = arr[:fill]
             self._size += fill
             if self._size == self.capacity:
@@ -138,11 +159,13 @@ class Reservoir:
             pick_b = self._rng.choice(b.shape[0], self.capacity - take_a, replace=False)
             merged = np.vstack([a[pick_a], b[pick_b]])
         self._size = merged.shape[0]
+        self._reserve(self._size)
         self._rows[: self._size] = merged
         self._n = total
         self.n_dropped += other.n_dropped
         if self._size == self.capacity:
-            self._w = float(self._rng.beta(self.capacity, total - self.capacity + 1))
+            self._w = min(float(self._rng.beta(self.capacity, total - self.capacity + 1)),
+                          _BELOW_ONE)
             self._schedule(total - 1)
         return self
 
@@ -167,21 +190,59 @@ class Reservoir:
         try:
             (head_len,) = struct.unpack_from("<I", payload)
             meta = json.loads(payload[4 : 4 + head_len])
-            sketch = cls(int(meta["capacity"]), meta["n_features"])
-            size, width = int(meta["size"]), int(meta["n_features"] or 0)
+            if not isinstance(meta, dict) or not isinstance(meta["rng"], dict):
+                raise ValueError("the header is not a JSON object")
+            capacity, size, n, n_dropped, next_row = (
+                _integer(meta[key]) for key in ("capacity", "size", "n", "n_dropped", "next"))
+            width = 0 if meta["n_features"] is None else _integer(meta["n_features"])
+            if meta["n_features"] is not None and width < 1:
+                raise ValueError("n_features must be >= 1")
+            w = float(meta["w"])
+            problem = _inconsistency(capacity, width, size, n, w, next_row)
+            if problem:
+                raise ValueError(problem)
+            sketch = cls(capacity, width or None)
             body = payload[4 + head_len :]
             if len(body) != 8 * size * width:
                 raise ValueError("row data length does not match the header")
             if width:
+                rows = np.frombuffer(body, "<f8").reshape(size, width)
+                if not np.isfinite(rows).all():
+                    raise ValueError("a kept row holds NaN or inf")
                 sketch._ensure(width)
-                sketch._rows[:size] = np.frombuffer(body, "<f8").reshape(size, width)
-            sketch._size, sketch._n = size, int(meta["n"])
-            sketch.n_dropped = int(meta["n_dropped"])
-            sketch._w, sketch._next = float(meta["w"]), int(meta["next"])
+                sketch._reserve(size)
+                sketch._rows[:size] = rows
+            sketch._size, sketch._n, sketch.n_dropped = size, n, n_dropped
+            sketch._w, sketch._next = w, next_row
             sketch._rng.bit_generator.state = meta["rng"]
-        except (struct.error, ValueError, KeyError, TypeError) as exc:
+        except (struct.error, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise ValueError(f"corrupted Reservoir payload: {exc}") from None
         return sketch
 
     def __repr__(self) -> str:
         return f"Reservoir(capacity={self.capacity}, n={self._n}, size={self._size})"
+
+
+_BELOW_ONE = math.nextafter(1.0, 0.0)
+
+
+def _integer(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value
+
+
+def _inconsistency(
+    capacity: int, width: int, size: int, n: int, w: float, next_row: int
+) -> str | None:
+    """What is wrong with a deserialised header, or None (see ``KLLSketch``'s twin)."""
+    if capacity < 1:
+        return "capacity must be >= 1"
+    if size != min(n, capacity):
+        return f"{size} rows kept of {n} seen with capacity {capacity}"
+    if size and not width:
+        return "rows kept without a width"
+    if size == capacity and not (0.0 < w < 1.0 and next_row >= n):
+        # Algorithm L's state once full: threshold in (0, 1), next replacement ahead.
+        return f"sampler state w={w}, next={next_row} is impossible after {n} rows"
+    return None

@@ -11,10 +11,11 @@ counts are exact while the stream has at most ``k`` distinct categories.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from typing import Any
+
+import numpy as np
 
 from ._format import frame, unframe
 
@@ -22,7 +23,11 @@ _KIND = 3
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    # Any NaN (Python, numpy float32/16, complex): NaN != NaN, so each one kept
+    # as a category would be a new category and evict the real ones.
+    return value is None or (
+        isinstance(value, (float, complex, np.floating, np.complexfloating)) and value != value
+    )
 
 
 class TopKCounts:
@@ -89,12 +94,15 @@ class TopKCounts:
         if _missing(value):
             self.n_missing += 1
             return
+        if isinstance(value, np.generic):  # as update_batch's tolist() gives them
+            value = value.item()
         self.total += 1
         self._add({value: 1})
 
     def update_batch(self, values: Iterable[Hashable]) -> None:
         items = values.tolist() if hasattr(values, "tolist") else list(values)
-        kept = [v for v in items if not _missing(v)]
+        # numpy scalars in a plain list become Python values, as tolist() makes them.
+        kept = [v.item() if isinstance(v, np.generic) else v for v in items if not _missing(v)]
         self.n_missing += len(items) - len(kept)
         self.total += len(kept)
         self._add(dict(Counter(kept)))
@@ -131,13 +139,43 @@ class TopKCounts:
         payload = unframe(data, _KIND)
         try:
             body = json.loads(payload)
-            sketch = cls(int(body["k"]))
-            sketch.total = int(body["total"])
-            sketch.n_missing = int(body["n_missing"])
-            sketch._counts = {c: int(v) for c, v in body["counts"]}
-        except (ValueError, KeyError, TypeError) as exc:
+            if not isinstance(body, dict):
+                raise ValueError("not a JSON object")
+            k, total, n_missing = (_count(body[key]) for key in ("k", "total", "n_missing"))
+            sketch = cls(k)
+            pairs = [(c, v) for c, v in body["counts"]]
+            counts = {c: v for c, v in pairs}
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise ValueError(f"corrupted TopKCounts payload: {exc}") from None
+        problem = _inconsistency(pairs, counts, k, total)
+        if problem:
+            raise ValueError(f"corrupted TopKCounts payload: {problem}")
+        sketch.total, sketch.n_missing, sketch._counts = total, n_missing, counts
         return sketch
 
     def __repr__(self) -> str:
         return f"TopKCounts(k={self.k}, n={self.total}, tracked={len(self._counts)})"
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value
+
+
+def _inconsistency(
+    pairs: list[tuple[Any, Any]], counts: dict[Hashable, Any], k: int, total: int
+) -> str | None:
+    """What is wrong with deserialised counts, or None (see ``KLLSketch``'s twin)."""
+    if len(counts) != len(pairs):
+        return "a category appears twice"
+    if len(counts) > k:
+        return f"{len(counts)} tracked categories, more than k={k}"
+    for category, count in counts.items():
+        if type(category) not in (str, int, float, bool) or _missing(category):
+            return f"category {category!r} is not a str, int, float or bool"
+        if type(count) is not int or count <= 0:
+            return f"count {count!r} of {category!r} is not a positive integer"
+    if sum(counts.values()) > total:
+        return f"tracked counts add up to more than the total {total}"
+    return None

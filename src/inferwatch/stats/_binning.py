@@ -33,19 +33,37 @@ def quantile_edges(reference: FloatArray, bins: int | npt.ArrayLike = 10) -> Flo
         if bins < 1:
             raise ValueError(f"bins must be >= 1, got {bins}")
         probs = np.linspace(0.0, 1.0, int(bins) + 1)
-        edges = np.unique(np.quantile(reference, probs))
+        edges = np.unique(_quantiles(reference, probs))
     else:
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or edges.size == 0:
             raise ValueError("explicit bins must be a non-empty 1-D array of edges")
         if not np.isfinite(edges).all():
             raise ValueError("explicit bin edges must be finite; overflow bins are added for you")
-        if edges.size > 1 and not (np.diff(edges) > 0).all():
+        # [c, c] is the one degenerate form allowed: what a constant reference
+        # gives (below), so that edges frozen from one round-trip through here.
+        degenerate = edges.size == 2 and edges[0] == edges[1]
+        if edges.size > 1 and not degenerate and not (edges[1:] > edges[:-1]).all():
             raise ValueError("explicit bin edges must be strictly increasing")
     if edges.size == 1:
         # A constant reference: keep one degenerate bin [c, c] between the overflows.
         edges = np.repeat(edges, 2)
     return edges
+
+
+#: Above this magnitude the difference of two float64 values can overflow.
+_LARGE = 1e300
+
+
+def _quantiles(values: FloatArray, probs: FloatArray) -> FloatArray:
+    """``np.quantile``, exact near the float limit too (its interpolation would overflow)."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if scale <= _LARGE:
+        return np.asarray(np.quantile(values, probs), dtype=np.float64)
+    # A power of two rescales without rounding; quantiles scale with the data.
+    exponent = int(np.frexp(scale)[1])
+    scaled = np.quantile(np.ldexp(values, -exponent), probs)
+    return np.asarray(np.ldexp(scaled, exponent), dtype=np.float64)
 
 
 def bin_indices(values: FloatArray, edges: FloatArray) -> IntArray:

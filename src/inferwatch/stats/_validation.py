@@ -7,7 +7,6 @@ they are dropped and counted; only input that leaves nothing to compare raises.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -94,7 +93,10 @@ def check_same_length(a: FloatArray, b: FloatArray, names: str) -> None:
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    # Any NaN, numpy's float32 included: NaN != NaN would make each one a category.
+    return value is None or (
+        isinstance(value, (float, complex, np.floating, np.complexfloating)) and value != value
+    )
 
 
 def clean_categories(values: Iterable[Hashable], name: str) -> tuple[list[Hashable], int]:
