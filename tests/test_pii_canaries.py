@@ -432,17 +432,9 @@ def find_leaks(app: str, sink: str, tag: str, tmp: Path) -> dict[str, list[str]]
 #: What each application needs beyond the core (the oldest-versions run has none of it).
 NEEDS = {"asgi": ("fastapi", "inferwatch_fastapi"), "grpc": ("grpc", "inferwatch_grpc")}
 
-#: The inputs whose canaries reach no output (the others: see the leak report).
-CLEAN = {
-    "decorator": DECORATOR_INPUTS,
-    "asgi": ASGI_INPUTS,
-    "grpc": GRPC_INPUTS,
-}
-
-
 @pytest.mark.parametrize("sink", SINKS)
 @pytest.mark.parametrize(
-    ("app", "tag"), [(app, tag) for app, tags in CLEAN.items() for tag in tags]
+    ("app", "tag"), [(app, tag) for app, (_, tags) in APPS.items() for tag in tags]
 )
 def test_no_canary_reaches_any_output(app: str, tag: str, sink: str, module_tmp: Path) -> None:
     for module in NEEDS.get(app, ()):
