@@ -160,6 +160,7 @@ class Monitor:
         self._dropped_buffer = itertools.count()
         self._dropped_logs = itertools.count()
         self._lock = threading.Lock()
+        self._consumer_lock = threading.Lock()
         self._aggregates = Aggregates(
             max_attribute_values=config.max_attribute_values,
             max_classes=config.max_classes,
@@ -410,16 +411,29 @@ class Monitor:
         budget = len(queue) + _DRAIN_CHUNK
         self._pending_bytes = 0
         while True:
+            inferences = None
             with self._lock:
                 n = min(len(queue), _DRAIN_CHUNK, budget - total)
                 if n > 0:
                     popleft = queue.popleft
-                    self._ingest([popleft() for _ in range(n)])
+                    inferences = self._ingest([popleft() for _ in range(n)])
                     total += n
                 try:
                     self._aggregates.ingest_spill(self._spill)
                 except BaseException:
                     self.count_error("aggregator")
+                if inferences is not None:
+                    # Taken before the aggregation lock is let go, so batches
+                    # reach the consumers in the order they were drained.
+                    self._consumer_lock.acquire()
+            if inferences is not None:
+                # Feature consumers (drift: a report when a window closes) run
+                # outside the aggregation lock: collect() and summary() never
+                # wait for them.
+                try:
+                    self._feed_consumers(inferences)
+                finally:
+                    self._consumer_lock.release()
             if n < _DRAIN_CHUNK or total >= budget or (
                 deadline is not None and time.monotonic() > deadline
             ):
@@ -429,7 +443,9 @@ class Monitor:
             self._log_wakeup.set()
         return total
 
-    def _ingest(self, records: list[InferenceRecord]) -> None:
+    def _ingest(self, records: list[InferenceRecord]) -> list[InferenceRecord] | None:
+        """Fold records into the aggregates and pick the ones to log; returns the
+        inferences for the feature consumers (None when there are none)."""
         # The request path leaves the wall-clock start to be derived here.
         offset = time.time_ns() - time.perf_counter_ns()
         for record in records:
@@ -439,16 +455,19 @@ class Monitor:
             self._aggregates.ingest(records)
         except BaseException:
             self.count_error("aggregator")
-        if self._feature_consumers:
-            # Requests that never reached a model are kept out of drift.
-            inferences = [r for r in records if r.inference]
-            for consumer in self._feature_consumers:
-                try:
-                    consumer(inferences)
-                except BaseException:
-                    self.count_error("feature_consumer")
         if self._logging:
             self._select_for_log(records)
+        if not self._feature_consumers:
+            return None
+        # Requests that never reached a model are kept out of drift.
+        return [r for r in records if r.inference]
+
+    def _feed_consumers(self, inferences: list[InferenceRecord]) -> None:
+        for consumer in list(self._feature_consumers):
+            try:
+                consumer(inferences)
+            except BaseException:
+                self.count_error("feature_consumer")
 
     def _select_for_log(self, records: list[InferenceRecord]) -> None:
         decide = self._sampler.decide
