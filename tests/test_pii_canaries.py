@@ -216,8 +216,8 @@ def outputs(
 
 # -- a decorated predict -------------------------------------------------------------
 
-DECORATOR_INPUTS = ("featfield", "featnote", "attrfield", "attrnote", "attrcut", "callid",
-                    "exc", "prediction")
+DECORATOR_INPUTS = ("featfield", "featnote", "attrfield", "attrnote", "attrcut", "attrnested",
+                    "callid", "exc", "prediction")
 
 
 def run_decorator(mon: inferwatch.Monitor) -> dict[str, str]:
@@ -234,6 +234,8 @@ def run_decorator(mon: inferwatch.Monitor) -> dict[str, str]:
             "contact_idn": f"reach {idn_email('attrnote')}",
             # An address across the point where a long value is cut.
             "history": "x" * 240 + f" {email('attrcut')} " + "y" * 40,
+            # A PII field inside a structured value.
+            "meta": {"user_id": user("attrnested"), "tier": "gold"},
         }
         if req.get("fail"):
             raise ValueError(

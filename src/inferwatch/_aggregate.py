@@ -55,7 +55,15 @@ class AttributeLimiter:
             if str(key).lower() in self.excluded:
                 continue
             if not isinstance(value, (str, bool, int, float)):
-                value = str(value)
+                item = getattr(value, "item", None)  # numpy scalars
+                if isinstance(value, np.generic) and item is not None:
+                    value = item()
+                if not isinstance(value, (str, bool, int, float)):
+                    # The text of a mapping, list or object shows the fields inside
+                    # it, PII fields included (only the log walks and pseudonymises
+                    # them): a metric attribute never carries it (minimal edit, pii).
+                    self.redacted += 1
+                    value = REDACTED
             if type(value) is str:
                 if len(value) > _MAX_ATTRIBUTE_LENGTH:
                     # Dropping the cut token: a plain cut can leave the head of an
