@@ -349,7 +349,7 @@ def run_asgi(mon: inferwatch.Monitor) -> dict[str, str]:
 
 # -- a gRPC server ------------------------------------------------------------------
 
-GRPC_INPUTS = ("grpcreqid", "grpcmeta", "grpcbody", "grpcexc")
+GRPC_INPUTS = ("grpcreqid", "grpcmeta", "grpcbody", "grpcexc", "grpcabort")
 ALL_INPUTS = (*DECORATOR_INPUTS, *ASGI_INPUTS, *GRPC_INPUTS, "t", "u")
 
 
@@ -367,7 +367,12 @@ def run_grpc(mon: inferwatch.Monitor) -> dict[str, str]:
         return 0.5
 
     def handle(request: bytes, context: Any) -> bytes:
-        return json.dumps({"y": predict(json.loads(request))}).encode()
+        req = json.loads(request)
+        if req.get("abort"):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"no account for {email('grpcabort')} / {phone('grpcabort')} / "
+                          f"user_id={user('grpcabort')}")
+        return json.dumps({"y": predict(req)}).encode()
 
     handler = grpc.method_handlers_generic_handler(
         "canary.Model", {"Predict": grpc.unary_unary_rpc_method_handler(handle)})
@@ -393,9 +398,10 @@ def run_grpc(mon: inferwatch.Monitor) -> dict[str, str]:
             call = channel.unary_unary("/canary.Model/Predict")
             call(json.dumps({"features": features}).encode(), metadata=metadata,
                  timeout=TIMEOUT)
-            with pytest.raises(grpc.RpcError):
-                call(json.dumps({"features": features, "fail": True}).encode(),
-                     metadata=metadata, timeout=TIMEOUT)
+            for failing in ({"fail": True}, {"abort": True}):
+                with pytest.raises(grpc.RpcError):
+                    call(json.dumps({"features": features, **failing}).encode(),
+                         metadata=metadata, timeout=TIMEOUT)
     finally:
         server.stop(None).wait(TIMEOUT)
     return {}
