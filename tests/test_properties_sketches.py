@@ -313,7 +313,7 @@ def test_reservoir_from_any_bytes_is_a_sketch_or_a_value_error(data: st.DataObje
 def test_numeric_sketches_refuse_non_numbers_clearly(cls: Any, bad: Any) -> None:
     sketch = KLLSketch() if cls is KLLSketch else BinnedCounts([0.0, 1.0])
     before = sketch.to_bytes()
-    with pytest.raises((TypeError, ValueError), match=r"numeric|real numbers"):
+    with pytest.raises((TypeError, ValueError), match=r"numeric"):
         sketch.update_batch(bad)
     assert sketch.to_bytes() == before  # nothing half-applied
 

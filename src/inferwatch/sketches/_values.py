@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ..stats._validation import float64_array
+
 FloatArray = npt.NDArray[np.float64]
-
-
-def _to_float(value: Any) -> float:
-    if value is None:
-        return math.nan
-    try:
-        return float(value)
-    except OverflowError:  # an int past the float range is infinite as far as floats go
-        return math.inf if value > 0 else -math.inf
 
 
 def as_floats(values: Any, who: str) -> FloatArray:
@@ -28,23 +20,10 @@ def as_floats(values: Any, who: str) -> FloatArray:
     non-numeric strings and ragged nesting are refused before anything is
     counted, so a bad batch never half-applies.
     """
-    if isinstance(values, np.ndarray) and values.dtype.kind == "c":
-        raise TypeError(f"{who} needs real numbers, got a complex array; pass .real or abs()")
     try:
-        arr = np.asarray(values, dtype=np.float64)
-    except OverflowError:
-        try:
-            arr = np.array([_to_float(v) for v in np.asarray(values, dtype=object).ravel()],
-                           dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(_message(who, exc)) from None
+        return float64_array(values).ravel()
     except (TypeError, ValueError) as exc:
-        raise TypeError(_message(who, exc)) from None
-    return arr.ravel()
-
-
-def _message(who: str, exc: Exception) -> str:
-    return (
-        f"{who} needs numeric values ({exc}); pass categorical data to TopKCounts, "
-        "or convert the column to numbers first"
-    )
+        raise TypeError(
+            f"{who} needs numeric values ({exc}); pass categorical data to TopKCounts, "
+            "or convert the column to numbers first"
+        ) from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import FloatArray, clean_pair_2d
+from ._validation import FloatArray, clean_pair_2d, rescaled
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +104,7 @@ def classifier_test(
             f"need at least {folds} rows per side for {folds}-fold cross-validation, "
             f"got {n0} and {n1}"
         )
-    z = np.vstack([x, y])
+    z, _ = rescaled(np.vstack([x, y]))  # standardised below: the scale drops out
     labels = np.concatenate([np.zeros(n0), np.ones(n1)])
     fold_of = np.empty(n0 + n1, dtype=np.int64)
     fold_of[rng.permutation(n0)] = np.arange(n0) % folds

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import FloatArray, clean_pair_2d
+from ._validation import FloatArray, clean_pair_2d, rescaled
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +77,11 @@ def mmd(
     n, m = x.shape[0], y.shape[0]
     if n < 2 or m < 2:
         raise ValueError(f"MMD needs at least 2 rows per side, got {n} and {m}")
-    z = np.vstack([x, y])
+    # The kernel depends on distances over the bandwidth only: samples near the
+    # float limit are rescaled (with a user bandwidth) so the squares stay finite.
+    z, scale = rescaled(np.vstack([x, y]))
+    if bandwidth is not None and np.isfinite(bandwidth) and bandwidth > 0:
+        bandwidth = bandwidth / scale
     sq = np.einsum("ij,ij->i", z, z)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (z @ z.T), 0.0)
     if bandwidth is None:
@@ -105,7 +109,7 @@ def mmd(
     return MMDResult(
         statistic=observed,
         pvalue=pvalue,
-        bandwidth=float(bandwidth),
+        bandwidth=float(bandwidth) * scale,
         n_ref=n,
         n_cur=m,
         n_permutations=n_permutations,

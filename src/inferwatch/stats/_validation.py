@@ -7,6 +7,7 @@ they are dropped and counted; only input that leaves nothing to compare raises.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -15,14 +16,57 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
+#: Past this magnitude squares (variances, distances) overflow float64; samples
+#: this large are rescaled by a power of two, which rounds nothing.
+LARGE = 1e150
+
+
+def _to_float(value: Any) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:  # an int past the float range is infinite as far as floats go
+        return math.inf if value > 0 else -math.inf
+
+
+def float64_array(values: Any) -> FloatArray:
+    """``np.asarray(values, float64)``, minus its surprises.
+
+    Complex input is refused (numpy would drop the imaginary part with a
+    warning) and integers past the float range become ±inf (numpy raises
+    OverflowError), so they are dropped and counted like any infinite value.
+    Raises ``TypeError`` or ``ValueError`` for anything else not numeric.
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind == "c":
+        raise TypeError("complex values are not supported; pass .real or abs()")
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        objects = np.asarray(values, dtype=object)
+        flat = [_to_float(v) for v in objects.ravel()]
+        return np.asarray(flat, dtype=np.float64).reshape(objects.shape)
+
+
+def rescaled(values: FloatArray) -> tuple[FloatArray, float]:
+    """``(values / scale, scale)`` with a power-of-two scale when ``values`` are near
+    the float limit, else ``(values, 1.0)``: every statistic here is either scale-free
+    or scales linearly, and computing on huge values would overflow."""
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    if peak <= LARGE:
+        return values, 1.0
+    exponent = int(np.frexp(peak)[1]) - 1  # 2**exponent <= peak: the scale is a float
+    return np.ldexp(values, -exponent), math.ldexp(1.0, exponent)
+
 
 def clean_1d(values: npt.ArrayLike, name: str) -> tuple[FloatArray, int]:
     """Return the finite values of a 1-D numeric sample and how many were dropped."""
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = float64_array(values)
     except (TypeError, ValueError) as exc:
         raise TypeError(
-            f"{name} must be numeric; pass categorical data to the *_categorical functions"
+            f"{name} must be numeric ({exc}); pass categorical data to the "
+            "*_categorical functions"
         ) from exc
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -39,9 +83,9 @@ def clean_1d(values: npt.ArrayLike, name: str) -> tuple[FloatArray, int]:
 def clean_2d(values: npt.ArrayLike, name: str) -> tuple[FloatArray, int]:
     """Return the finite rows of a (n, d) sample (1-D means d = 1) and the rows dropped."""
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = float64_array(values)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array") from exc
+        raise TypeError(f"{name} must be a numeric array ({exc})") from exc
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from ._ks import _step_cdf, check_sorted_view
-from ._validation import FloatArray, clean_1d
+from ._validation import FloatArray, clean_1d, rescaled
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,13 +47,16 @@ def _weighted_std(values: FloatArray, cumweights: FloatArray) -> float:
 
 
 def _result(
-    distance: float, ref_std: float, n_ref: int, n_cur: int, n_dropped: int
+    distance: float, ref_std: float, n_ref: int, n_cur: int, n_dropped: int,
+    scale: float = 1.0,
 ) -> WassersteinResult:
+    # distance and std come from samples divided by ``scale`` (see rescaled):
+    # their ratio is scale-free, and Python floats overflow to inf, not warn.
     normalized = ref_std > 0.0
     return WassersteinResult(
-        statistic=distance / ref_std if normalized else distance,
-        distance=distance,
-        reference_std=ref_std,
+        statistic=distance / ref_std if normalized else distance * scale,
+        distance=distance * scale,
+        reference_std=ref_std * scale,
         normalized=normalized,
         n_ref=n_ref,
         n_cur=n_cur,
@@ -75,8 +79,9 @@ def wasserstein(reference: npt.ArrayLike, current: npt.ArrayLike) -> Wasserstein
     """
     ref, ref_dropped = clean_1d(reference, "reference")
     cur, cur_dropped = clean_1d(current, "current")
-    ref = np.sort(ref)
-    cur = np.sort(cur)
+    both, scale = rescaled(np.concatenate([ref, cur]))
+    ref = np.sort(both[: ref.size])
+    cur = np.sort(both[ref.size :])
     rw = np.arange(1, ref.size + 1, dtype=np.float64)
     cw = np.arange(1, cur.size + 1, dtype=np.float64)
     return _result(
@@ -85,6 +90,7 @@ def wasserstein(reference: npt.ArrayLike, current: npt.ArrayLike) -> Wasserstein
         ref.size,
         cur.size,
         ref_dropped + cur_dropped,
+        scale,
     )
 
 
@@ -104,7 +110,10 @@ def wasserstein_from_cdfs(
     """
     rv, rw = check_sorted_view(ref_values, ref_cumweights, "reference view")
     cv, cw = check_sorted_view(cur_values, cur_cumweights, "current view")
-    std = _weighted_std(rv, rw) if reference_std is None else float(reference_std)
-    if not np.isfinite(std) or std < 0:
+    if reference_std is not None and not (math.isfinite(reference_std) and reference_std >= 0):
         raise ValueError(f"reference_std must be finite and >= 0, got {reference_std}")
-    return _result(_distance(rv, rw, cv, cw), std, round(float(rw[-1])), round(float(cw[-1])), 0)
+    both, scale = rescaled(np.concatenate([rv, cv]))
+    rv, cv = both[: rv.size], both[rv.size :]
+    std = _weighted_std(rv, rw) if reference_std is None else float(reference_std) / scale
+    return _result(_distance(rv, rw, cv, cw), std, round(float(rw[-1])), round(float(cw[-1])), 0,
+                   scale)
