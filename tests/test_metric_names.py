@@ -8,7 +8,7 @@ the other:
   each catalogue metric goes through inferwatch's bridge into a registry and
   the family and label names are read back;
 * the OpenTelemetry Collector's OTLP -> Prometheus translation, implemented
-  below from its documented rules (collector-contrib
+  in ``inferwatch.rules._names`` from its documented rules (collector-contrib
   ``pkg/translator/prometheus``: ``normalize_name.go`` with the NormalizeName
   feature gate on, its default, and ``normalize_label.go``).
 
@@ -37,62 +37,8 @@ from inferwatch._histogram import Histogram
 PINNED = Path(__file__).with_name("metric_names.txt")
 
 # -- the Collector's translation, from its documented rules ------------------------
-
-# normalize_name.go: unitMap and perUnitMap.
-_UNITS = {
-    "d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds",
-    "us": "microseconds", "ns": "nanoseconds",
-    "By": "bytes", "KiBy": "kibibytes", "MiBy": "mebibytes", "GiBy": "gibibytes",
-    "TiBy": "tibibytes", "KBy": "kilobytes", "MBy": "megabytes", "GBy": "gigabytes",
-    "TBy": "terabytes",
-    "m": "meters", "V": "volts", "A": "amperes", "J": "joules", "W": "watts", "g": "grams",
-    "Cel": "celsius", "Hz": "hertz", "1": "", "%": "percent",
-}
-_PER_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week",
-              "mo": "month", "y": "year"}
-
-
-def _tokens(text: str) -> list[str]:
-    """strings.FieldsFunc on runes that are neither letters nor digits."""
-    return [t for t in re.split(r"[^0-9A-Za-z]+", text) if t]
-
-
-def collector_name(name: str, unit: str, kind: str) -> str:
-    """The Prometheus name the Collector gives an OTLP metric (with metric suffixes).
-
-    ``kind`` is the OTLP data type as inferwatch declares it: ``counter``
-    (monotonic sum), ``updown`` (non-monotonic sum), ``gauge`` or ``histogram``.
-    """
-    tokens = _tokens(name)
-    main, _, per = unit.partition("/")
-    main = main.strip()
-    if main and "{" not in main and "}" not in main:
-        prom = "_".join(_tokens(_UNITS.get(main, main)))
-        if prom and prom not in tokens:
-            tokens.append(prom)
-    per = per.strip()
-    if per and "{" not in per and "}" not in per:
-        prom = "_".join(_tokens(_PER_UNITS.get(per, per)))
-        if prom and prom not in tokens:
-            tokens += ["per", prom]
-    if kind == "counter":
-        tokens = [t for t in tokens if t != "total"] + ["total"]
-    if unit == "1" and kind == "gauge":
-        tokens = [t for t in tokens if t != "ratio"] + ["ratio"]
-    out = "_".join(tokens)
-    if out and out[0].isdigit():
-        out = "_" + out
-    return out
-
-
-def collector_label(key: str) -> str:
-    """NormalizeLabel: non-alphanumerics to '_', a leading digit or single '_' prefixed."""
-    label = re.sub(r"[^0-9A-Za-z]", "_", key)
-    if label and label[0].isdigit():
-        return "key_" + label
-    if label.startswith("_") and not label.startswith("__"):
-        return "key" + label
-    return label
+# (in the library: the rule generator writes queries for either path)
+from inferwatch.rules._names import collector_label, collector_name  # noqa: E402
 
 
 def test_collector_rules_on_known_examples() -> None:
