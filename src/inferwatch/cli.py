@@ -4,6 +4,7 @@
 
     inferwatch profile build train.csv --out churn.iwprofile --categorical country,plan
     inferwatch profile show churn.iwprofile [--json]
+    inferwatch rules prometheus --slo slos.yaml --out inferwatch.rules.yml [--naming collector]
 
 Exit codes: 0 success, 1 the input could not be used (bad data, bad file),
 2 bad usage (argparse), 3 an optional dependency is missing.
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     show = psub.add_parser("show", help="describe a profile file")
     show.add_argument("file", help="a profile written by `inferwatch profile build`")
     show.add_argument("--json", action="store_true", help="print the full description as JSON")
+    from .rules._cli import add_parser as add_rules
+
+    add_rules(sub)
     return parser
 
 
@@ -109,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "rules":
+            from .rules._cli import run as rules
+
+            return rules(args)
         if args.action == "build":
             return _build(args)
         return _show(args)
