@@ -6,8 +6,8 @@
     python3 tasks.py lint    # ruff and mypy --strict, core and every integration
     python3 tasks.py bench   # run every benchmark in benchmarks/
 
-Atheris fuzzers are files tests/fuzz/fuzz_*.py calling atheris.Setup(sys.argv, ...);
-``test`` runs each for INFERWATCH_FUZZ_SECONDS (default 30) in .venv.
+The atheris fuzzers (tests/fuzz) run inside the core suite in .venv, which has the
+``fuzz`` group, each for INFERWATCH_FUZZ_SECONDS (tests/fuzz/test_fuzz.py).
 
 Environments are made and filled by uv (installed from PyPI into .venv-tools on
 first use), which resolves a whole environment at once, installs from its cache
@@ -253,18 +253,6 @@ def check_wheels() -> int:
     return 1 if failures else 0
 
 
-def fuzz(python: Path) -> int:
-    """Each atheris fuzzer ``tests/fuzz/fuzz_*.py`` (``atheris.Setup(sys.argv, ...)``),
-    run for a bounded time (``INFERWATCH_FUZZ_SECONDS``, default 30 s each); a crash
-    or a finding fails it. None there: nothing to run."""
-    seconds = int(os.environ.get("INFERWATCH_FUZZ_SECONDS", "30"))
-    failures = 0
-    for script in sorted((ROOT / "tests" / "fuzz").glob("fuzz_*.py")):
-        failures += _run(python, script, f"-max_total_time={seconds}", "-timeout=20",
-                         "-rss_limit_mb=4096", "-print_final_stats=1") != 0
-    return 1 if failures else 0
-
-
 def bare_env() -> Path:
     return ensure_env(".venv-bare", ["-e", str(ROOT)])
 
@@ -312,8 +300,6 @@ def test(args: list[str]) -> int:
     main_version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     step(f"core and integrations, Python {main_version}, newest dependencies",
          lambda: _pytest(python, *suites, *args))
-    if list((ROOT / "tests" / "fuzz").glob("fuzz_*.py")):
-        step("atheris fuzzers, bounded in time", lambda: fuzz(python))
     step("BentoML integration, in its own environment",
          lambda: _pytest(bentoml_env(), "-q", ROOT / "integrations" / "bentoml" / "tests"))
     def core_on(version: str, base: str) -> Callable[[], int]:
