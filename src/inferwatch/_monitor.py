@@ -136,6 +136,7 @@ class Monitor:
         self._copying_consumers = 0
         self._collectors: list[Collector] = []
         self._tickers: list[Callable[[float], None]] = []
+        self._summaries: dict[str, Callable[[], Any]] = {}
         self._closed = False
         self._init_runtime()
         self._update_feature_policy()
@@ -369,6 +370,12 @@ class Monitor:
         counted (``ticker``), never stops the loop.
         """
         self._tickers.append(ticker)
+
+    def add_summary(self, name: str, section: Callable[[], Any]) -> None:
+        """Add ``summary()[name]``, computed by ``section()`` at summary time (SLO
+        budgets). It runs outside the aggregation lock; one that raises is
+        counted (``summary``) and its section left out, never propagated."""
+        self._summaries[name] = section
 
     def snapshot(self) -> Aggregates:
         """The live aggregates, for a ticker reading them under the aggregation
@@ -636,11 +643,18 @@ class Monitor:
         in_flight = {f"{s.model_name}:{s.model_version}": n for s, n in self._in_flight().items()}
         for name, entry in models.items():
             entry["in_flight"] = in_flight.get(name, 0)
+        sections: dict[str, Any] = {}
+        for name, section in list(self._summaries.items()):
+            try:
+                sections[name] = section()
+            except BaseException:
+                self.count_error("summary")
         return {
             "models": models,
             "sampling": sampling,
             "dropped": self._drop_counts(),
             "errors": {k: count_value(v) for k, v in sorted(self._errors.items())},
+            **sections,
         }
 
     def dropped(self) -> int:

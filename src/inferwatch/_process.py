@@ -66,6 +66,7 @@ def configure(
     logger_provider: Any = None,
     environ: Mapping[str, str] | None = None,
     log_processors: Sequence[Callable[[Any, str, dict[str, Any]], Any]] = (),
+    slos: Any = None,
     **options: Unpack[MonitorOptions],
 ) -> Monitor:
     """Build the process default monitor from options and the environment.
@@ -79,12 +80,21 @@ def configure(
     next call on. The previous default is flushed and shut down. Options are
     typed (``MonitorOptions``), so a type checker flags a misspelt one; at run
     time an unknown or invalid option raises ``ConfigurationError``.
+    ``slos`` (a list of ``inferwatch.slo.SLO`` or an OpenSLO file's path) is
+    ``inferwatch.slo.track(slos, monitor)`` on the new monitor.
     """
+    tracked = None
+    if slos is not None:
+        from .slo import SLOTracker
+
+        tracked = SLOTracker(slos)  # an invalid spec raises before anything changes
     monitor = Monitor(meter_provider=meter_provider, log_sink=log_sink,
                       logger_provider=logger_provider, environ=environ,
                       log_processors=log_processors, **options)
     with _default_lock:
         previous = set_monitor(monitor)
+    if tracked is not None:
+        tracked.attach(monitor)
     if previous is not None:
         previous.shutdown()
     if monitor.config.handle_sigterm:

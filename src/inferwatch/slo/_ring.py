@@ -1,0 +1,66 @@
+"""A fixed-size ring of cumulative (time, good, total) snapshots."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SnapshotRing"]
+
+
+class SnapshotRing:
+    """The last ``capacity`` snapshots of cumulative event counts, oldest first.
+
+    Memory is ``24 * capacity`` bytes whatever the traffic: the counts are
+    cumulative, so the events of any window the ring spans are the difference
+    between now and the snapshot taken just before the window began.
+    """
+
+    __slots__ = ("_good", "_next", "_size", "_times", "_total", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("a ring holds at least one snapshot")
+        self.capacity = capacity
+        self._times = np.zeros(capacity, dtype=np.float64)
+        self._good = np.zeros(capacity, dtype=np.float64)
+        self._total = np.zeros(capacity, dtype=np.float64)
+        self._next = 0
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def nbytes(self) -> int:
+        return self._times.nbytes + self._good.nbytes + self._total.nbytes
+
+    def append(self, t: float, good: float, total: float) -> None:
+        i = self._next
+        self._times[i], self._good[i], self._total[i] = t, good, total
+        self._next = (i + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
+
+    def _order(self) -> np.ndarray:
+        start = (self._next - self._size) % self.capacity
+        return (start + np.arange(self._size)) % self.capacity
+
+    def oldest(self) -> float | None:
+        """The time of the oldest snapshot kept, None when empty."""
+        if not self._size:
+            return None
+        return float(self._times[(self._next - self._size) % self.capacity])
+
+    def at_or_before(self, t: float) -> tuple[float, float, float] | None:
+        """The latest snapshot taken at or before ``t``; None when every one is later."""
+        if not self._size:
+            return None
+        order = self._order()
+        times = self._times[order]
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        if k < 0:
+            return None
+        i = order[k]
+        return float(self._times[i]), float(self._good[i]), float(self._total[i])
+
+    def clear(self) -> None:
+        self._next = self._size = 0

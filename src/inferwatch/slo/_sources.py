@@ -1,0 +1,132 @@
+"""Where each kind of SLO gets its events: the live aggregates and the drift engine.
+
+Every reader returns the source's *cumulative* (good, total) counts; the
+budget takes differences (``_budget``). The aggregates are read under the
+monitor's aggregation lock by the caller; the drift engine through its
+public ``metric_points()`` (its ``inferwatch.drift.windows`` counter of closed
+windows by status).
+
+* availability: good = calls whose outcome is not ``error``, total = calls;
+* latency: good = ``ok`` calls at or under the threshold, counted exactly
+  from the duration histogram's explicit bucket at the threshold boundary
+  (the SLO made it a boundary), total = calls;
+* drift: good = closed windows with no feature in status ``drift`` (status
+  ok or warning), total = closed windows with data (``no_data`` windows are
+  not events);
+* freshness: the age of the reference profile (a drift monitor's
+  ``created_at``) or else of the model version (when this process first
+  saw it) against ``max_age``: one event a minute, good while fresh;
+* quality: no source yet (the labels work): always no data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._spec import SLO
+
+if TYPE_CHECKING:
+    from .._aggregate import Aggregates
+    from .._monitor import Monitor
+
+__all__ = ["availability_events", "drift_events", "latency_events", "profile_time", "versions_seen"]
+
+
+def _matches(slo: SLO, model: str, version: str) -> bool:
+    if slo.model is not None and model != slo.model:
+        return False
+    return slo.version is None or version == slo.version
+
+
+def availability_events(aggregates: Aggregates, slo: SLO) -> tuple[int, int]:
+    good = total = 0
+    for (endpoint, _dyn, outcome, _error), n in aggregates.calls.items():
+        if _matches(slo, endpoint.model_name, endpoint.model_version):
+            total += n
+            if outcome != "error":
+                good += n
+    return good, total
+
+
+def latency_events(aggregates: Aggregates, slo: SLO) -> tuple[int, int]:
+    threshold = slo.threshold_s
+    assert threshold is not None
+    total = sum(n for (endpoint, _d, _o, _e), n in aggregates.calls.items()
+                if _matches(slo, endpoint.model_name, endpoint.model_version))
+    good = 0
+    for (metric, key), hist in aggregates.histograms.items():
+        if metric != "duration" or key[1] != "ok":
+            continue
+        endpoint = key[0][0]
+        if not _matches(slo, endpoint.model_name, endpoint.model_version):
+            continue
+        k = int(np.searchsorted(hist.bounds, threshold, side="right"))
+        if k == 0 or hist.bounds[k - 1] != threshold:
+            # Made before the SLO was tracked: the threshold becomes a boundary
+            # now (what was counted before is split from the exponential buckets).
+            hist.add_boundaries([threshold])
+            k = int(np.searchsorted(hist.bounds, threshold, side="right"))
+        good += int(hist.counts[:k].sum())
+    return good, total
+
+
+def _drift_monitors(monitor: Monitor) -> Iterable[Any]:
+    module = sys.modules.get("inferwatch.drift._drift_monitor")
+    if module is None:  # drift never imported: no drift monitor can exist
+        return ()
+    return [dm for dm in list(module._live) if monitor in dm._sources]
+
+
+def drift_events(monitor: Monitor, slo: SLO) -> tuple[int, int] | None:
+    """Closed windows (good, total) of the drift monitors fed by ``monitor``;
+    None when no drift monitor watches the SLO's model."""
+    good = total = 0
+    watched = False
+    for dm in _drift_monitors(monitor):
+        if slo.model is not None and dm.model is not None and dm.model != slo.model:
+            continue
+        watched = True
+        for point in dm.metric_points():
+            if point.name != "inferwatch.drift.windows":
+                continue
+            attrs = point.attributes
+            if not _matches(slo, attrs.get("model.name", ""), attrs.get("model.version", "")):
+                continue
+            status = attrs.get("inferwatch.drift.status")
+            if status == "no_data":
+                continue
+            total += int(point.value)
+            if status != "drift":
+                good += int(point.value)
+    return (good, total) if watched else None
+
+
+def profile_time(monitor: Monitor, slo: SLO) -> float | None:
+    """When the reference profile the SLO's model is compared with was built (epoch s)."""
+    newest: float | None = None
+    for dm in _drift_monitors(monitor):
+        if slo.model is not None and dm.model is not None and dm.model != slo.model:
+            continue
+        profile = dm.profile
+        if profile is None:
+            continue
+        if slo.model is not None and profile.model_name and profile.model_name != slo.model:
+            continue
+        try:
+            created = datetime.datetime.fromisoformat(profile.created_at)
+        except (TypeError, ValueError):
+            continue
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=datetime.timezone.utc)
+        t = created.timestamp()
+        newest = t if newest is None else max(newest, t)
+    return newest
+
+
+def versions_seen(aggregates: Aggregates) -> set[tuple[str, str]]:
+    return {(e.model_name, e.model_version) for (e, _d, _o, _x) in aggregates.calls}
