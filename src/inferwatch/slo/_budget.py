@@ -200,5 +200,5 @@ class SLOState:
         return Budget(
             slo, "exhausted" if remaining <= 0 else "ok", good, total, good / total, allowed,
             consumed, remaining, minutes_total, remaining * minutes_total, covered, burns,
-            "", self.good, self.total,
+            self.detail, self.good, self.total,
         )

@@ -10,9 +10,12 @@ windows by status).
 * latency: good = ``ok`` calls at or under the threshold, counted exactly
   from the duration histogram's explicit bucket at the threshold boundary
   (the SLO made it a boundary), total = calls;
-* drift: good = closed windows with no feature in status ``drift`` (status
-  ok or warning), total = closed windows with data (``no_data`` windows are
-  not events);
+* drift: good = closed windows whose status is not ``drift`` (ok or
+  warning), total = closed windows with data (``no_data`` windows are not
+  events). A window's status is the drift engine's decision for the whole
+  window (``drift`` once ``dataset_drift_share`` of the features drifted; one
+  drifted feature alone makes it ``warning``), the same counter the
+  generated Prometheus rules read, so replica and fleet agree;
 * freshness: the age of the reference profile (a drift monitor's
   ``created_at``) or else of the model version (when this process first
   saw it) against ``max_age``: one event a minute, good while fresh;

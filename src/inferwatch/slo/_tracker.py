@@ -248,6 +248,9 @@ class SLOTracker:
                     state.update(*counts)
                     state.detail = ""
                 elif slo.kind == "drift":
+                    # Counted from zero: a drift monitor attached later counts
+                    # every window it closes from then on.
+                    state.update(0, 0)
                     state.detail = "no drift monitor watches this model"
                 elif slo.kind == "quality":
                     state.detail = "quality SLOs wait for delayed labels (not measured yet)"
