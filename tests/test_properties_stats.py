@@ -196,3 +196,27 @@ def test_non_numbers_are_refused_clearly(name: str, bad: Any) -> None:
 def test_ints_past_the_float_range_are_dropped_as_infinite(name: str) -> None:
     result = NUMERIC[name]([10**400, 1.0, 2.0, 3.0], [1.0, 2.0, -(10**400)])
     assert result.n_dropped == 2
+
+
+@hostile_settings(EXAMPLES // 3)
+@given(
+    seed=st.integers(0, 2**32 - 1), n=st.integers(2, 80), m=st.integers(2, 80),
+    shift=st.floats(-2, 2), exponent=st.sampled_from([-1000, -600, 600, 1000]),
+)
+def test_statistics_are_scale_free_up_to_the_float_limits(seed: int, n: int, m: int,
+                                                         shift: float, exponent: int) -> None:
+    """Scaling both samples by 2**k changes no statistic (and no distance but by 2**k),
+    even where squares of the scaled values overflow or underflow."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=n), rng.normal(shift, size=m)
+    sx, sy = np.ldexp(x, exponent), np.ldexp(y, exponent)
+    for name in ("psi", "ks", "jensen_shannon", "hellinger"):
+        assert NUMERIC[name](sx, sy).statistic == pytest.approx(
+            NUMERIC[name](x, y).statistic, rel=1e-9, abs=1e-12)
+    w, sw = stats.wasserstein(x, y), stats.wasserstein(sx, sy)
+    assert sw.statistic == pytest.approx(w.statistic, rel=1e-9)
+    assert sw.distance == pytest.approx(math.ldexp(w.distance, exponent), rel=1e-9)
+    mx, my = x.reshape(-1, 1), y.reshape(-1, 1)
+    smx, smy = sx.reshape(-1, 1), sy.reshape(-1, 1)
+    assert stats.mmd(smx, smy, n_permutations=10).statistic == pytest.approx(
+        stats.mmd(mx, my, n_permutations=10).statistic, rel=1e-6, abs=1e-12)

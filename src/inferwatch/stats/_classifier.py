@@ -30,8 +30,13 @@ class ClassifierTestResult:
     n_dropped: int = 0
 
 
+#: Standardised values are clipped here: a test row a million training standard
+#: deviations out is as far as the model needs to know, and squaring more overflows.
+_MAX_Z = 1e6
+
+
 def _features(z: FloatArray, mean: FloatArray, std: FloatArray, quadratic: bool) -> FloatArray:
-    u = (z - mean) / std
+    u = np.clip((z - mean) / std, -_MAX_Z, _MAX_Z)
     parts = [np.ones((z.shape[0], 1)), u]
     if quadratic:
         parts.append(u * u - 1.0)

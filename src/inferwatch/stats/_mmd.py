@@ -90,7 +90,10 @@ def mmd(
         bandwidth = float(np.median(positive)) if positive.size else 1.0
     elif not (np.isfinite(bandwidth) and bandwidth > 0):
         raise ValueError(f"bandwidth must be a positive number, got {bandwidth}")
-    k0 = np.exp(d2 * (-0.5 / (bandwidth * bandwidth)))
+    # Divided twice, not by the square: a tiny bandwidth squared underflows to 0,
+    # and 0 * inf would be NaN. exp(-inf) = 0 is the right limit for far points.
+    with np.errstate(over="ignore"):
+        k0 = np.exp(-0.5 * ((d2 / bandwidth) / bandwidth))
     np.fill_diagonal(k0, 0.0)
     rowsum = k0.sum(axis=1)
     total = float(rowsum.sum())

@@ -50,10 +50,11 @@ def float64_array(values: Any) -> FloatArray:
 
 def rescaled(values: FloatArray) -> tuple[FloatArray, float]:
     """``(values / scale, scale)`` with a power-of-two scale when ``values`` are near
-    the float limit, else ``(values, 1.0)``: every statistic here is either scale-free
-    or scales linearly, and computing on huge values would overflow."""
+    either float limit, else ``(values, 1.0)``: every statistic here is either
+    scale-free or scales linearly, and squares of huge values overflow, squares of
+    tiny ones underflow to 0 (and every distance with them)."""
     peak = float(np.max(np.abs(values))) if values.size else 0.0
-    if peak <= LARGE:
+    if 1.0 / LARGE <= peak <= LARGE or peak == 0.0:
         return values, 1.0
     exponent = int(np.frexp(peak)[1]) - 1  # 2**exponent <= peak: the scale is a float
     return np.ldexp(values, -exponent), math.ldexp(1.0, exponent)
