@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import http.server
+import itertools
 import json
 import os
 import signal
@@ -257,7 +258,7 @@ def load_then_sigterm(server: Server, n_before: int) -> tuple[list[str], int]:
     failed = 0
     lock = threading.Lock()
     stop = threading.Event()
-    counter = iter(range(10_000))
+    counter = itertools.count()  # never runs out, however long the server takes to stop
 
     def worker() -> None:
         nonlocal failed

@@ -466,7 +466,8 @@ def test_features_are_copied_only_for_records_the_log_will_keep(
 ) -> None:
     # Half the ordinary records with features are logged: the other half must
     # not pay for a copy, yet still be sampled as records carrying features.
-    mon = make_monitor(feature_sample_rate=0.5, sample_rate=1.0)
+    # The aggregator stays idle, so every record is still in the queue to inspect.
+    mon = make_monitor(feature_sample_rate=0.5, sample_rate=1.0, flush_interval_ms=60000)
     assert mon._features_copy is None
 
     @inferwatch.monitor(model="fp", features="x", monitor=mon)
