@@ -191,4 +191,8 @@ register(
     MetricDef("inferwatch.self.errors", "counter", "{error}",
               "Failures inside inferwatch, survived and counted (metric_export: a failed "
               "metric export).", (COMPONENT,)),
+    # inferwatch.health's version events (a minimal edit by the health engineer).
+    MetricDef("inferwatch.model.info", "gauge", "s",
+              "One series per model version seen; the value is when this process first "
+              "saw it (epoch seconds), for deploy annotations.", ("model.name", "model.version")),
 )

@@ -55,6 +55,8 @@ _live_monitors: weakref.WeakSet[Monitor] = weakref.WeakSet()
 _DRAIN_CHUNK = 1024
 #: The series calls go to once a monitor has ``max_endpoints`` of them.
 OVERFLOW_MODEL = "_other"
+#: Events waiting for the log thread at most (``log_event``).
+_MAX_EVENTS = 1024
 
 
 class Monitor:
@@ -137,6 +139,8 @@ class Monitor:
         self._collectors: list[Collector] = []
         self._tickers: list[Callable[[float], None]] = []
         self._summaries: dict[str, Callable[[], Any]] = {}
+        # Events (a model version first seen) waiting for the log thread.
+        self._events: deque[dict[str, Any]] = deque()
         self._closed = False
         self._init_runtime()
         self._update_feature_policy()
@@ -377,6 +381,19 @@ class Monitor:
         counted (``summary``) and its section left out, never propagated."""
         self._summaries[name] = section
 
+    def log_event(self, event: dict[str, Any]) -> None:
+        """Write ``event`` (JSON values; ``"event"`` names it) through the log sink
+        on the log thread, unsampled: for rare events such as a model version
+        first seen. Past ``_MAX_EVENTS`` waiting it is dropped and counted
+        (``event_queue_full``); never blocks, never raises."""
+        if not self._logging:
+            return
+        if len(self._events) >= _MAX_EVENTS:
+            self.count_dropped("event_queue_full")
+            return
+        self._events.append(event)
+        self._log_wakeup.set()
+
     def snapshot(self) -> Aggregates:
         """The live aggregates, for a ticker reading them under the aggregation
         lock (``with monitor.aggregation_lock: ...``); never mutate them."""
@@ -517,6 +534,13 @@ class Monitor:
         render = self._log_pipeline.render
         counter = self._render_counter
         with self._log_lock:
+            pending = self._events
+            if pending:
+                try:
+                    self._sink.emit([pending.popleft() for _ in range(len(pending))])
+                except BaseException:
+                    self.count_error("log_sink")
+                    self.count_dropped("sink_emit_failed")
             queue = self._log_queue
             while queue:
                 n = min(len(queue), 512)
