@@ -5,9 +5,12 @@
     inferwatch profile build train.csv --out churn.iwprofile --categorical country,plan
     inferwatch profile show churn.iwprofile [--json]
     inferwatch rules prometheus --slo slos.yaml --out inferwatch.rules.yml [--naming collector]
+    inferwatch budget check --status http://127.0.0.1:8000 | --prometheus URL [--slo FILE]
 
 Exit codes: 0 success, 1 the input could not be used (bad data, bad file),
-2 bad usage (argparse), 3 an optional dependency is missing.
+2 bad usage (argparse), 3 an optional dependency is missing. ``budget check``
+has its own (``inferwatch.slo._cli``): 0 budget left, 1 a budget exhausted,
+2 bad usage, 3 the source cannot be reached.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     from .rules._cli import add_parser as add_rules
 
     add_rules(sub)
+    from .slo._cli import add_parser as add_budget
+
+    add_budget(sub)
     return parser
 
 
@@ -117,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .rules._cli import run as rules
 
             return rules(args)
+        if args.command == "budget":
+            from .slo._cli import run as budget
+
+            return budget(args)
         if args.action == "build":
             return _build(args)
         return _show(args)
