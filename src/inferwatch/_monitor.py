@@ -53,6 +53,8 @@ _live_monitors: weakref.WeakSet[Monitor] = weakref.WeakSet()
 # Records handled per aggregation step: the aggregator yields the GIL between
 # steps so background work never holds it for long stretches.
 _DRAIN_CHUNK = 1024
+#: How long collect() and summary() drain before reading (see ``collect``).
+COLLECT_DRAIN_SECONDS = 0.25
 #: The series calls go to once a monitor has ``max_endpoints`` of them.
 OVERFLOW_MODEL = "_other"
 #: Events waiting for the log thread at most (``log_event``).
@@ -621,8 +623,14 @@ class Monitor:
         return True
 
     def collect(self) -> list[MetricPoint]:
-        """Every metric point, current as of now (drains the buffer first)."""
-        self._drain()
+        """Every metric point, current as of now (drains the buffer first).
+
+        The drain is bounded (``COLLECT_DRAIN_SECONDS``): under saturation a
+        backlog the aggregator has not reached yet is counted at the next
+        collection (the totals are cumulative) rather than holding up the
+        export indefinitely.
+        """
+        self._drain(time.monotonic() + COLLECT_DRAIN_SECONDS)
         with self._lock:
             points = self._aggregates.points()
             sampling = dict(self._sampler.counts)
@@ -659,7 +667,7 @@ class Monitor:
 
     def summary(self) -> dict[str, Any]:
         """SLIs per model and the sampling and drop counts, for people to read."""
-        self._drain()
+        self._drain(time.monotonic() + COLLECT_DRAIN_SECONDS)
         with self._lock:
             models = self._aggregates.summary()
             sampling = {f"{rule}/{decision}": n for (rule, decision), n in
