@@ -149,6 +149,19 @@ def test_ring_keeps_the_last_snapshots() -> None:
     assert ring.at_or_before(1.0) is None  # older than anything kept
 
 
+@pytest.mark.parametrize("capacity", [1, 2, 3, 7])
+def test_ring_lookup_matches_a_plain_list(capacity: int) -> None:
+    ring = SnapshotRing(capacity)
+    kept: list[float] = []
+    for step in range(25):
+        ring.append(2.0 * step, step, step)
+        kept = [*kept, 2.0 * step][-capacity:]
+        for q in (x / 2 for x in range(-2, 60)):
+            earlier = [k for k in kept if k <= q]
+            found = ring.at_or_before(q)
+            assert (found[0] if found else None) == (earlier[-1] if earlier else None)
+
+
 def test_latency_slo_counts_calls_at_or_under_the_threshold(
     make_monitor: Any, clock: Clock
 ) -> None:

@@ -26,6 +26,7 @@ __all__ = ["BURN_WINDOWS", "Budget", "SLOState"]
 
 #: Burn-rate windows (Google's SRE workbook pairs: 1h/5m, 6h/30m, 1d/2h, 3d/6h).
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+_BURN_SECONDS = tuple((name, parse_duration(name)) for name in BURN_WINDOWS)
 _MINUTE = 60.0
 _HOUR = 3600.0
 _SHORT_SPAN = 6 * _HOUR  # windows up to this long are read from the minute ring
@@ -121,7 +122,7 @@ class SLOState:
         self.total = 0
         self._last_raw: tuple[int, int] | None = None
         self.minutes = SnapshotRing(int(_SHORT_SPAN // _MINUTE) + 2)
-        longest = max(self.window, parse_duration(BURN_WINDOWS[-1]))
+        longest = max(self.window, _BURN_SECONDS[-1][1])
         self.hours = SnapshotRing(math.ceil(longest / _HOUR) + 2)
         self._minute = math.floor(started / _MINUTE)
         self._hour = math.floor(started / _HOUR)
@@ -187,8 +188,8 @@ class SLOState:
         good, total, covered = self._events(now, self.window)
         covered = min(covered, self.window)
         burns: dict[str, float | None] = {}
-        for name in BURN_WINDOWS:
-            g, t, _ = self._events(now, parse_duration(name))
+        for name, seconds in _BURN_SECONDS:
+            g, t, _ = self._events(now, seconds)
             burns[name] = _finite(((t - g) / t) / allowed) if t > 0 else None
         if total <= 0:
             return Budget(slo, "no_data", 0, 0, None, allowed, None, None, minutes_total, None,

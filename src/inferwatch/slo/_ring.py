@@ -40,10 +40,6 @@ class SnapshotRing:
         self._next = (i + 1) % self.capacity
         self._size = min(self._size + 1, self.capacity)
 
-    def _order(self) -> np.ndarray:
-        start = (self._next - self._size) % self.capacity
-        return (start + np.arange(self._size)) % self.capacity
-
     def oldest(self) -> float | None:
         """The time of the oldest snapshot kept, None when empty."""
         if not self._size:
@@ -52,15 +48,22 @@ class SnapshotRing:
 
     def at_or_before(self, t: float) -> tuple[float, float, float] | None:
         """The latest snapshot taken at or before ``t``; None when every one is later."""
-        if not self._size:
+        size, nxt, times = self._size, self._next, self._times
+        if not size:
             return None
-        order = self._order()
-        times = self._times[order]
-        k = int(np.searchsorted(times, t, side="right")) - 1
-        if k < 0:
+        # Times rise in ring order: [0, next) holds the newest run, and once the
+        # ring has wrapped [next, capacity) the older one. Search each as sorted.
+        if size < self.capacity:
+            k = int(np.searchsorted(times[:size], t, side="right")) - 1
+            i = k if k >= 0 else None
+        elif nxt > 0 and times[0] <= t:
+            i = int(np.searchsorted(times[:nxt], t, side="right")) - 1
+        else:
+            k = int(np.searchsorted(times[nxt:], t, side="right")) - 1
+            i = nxt + k if k >= 0 else None
+        if i is None:
             return None
-        i = order[k]
-        return float(self._times[i]), float(self._good[i]), float(self._total[i])
+        return float(times[i]), float(self._good[i]), float(self._total[i])
 
     def clear(self) -> None:
         self._next = self._size = 0
