@@ -236,3 +236,13 @@ def test_missing_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now raises ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'inferwatch\[slo\]'"):
         load_slos(path)
+
+
+def test_the_readme_example_file_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## SLOs and error budgets"):]
+    block = section[section.index("```yaml\n") + 8:]
+    block = block[:block.index("```")]
+    (slo,) = load_slos(write(tmp_path, block))
+    assert slo == SLO("churn-latency", "latency", 0.99, model="churn", version="3",
+                      threshold_ms=300)
