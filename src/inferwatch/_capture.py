@@ -218,8 +218,7 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
                     if copied is TOO_LARGE:  # counted; the call itself still counts
                         mon.count_dropped("record_too_large")
                     else:
-                        record.features = copied
-                        mon._pending_bytes += size
+                        _admit_features(mon, record, copied, size)
                 else:
                     if type(features) is not dict:  # a dict is one row
                         record.batch_size = infer_batch_size(features)
@@ -241,6 +240,17 @@ def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _CallS
         _reraise_fatal(error)
         _count_internal_error()
         return None
+
+
+def _admit_features(mon: Monitor, record: InferenceRecord, copied: Any, size: int) -> None:
+    """Keep a features copy unless it takes the bytes admitted since the last
+    drain past ``buffer_bytes``; then the call still counts, without them."""
+    pending = mon._pending_bytes + size
+    mon._pending_bytes = pending
+    if pending <= mon._buffer_bytes:
+        record.features = copied
+    else:
+        mon.count_dropped("buffer_bytes_full")
 
 
 def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | None) -> None:
@@ -272,8 +282,12 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                     if copied is TOO_LARGE:
                         mon.count_dropped("prediction_too_large")
                     else:
-                        record.prediction = copied
-                        mon._pending_bytes += size
+                        pending = mon._pending_bytes + size
+                        mon._pending_bytes = pending
+                        if pending <= mon._buffer_bytes:
+                            record.prediction = copied
+                        else:  # past the byte bound: the call counts, its values do not
+                            mon.count_dropped("buffer_bytes_full")
                 except BaseException as error:  # an uncopyable result: the call still counts
                     _reraise_fatal(error)
                     mon.count_error("prediction_snapshot")
@@ -297,14 +311,13 @@ def _finish(spec: _Spec, call: _CallState, result: Any, exc: BaseException | Non
                 if copied is TOO_LARGE:
                     mon.count_dropped("record_too_large")
                 else:
-                    record.features = copied
-                    mon._pending_bytes += size
+                    _admit_features(mon, record, copied, size)
             except BaseException as error:
                 _reraise_fatal(error)
                 mon.count_error("features_snapshot")
         if token is not None:
             queue = mon._queue  # Monitor.submit, inlined: this runs on every call
-            if len(queue) < mon._capacity and mon._pending_bytes <= mon._buffer_bytes:
+            if len(queue) < mon._capacity:
                 queue.append(record)
             else:
                 mon._overflow(record)

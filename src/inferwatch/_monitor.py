@@ -53,7 +53,7 @@ _live_monitors: weakref.WeakSet[Monitor] = weakref.WeakSet()
 # Records handled per aggregation step: the aggregator yields the GIL between
 # steps so background work never holds it for long stretches.
 _DRAIN_CHUNK = 1024
-#: How long collect() and summary() drain before reading (see ``collect``).
+#: How long an export's collection drains before reading (see ``collect``).
 COLLECT_DRAIN_SECONDS = 0.25
 #: The series calls go to once a monitor has ``max_endpoints`` of them.
 OVERFLOW_MODEL = "_other"
@@ -622,15 +622,16 @@ class Monitor:
             return False
         return True
 
-    def collect(self) -> list[MetricPoint]:
-        """Every metric point, current as of now (drains the buffer first).
+    def collect(self, drain_seconds: float | None = None) -> list[MetricPoint]:
+        """Every metric point, current as of now: every call finished before it
+        is counted (the buffer is drained first).
 
-        The drain is bounded (``COLLECT_DRAIN_SECONDS``): under saturation a
-        backlog the aggregator has not reached yet is counted at the next
-        collection (the totals are cumulative) rather than holding up the
-        export indefinitely.
+        With ``drain_seconds`` the drain stops after that long: what the
+        aggregator has not reached yet is counted at the next collection (the
+        totals are cumulative). Exports use this (``export_points``), so that
+        under saturation an export never waits on the whole backlog.
         """
-        self._drain(time.monotonic() + COLLECT_DRAIN_SECONDS)
+        self._drain(None if drain_seconds is None else time.monotonic() + drain_seconds)
         with self._lock:
             points = self._aggregates.points()
             sampling = dict(self._sampler.counts)
@@ -665,9 +666,13 @@ class Monitor:
                 self.count_error("collector")
         return points
 
+    def export_points(self) -> list[MetricPoint]:
+        """``collect`` for an exporter: the drain bounded by ``COLLECT_DRAIN_SECONDS``."""
+        return self.collect(COLLECT_DRAIN_SECONDS)
+
     def summary(self) -> dict[str, Any]:
         """SLIs per model and the sampling and drop counts, for people to read."""
-        self._drain(time.monotonic() + COLLECT_DRAIN_SECONDS)
+        self._drain()
         with self._lock:
             models = self._aggregates.summary()
             sampling = {f"{rule}/{decision}": n for (rule, decision), n in

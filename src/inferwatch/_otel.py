@@ -92,6 +92,13 @@ _SNAPSHOT_TTL_S = 0.5
 EXPORT_COMPONENT = "metric_export"
 
 
+def _export_points(source: Any) -> list[MetricPoint]:
+    """The source's points for an export: a monitor bounds its drain (see
+    ``Monitor.export_points``); any other source is collected whole."""
+    export = getattr(source, "export_points", None)
+    return list(export() if export is not None else source.collect())
+
+
 class MetricSource(Protocol):
     """What the bridge needs from a monitor: its points, an error counter, its config."""
 
@@ -176,7 +183,7 @@ class _Snapshot:
             now = time.monotonic()
             if now - self._taken > _SNAPSHOT_TTL_S:
                 grouped: dict[str, list[MetricPoint]] = {}
-                for point in self._source.collect():
+                for point in _export_points(self._source):
                     grouped.setdefault(point.name, []).append(point)
                 self._points = grouped
                 self._taken = now
@@ -408,7 +415,7 @@ class HistogramInjector:
         if self._snapshot is not None:
             return self._snapshot.by_name()
         grouped: dict[str, list[MetricPoint]] = {}
-        for point in self.source().collect():
+        for point in _export_points(self.source()):
             grouped.setdefault(point.name, []).append(point)
         return grouped
 
