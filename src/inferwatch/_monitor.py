@@ -254,15 +254,17 @@ class Monitor:
     def submit(self, record: InferenceRecord) -> None:
         """Hand a finished record to the aggregator; O(1), never blocks."""
         queue = self._queue
-        if len(queue) < self._capacity and self._pending_bytes <= self._buffer_bytes:
+        if len(queue) < self._capacity:
             queue.append(record)
         else:
             self._overflow(record)
 
     def _overflow(self, record: InferenceRecord) -> None:
-        """The buffer is full: keep the call's counts exact, drop (and count) its detail."""
-        full_by_count = len(self._queue) >= self._capacity
-        next(self._dropped_buffer if full_by_count else self._counter("buffer_bytes_full"))
+        """The buffer is full: keep the call's counts exact, drop (and count) its detail.
+
+        (The byte bound is applied where a copy is made: see ``_capture``.)
+        """
+        next(self._dropped_buffer)
         try:
             self._spill.add(record)
         except BaseException:
