@@ -3,6 +3,10 @@ driven by a clock the test moves (no sleeping)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -293,3 +297,56 @@ def test_bad_slo_lists_are_configuration_errors() -> None:
         SLOTracker([{"name": "x"}])  # type: ignore[list-item]
     with pytest.raises(inferwatch.ConfigurationError, match="declared twice"):
         SLOTracker([AVAIL, AVAIL])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_worker_starts_with_an_empty_budget(make_monitor: Any, clock: Clock) -> None:
+    mon = make_monitor()
+    tracker = track([AVAIL], monitor=mon, clock=clock)
+    calls(mon, 10, outcome="error")
+    assert tracker.budget("churn-availability").total == 10
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it counts, then leave at once
+        code = 1
+        try:
+            calls(mon, 4)
+            budget = tracker.budget("churn-availability")
+            os.write(write, json.dumps([budget.good, budget.total]).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError("the forked child hung")
+        time.sleep(0.01)
+    with os.fdopen(read) as pipe:
+        child = json.loads(pipe.read() or "null")
+    assert os.WEXITSTATUS(done[1]) == 0
+    assert child == [4, 4]  # the parent's errors are not the worker's
+    assert tracker.budget("churn-availability").total == 10  # the parent keeps its own
+
+
+def test_configure_takes_an_openslo_file(tmp_path: Any) -> None:
+    pytest.importorskip("yaml")
+    path = tmp_path / "slos.yaml"
+    path.write_text(
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: from-file\n"
+        "  annotations: {inferwatch/kind: availability}\n"
+        "spec:\n  indicator: {}\n  timeWindow: [{duration: 1d}]\n  objectives: [{target: 0.99}]\n",
+        encoding="utf-8")
+    with pytest.raises(inferwatch.ConfigurationError, match="cannot read the SLO file"):
+        inferwatch.configure(metrics_exporter="none", log_sink="none",
+                             slos=str(path).replace("slos", "nothing"))
+    mon = inferwatch.configure(metrics_exporter="none", log_sink="none", slos=path)
+    try:
+        calls(mon, 2)
+        (entry,) = mon.summary()["slos"]
+        assert (entry["name"], entry["window"], entry["total"]) == ("from-file", "1d", 2)
+    finally:
+        mon.shutdown()

@@ -190,10 +190,15 @@ class SLOTracker:
         trackers.append(self)
 
     def _forget(self) -> None:
-        """After a fork: the child starts with nothing (its counts start at zero)."""
+        """After a fork: the child starts with nothing. The monitor's aggregates
+        start from zero in the child, so they are the baseline; the drift
+        engine keeps the parent's window counts, read as the baseline next."""
         self._lock = threading.Lock()
         now = self._clock()
         self._states = {slo.name: SLOState(slo, now) for slo in self.slos}
+        for slo in self.slos:
+            if slo.kind in ("availability", "latency"):
+                self._states[slo.name].update(0, 0)
         self._first_seen = {}
 
     # -- reading ------------------------------------------------------------------
