@@ -350,3 +350,27 @@ def test_configure_takes_an_openslo_file(tmp_path: Any) -> None:
         assert (entry["name"], entry["window"], entry["total"]) == ("from-file", "1d", 2)
     finally:
         mon.shutdown()
+
+
+def test_the_ticker_reads_the_sources_once_a_minute(
+    make_monitor: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mon = make_monitor()
+    tracker = track([AVAIL], monitor=mon, clock=clock)
+    reads: list[float] = []
+    real = tracker._read
+
+    def counted(monitor: Any, now: float) -> Any:
+        reads.append(now)
+        return real(monitor, now)
+
+    monkeypatch.setattr(tracker, "_read", counted)
+    clock.advance(60)
+    for _ in range(20):  # twenty drains within one minute
+        calls(mon, 1)
+        mon.flush(logs=False)
+        clock.advance(1)
+    assert len(reads) == 1
+    clock.advance(60)
+    mon.flush(logs=False)
+    assert len(reads) == 2

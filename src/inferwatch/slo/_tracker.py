@@ -15,6 +15,7 @@ every replica, is the source of truth for the fleet.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -105,6 +106,8 @@ class SLOTracker:
         self._listening = False
         self._hooked: weakref.WeakSet[Monitor] = weakref.WeakSet()
         self._first_seen: dict[tuple[str, str], float] = {}
+        #: When the ticker next has a minute's snapshot to take.
+        self._due = 0.0
         thresholds = [s.threshold_s for s in self.slos if s.threshold_s is not None]
         if thresholds:
             # Exact buckets at each threshold: here and in every backend's SLI.
@@ -175,7 +178,9 @@ class SLOTracker:
         self._hooked.add(monitor)
 
         def tick(_now: float) -> None:
-            if self._monitor is monitor:
+            # After every drain (10 a second by default): only a clock check
+            # until a new minute is due, then the sources are read once.
+            if self._monitor is monitor and self._clock() >= self._due:
                 self.refresh()
 
         def collect() -> list[MetricPoint]:
@@ -200,6 +205,7 @@ class SLOTracker:
             if slo.kind in ("availability", "latency"):
                 self._states[slo.name].update(0, 0)
         self._first_seen = {}
+        self._due = 0.0
 
     # -- reading ------------------------------------------------------------------
 
@@ -268,6 +274,7 @@ class SLOTracker:
                         state.add(1 if age[0] <= max_age else 0, 1)
                         state.detail = f"{age[1]} is {age[0] / 86400:.1f} days old"
                 state.snapshot(now)
+            self._due = (math.floor(now / 60.0) + 1) * 60.0
 
     def budgets(self) -> list[Budget]:
         """Every SLO's budget now, in declaration order, counting every call
