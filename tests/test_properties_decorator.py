@@ -65,14 +65,19 @@ def make_hostile_exception(exc_type: type[BaseException]) -> BaseException:
 
 #: Options that make a monitor log every record and copy every call's features.
 LOG_ALL = {"sample_rate": 1.0, "feature_sample_rate": 1.0, "max_records_per_second": 1e9}
+#: LOG_ALL with PII handling on: hostile values go through pseudonymising and scrubbing.
+PII = {**LOG_ALL, "pii_fields": ["email", "segment", "x", "payload"], "pii_key": "k" * 40,
+       "pii_detectors": ["email", "phone"], "drop_fields": ["variant"]}
 
 
 @contextmanager
 def fresh_monitor(kind: str) -> Iterator[tuple[inferwatch.Monitor, MemorySink]]:
     """A fresh monitor: ``capture()``'s (production defaults), ``capture()`` logging
-    every record (every call copies its features), or a plain ``Monitor``."""
-    if kind in ("capture", "log_all"):
-        with capture(**(LOG_ALL if kind == "log_all" else {})) as cap:
+    every record (every call copies its features), the same with PII handling, or a
+    plain ``Monitor``."""
+    if kind in ("capture", "log_all", "pii"):
+        options = {"capture": {}, "log_all": LOG_ALL, "pii": PII}[kind]
+        with capture(**options) as cap:  # type: ignore[arg-type]
             yield cap.monitor, cap._sink
         return
     sink = MemorySink()
@@ -162,7 +167,7 @@ def _make_target(kind: str, outcome: Callable[[], Any]) -> Any:
 
 @hostile_settings(EXAMPLES)
 @given(
-    config=st.sampled_from(["log_all", "capture", "monitor"]),
+    config=st.sampled_from(["log_all", "capture", "monitor", "pii"]),
     kind=st.sampled_from(["sync", "async", "callable"]),
     features=values(),
     args=st.lists(values(), max_size=2),
@@ -272,7 +277,7 @@ def test_wrapped_call_is_the_bare_call(
         decided = sum(int(p.value) for p in mon.collect() if p.name == "inferwatch.log.records")
         assert decided == calls + good_calls or _self_losses(mon) > 0
         events = list(sink.events)
-        if config == "log_all":  # every record is logged
+        if config in ("log_all", "pii"):  # every record is logged
             good_events = [e for e in events if e.get("model.name") == "good"]
             assert len(good_events) == good_calls
             assert all(e.get("prediction") == 0.5 for e in good_events)
