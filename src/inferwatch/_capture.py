@@ -149,7 +149,10 @@ def _caller_inference_id(
     """The id from the caller's extractor, else the enclosing call's (same inference)."""
     if spec.inference_id is not None:
         try:
-            return spec.inference_id(*args, **kwargs)
+            value = spec.inference_id(*args, **kwargs)
+            # An id is text: anything else is made text here (or, if even that
+            # fails, replaced by a generated id and counted).
+            return value if value is None or type(value) is str else str(value)
         except BaseException as error:
             _reraise_fatal(error)
             mon.count_error("inference_id_extractor")

@@ -642,6 +642,8 @@ class Monitor:
                 "record_attributes": self._aggregates.bad_attributes,
                 "prediction_type": self._aggregates.unsupported_predictions,
                 "batch_size": self._aggregates.bad_batch_sizes,
+                # Log fields replaced by an <unrenderable> marker.
+                "log_render_field": self._render_counter.errors,
             }
         for series, in_flight in self._in_flight().items():
             attrs = {"model.name": series.model_name, "model.version": series.model_version}
