@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from fuzz.hostile import hostile_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +31,10 @@ from starlette.routing import Route
 from inferwatch.asgi import Capture, InferenceMiddleware
 from inferwatch.logsinks._base import JsonLinesRenderer
 from inferwatch.testing import capture
+
+#: Defects found here and still open (see /tmp/team/hostile_failing.md), each pinned by a
+#: strict xfail below that starts failing (XPASS) once fixed: then drop it from here.
+OPEN_DEFECTS = frozenset({"extractor_base_exception"})
 
 #: Examples per property (reported in the README's Reliability section).
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "300"))
@@ -336,3 +341,35 @@ def test_client_sees_the_bare_app(
             good_events = [e for e in events if e.get("model.name") == "good"]
             assert [e.get("features") for e in good_events] == [[1.0, 2.0], [1.0, 2.0]]
             _check_renders(events)
+
+
+class ExtractorBase(BaseException):
+    """Neither KeyboardInterrupt nor SystemExit: a library must not let it through."""
+
+
+@pytest.mark.parametrize("exc_type", [
+    ValueError,
+    pytest.param(ExtractorBase, marks=pytest.mark.xfail(
+        "extractor_base_exception" in OPEN_DEFECTS, strict=True,
+        reason="open: _apply_capture and finish catch Exception only; the request is lost")),
+], ids=["Exception", "BaseException"])
+def test_a_capture_extractor_that_raises_is_counted_and_contained(exc_type: type) -> None:
+    def extractor(body: Any) -> Any:
+        raise exc_type("extractor")
+
+    plan = Plan(200, [(b"content-type", b"application/json")], "list", False, b'{"p": 1}',
+                [], "no")
+    with capture(**LOG_ALL) as cap:
+        wrapped = InferenceMiddleware(
+            make_app(plan), monitor=cap.monitor, model="m", response_id_header=False,
+            capture={"/predict": Capture(features=extractor, prediction=extractor)},
+        )
+        scope = _scope("/predict", "POST", [(b"content-type", b"application/json")])
+        sent, exc = asyncio.run(_drive(wrapped, scope, b'{"features": [1]}', []))
+        assert exc is None  # nothing escapes into the server
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        cap.monitor.flush()
+        points = cap.monitor.collect()
+        assert _total_count(points, "http.server.request.duration") == 1
+        errors = sum(int(p.value) for p in points if p.name == "inferwatch.self.errors")
+        assert errors >= 1
