@@ -269,8 +269,9 @@ class Config:
         "a secret of at least 32 bytes", secret=True)
     buffer_size: int = _option(
         "INFERWATCH_BUFFER_SIZE", 65536, _number(int, 16, 10_000_000),
-        "Records buffered between the request path and the aggregator; "
-        "past it records are dropped and counted.", "an integer from 16 to 10000000")
+        "Records buffered between the request path and the aggregator; past it a "
+        "call's counts stay exact and its detail is dropped and counted.",
+        "an integer from 16 to 10000000")
     log_queue_size: int = _option(
         "INFERWATCH_LOG_QUEUE_SIZE", 10000, _number(int, 1, 10_000_000),
         "Sampled log records waiting for the log sink; past it they are dropped "
