@@ -327,6 +327,25 @@ def test_unreadable_predictions_are_counted_and_survived(dunder: str, exc_type: 
         _check_renders(logs)
 
 
+@pytest.mark.parametrize("exc_type", EXCEPTION_TYPES, ids=lambda t: t.__name__)
+@pytest.mark.parametrize(
+    "option", ["features", "prediction", "confidence", "batch_size", "inference_id"])
+def test_an_extractor_that_raises_is_counted_and_contained(option: str, exc_type: type) -> None:
+    def extractor(*args: Any, **kwargs: Any) -> Any:
+        raise exc_type("extractor")
+
+    with capture(**LOG_ALL) as cap:
+        @inferwatch.monitor(model="m", monitor=cap.monitor, **{option: extractor})
+        def predict(x: Any) -> float:
+            return 1.0
+
+        assert predict(1) == 1.0
+        cap.monitor.flush()
+        assert cap.value("inferwatch.predict.calls", model__name="m") == 1
+        assert cap.value("inferwatch.self.errors",
+                         inferwatch__component=f"{option}_extractor") == 1
+
+
 def test_non_ascii_bytes_prediction_does_not_poison_its_batch() -> None:
     """Issue 8, defect 8: one bytes prediction lost every later record of its batch."""
     with capture() as cap:
