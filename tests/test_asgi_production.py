@@ -44,47 +44,15 @@ from starlette.routing import Mount, Route
 Message = MutableMapping[str, Any]
 
 
-class Recorded:
-    """A ``capture()`` that also sees records that are not inferences.
-
-    Feature consumers (drift, and ``Capture.records``) see only inferences; a
-    request that never reached a model is still recorded, for the HTTP
-    metrics, and these tests look at it: transport records are taken as the
-    middleware submits them, a predict's own records as they are drained.
-    """
-
-    def __init__(self, cap: Captured, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.cap = cap
-        self._seen: list[Any] = []
-        self._ids: set[int] = set()
-        submit = cap.monitor.submit
-
-        def submitted(record: Any) -> None:
-            self._add(record)
-            submit(record)
-
-        monkeypatch.setattr(cap.monitor, "submit", submitted)
-        cap.monitor.add_feature_consumer(lambda records: [self._add(r) for r in records])
-
-    def _add(self, record: Any) -> None:
-        if id(record) not in self._ids:
-            self._ids.add(id(record))
-            self._seen.append(record)
-
-    @property
-    def records(self) -> list[Any]:
-        self.cap.monitor.flush(logs=False)
-        return list(self._seen)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.cap, name)
+# ``capture()`` records every request, those that never reached a model too.
+Recorded = Captured
 
 
 @pytest.fixture
-def cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
+def cap() -> Iterator[Recorded]:
     # Every record kept and logged with its features, whatever the defaults.
     with capture(sample_rate=1.0, feature_sample_rate=1.0, max_records_per_second=1e9) as captured:
-        yield Recorded(captured, monkeypatch)
+        yield captured
 
 
 def run(coro: Awaitable[Any]) -> Any:

@@ -137,6 +137,7 @@ class Monitor:
         self._max_record_bytes = config.max_record_bytes
         self._buffer_bytes = config.buffer_bytes
         self._feature_consumers: list[FeatureConsumer] = []
+        self._all_record_consumers: set[int] = set()
         self._copying_consumers = 0
         self._collectors: list[Collector] = []
         self._tickers: list[Callable[[float], None]] = []
@@ -290,15 +291,22 @@ class Monitor:
     # -- aggregation -------------------------------------------------------
 
     def add_feature_consumer(
-        self, consumer: FeatureConsumer, *, copies_features: bool = True
+        self,
+        consumer: FeatureConsumer,
+        *,
+        copies_features: bool = True,
+        all_records: bool = False,
     ) -> None:
         """Call ``consumer(records)`` with every drained batch of inferences
-        (off the request path; requests that never reached a model are left out).
+        (off the request path; requests that never reached a model are left
+        out unless ``all_records``).
 
         From then on every monitored call copies its features, so the
         consumer sees them all; with ``copies_features=False`` the consumer
         only observes records and the copy policy stays as it was.
         """
+        if all_records:
+            self._all_record_consumers.add(id(consumer))
         self._feature_consumers.append(consumer)
         if copies_features:
             self._copying_consumers += 1
@@ -485,15 +493,15 @@ class Monitor:
             self.count_error("aggregator")
         if self._logging:
             self._select_for_log(records)
-        if not self._feature_consumers:
-            return None
-        # Requests that never reached a model are kept out of drift.
-        return [r for r in records if r.inference]
+        return records if self._feature_consumers else None
 
-    def _feed_consumers(self, inferences: list[InferenceRecord]) -> None:
+    def _feed_consumers(self, records: list[InferenceRecord]) -> None:
+        # Requests that never reached a model are kept out of drift.
+        inferences = [r for r in records if r.inference]
+        everything = self._all_record_consumers
         for consumer in list(self._feature_consumers):
             try:
-                consumer(inferences)
+                consumer(records if id(consumer) in everything else inferences)
             except BaseException:
                 self.count_error("feature_consumer")
 

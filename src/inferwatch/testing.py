@@ -65,11 +65,13 @@ class Capture:
         self._sink = sink
         self._records: list[InferenceRecord] = []
         # Observing records must not change which calls copy their features.
-        monitor.add_feature_consumer(self._records.extend, copies_features=False)
+        monitor.add_feature_consumer(
+            self._records.extend, copies_features=False, all_records=True)
 
     @property
     def records(self) -> list[InferenceRecord]:
-        """Every finished record, in the order the aggregator received them."""
+        """Every finished record, in the order the aggregator received them: the
+        requests that never reached a model too (their ``inference`` is False)."""
         self.monitor.flush(logs=False)
         return list(self._records)
 
