@@ -1,0 +1,227 @@
+"""StatusApp: the status page and its JSON as a small pure ASGI app.
+
+Two routes under one prefix (``/inferwatch`` by default): ``GET {prefix}``
+the HTML page, ``GET {prefix}/status`` the JSON document. The app serves
+only what it is mounted on: mounted with a router (Starlette's ``Mount``,
+FastAPI's ``app.mount``), behind a server root path, or served alone, it
+answers the two routes relative to where it sits and 404s everything else.
+
+With a ``token`` every request must carry it, compared in constant time
+(:func:`hmac.compare_digest`): ``Authorization: Bearer <token>``, or, for a
+browser, the cookie set by opening ``{prefix}?token=<token>`` once (the app
+answers with a redirect that drops the token from the address). Anything
+else gets a bare 401 that says how to authenticate and nothing about the
+content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote_to_bytes
+
+from .._monitor import Monitor
+from ._document import build_status
+from ._html import render_html
+from ._infra import ProcessSampler
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Default prefix of the two routes.
+STATUS_PREFIX = "/inferwatch"
+COOKIE = "inferwatch_status_token"
+
+# Nothing but the page itself: no script, no fetch, no frame, no form.
+_SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+     b"form-action 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def _clean(value: Any) -> Any:
+    """JSON without NaN or infinity (they become null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_json(doc: Any) -> bytes:
+    """The status document as compact UTF-8 JSON."""
+    return json.dumps(_clean(doc), separators=(",", ":"), allow_nan=False,
+                      default=str).encode("utf-8")
+
+
+class Response:
+    """What the app answers: status, headers and body (shared by every server)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, content_type: bytes,
+                 headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        self.status = status
+        self.body = body
+        self.headers = [(b"content-type", content_type),
+                        (b"content-length", str(len(body)).encode("ascii")),
+                        *_SECURITY_HEADERS, *headers]
+
+
+_TEXT = b"text/plain; charset=utf-8"
+
+
+class StatusApp:
+    """The status page (HTML) and status document (JSON) of a monitor, as an ASGI app.
+
+    ::
+
+        from inferwatch.status import StatusApp
+        app.mount("/inferwatch", StatusApp(token=os.environ["STATUS_TOKEN"]))
+        # or alone:  uvicorn.run(StatusApp(), host="127.0.0.1", port=9100)
+
+    Args:
+        monitor: the monitor to show (default: the process default, read at
+            each request, so a later ``inferwatch.configure`` is followed).
+        token: a bearer token every request must carry (default: none).
+        drift: drift monitors to report on (default: every
+            :class:`inferwatch.drift.DriftMonitor` fed by the monitor).
+        prefix: the routes' path when not mounted under it.
+        refresh: seconds between page reloads (0: never).
+        title: the page's title.
+    """
+
+    def __init__(
+        self,
+        monitor: Monitor | None = None,
+        token: str | None = None,
+        *,
+        drift: Iterable[Any] | None = None,
+        prefix: str = STATUS_PREFIX,
+        refresh: int = 30,
+        title: str = "inferwatch status",
+    ) -> None:
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise ValueError("token must be a non-empty string (or None for no token)")
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError(f"prefix must start with '/' and not end with one, got {prefix!r}")
+        self.monitor = monitor
+        self._token = None if token is None else token.encode("utf-8")
+        self._drift = None if drift is None else list(drift)
+        self.prefix = prefix
+        self.refresh = refresh
+        self.title = title
+        self._sampler = ProcessSampler()
+
+    # -- the routes ------------------------------------------------------------------
+
+    def _route(self, path: str) -> str | None:
+        """'page', 'json' or None for a path relative to where the app sits."""
+        for base in (self.prefix, ""):
+            if path in (base, base + "/"):
+                return "page"
+            if path == base + "/status":
+                return "json"
+        return None
+
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        if self._token is None:
+            return True
+        given = b""
+        auth = headers.get(b"authorization", b"")
+        scheme, _, value = auth.partition(b" ")
+        if scheme.lower() == b"bearer":
+            given = value.strip()
+        else:
+            for part in headers.get(b"cookie", b"").split(b";"):
+                name, _, value = part.strip().partition(b"=")
+                if name == COOKIE.encode("ascii"):
+                    given = unquote_to_bytes(value)
+        return hmac.compare_digest(given, self._token)
+
+    def document(self) -> dict[str, Any]:
+        """The status document now (see :func:`inferwatch.status.build_status`)."""
+        return build_status(self.monitor, drift=self._drift, sampler=self._sampler)
+
+    def respond(self, method: str, path: str, query: bytes, headers: dict[bytes, bytes],
+                full_path: str | None = None) -> Response:
+        """Answer one request (blocking: it reads the monitor); servers call this.
+
+        ``path`` is relative to where the app sits, ``full_path`` the path the
+        client asked for (for the links and the redirect; default ``path``).
+        """
+        full = path if full_path is None else full_path
+        route = self._route(path)
+        if route is None:
+            return Response(404, b"not found\n", _TEXT)
+        if method not in ("GET", "HEAD"):
+            return Response(405, b"method not allowed\n", _TEXT, [(b"allow", b"GET, HEAD")])
+        if self._token is not None and route == "page" and query:
+            given = (parse_qs(query.decode("latin-1")).get("token") or [""])[0]
+            if given and hmac.compare_digest(given.encode("utf-8"), self._token):
+                # Once: the token moves to a cookie and out of the address bar.
+                cookie = (f"{COOKIE}={quote(given, safe='')}; HttpOnly; SameSite=Strict; "
+                          "Path=/").encode("ascii")
+                location = quote(full or "/").encode("ascii")
+                return Response(303, b"", _TEXT, [(b"location", location),
+                                                  (b"set-cookie", cookie)])
+        if not self._authorised(headers):
+            return Response(401, b"401 Unauthorized: send Authorization: Bearer <token>\n",
+                            _TEXT, [(b"www-authenticate", b'Bearer realm="inferwatch"')])
+        try:
+            doc = self.document()
+        except Exception:
+            monitor = self.monitor
+            if monitor is None:
+                from .._process import get_monitor
+
+                monitor = get_monitor()
+            monitor.count_error("status")
+            return Response(500, b"the status could not be read; see "
+                            b"inferwatch.self.errors{inferwatch.component=status}\n", _TEXT)
+        if route == "json":
+            return Response(200, to_json(doc), b"application/json")
+        json_url = full.rstrip("/") + "/status"
+        page = render_html(doc, title=self.title, refresh=self.refresh, json_url=json_url)
+        return Response(200, page.encode("utf-8"), b"text/html; charset=utf-8")
+
+    # -- ASGI --------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # served alone: nothing to start or stop
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        full: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        path = full
+        if root and path.startswith(root):  # mounted, or behind --root-path
+            path = path[len(root):]
+        headers = {bytes(k).lower(): bytes(v) for k, v in scope.get("headers", ())}
+        loop = asyncio.get_running_loop()
+        # The document drains the monitor: off the event loop.
+        response = await loop.run_in_executor(
+            None, self.respond, scope.get("method", "GET"), path,
+            scope.get("query_string", b""), headers, full)
+        await send({"type": "http.response.start", "status": response.status,
+                    "headers": response.headers})
+        body = b"" if scope.get("method") == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": body})

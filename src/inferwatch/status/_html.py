@@ -1,0 +1,583 @@
+"""The status page: the status document rendered as one HTML page.
+
+Overview first (what needs attention, worst first), then the sections in
+the order an on-call engineer checks them: service health, prediction
+quality, data quality, model performance, infrastructure, recent events.
+The page is static HTML with inline CSS and SVG: no script, nothing fetched
+(the app's Content-Security-Policy forbids both). A status is always a word
+and a symbol as well as a colour. Every string is escaped (:func:`esc`);
+numbers carry their JSON path (``data-key``) so a test can check them
+against ``/inferwatch/status``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._format import (
+    DASH,
+    data_attrs,
+    esc,
+    fmt_bytes,
+    fmt_duration,
+    fmt_int,
+    fmt_ms,
+    fmt_num,
+    fmt_pct,
+)
+from ._svg import STATUS_COLOURS, bin_labels, histogram_pair, light, meter
+
+#: Error rate of a model above which the page marks it (without an SLO to say).
+ERROR_RATE_WARNING, ERROR_RATE_FAILING = 0.01, 0.05
+#: Data-quality rate (missing, out of range, new category) the page marks.
+QUALITY_WARNING = 0.05
+
+_WORDS = {"ok": "OK", "warning": "WARNING", "drift": "DRIFT", "no_data": "NO DATA",
+          "exhausted": "EXHAUSTED", "failing": "FAILING", "degraded": "DEGRADED",
+          "healthy": "HEALTHY"}
+_SYMBOLS = {"ok": "\u2713", "healthy": "\u2713", "warning": "!", "degraded": "!",
+            "drift": "\u2715", "failing": "\u2715", "exhausted": "\u2715"}
+_CLASS = {"ok": "ok", "healthy": "ok", "warning": "warn", "degraded": "warn",
+          "drift": "bad", "failing": "bad", "exhausted": "bad"}
+
+CSS = """
+:root{--fg:#111827;--muted:#4b5563;--line:#e5e7eb;--bg:#f9fafb;--ok:#15803d;
+--warn:#b45309;--bad:#b91c1c}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:var(--fg);background:var(--bg)}
+header{background:#111827;color:#fff;padding:14px 20px}
+header h1{margin:0;font-size:20px;font-weight:650;display:flex;align-items:center;gap:10px;
+flex-wrap:wrap}
+header .meta{color:#d1d5db;font-size:13px;margin-top:2px}
+main{max-width:1120px;margin:0 auto;padding:16px 16px 40px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:14px 18px;
+margin:14px 0}
+h2{font-size:17px;margin:0 0 10px;display:flex;gap:8px;align-items:baseline;flex-wrap:wrap}
+h2 .n{color:var(--muted);font-weight:500}
+h3{font-size:15px;margin:14px 0 6px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
+.card{border:1px solid var(--line);border-radius:6px;padding:8px 12px}
+.card .k{color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.03em}
+.card .v{font-size:22px;font-weight:650;font-variant-numeric:tabular-nums}
+.card .s{color:var(--muted);font-size:12.5px}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:middle}
+th{font-size:12.5px;color:var(--muted);font-weight:600;white-space:nowrap}
+td.r,th.r{text-align:right;white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:700;
+white-space:nowrap;border:1px solid currentColor}
+.badge.ok{color:var(--ok);background:#f0fdf4}.badge.warn{color:var(--warn);background:#fffbeb}
+.badge.bad{color:var(--bad);background:#fef2f2}.badge.none{color:var(--muted);background:#f3f4f6}
+.attention{list-style:none;padding:0;margin:0}
+.attention li{padding:6px 10px;border-left:4px solid var(--line);margin:4px 0;background:#fff}
+.attention li.bad{border-color:var(--bad)}.attention li.warn{border-color:var(--warn)}
+.attention li.ok{border-color:var(--ok)}
+.muted{color:var(--muted)}
+.note{color:var(--muted);font-size:13.5px;margin:6px 0}
+.health{display:flex;gap:12px;align-items:center;flex-wrap:wrap}
+.health .score{font-size:30px;font-weight:700}
+svg.chart{width:100%;height:auto;max-width:720px;display:block}
+svg.chart .axis{font-size:11px;fill:#4b5563}svg.chart .legend{font-size:12px;fill:#111827}
+svg.meter{vertical-align:middle}
+a{color:#1d4ed8}
+@media (max-width:560px){main{padding:8px}section{padding:10px 10px}
+.card .v{font-size:19px}th,td{padding:4px 5px}}
+"""
+
+
+def badge(status: str) -> str:
+    word = _WORDS.get(status, status.upper().replace("_", " "))
+    symbol = _SYMBOLS.get(status, "\u2013")
+    return (f'<span class="badge {_CLASS.get(status, "none")}" data-status="{esc(status)}">'
+            f"{esc(symbol)} {esc(word)}</span>")
+
+
+def _num(path: list[Any], value: Any, text: str) -> str:
+    return f"<span{data_attrs(path, value)}>{esc(text)}</span>"
+
+
+def _card(key: str, value_html: str, sub: str = "") -> str:
+    sub_html = f'<div class="s">{sub}</div>' if sub else ""
+    return (f'<div class="card"><div class="k">{esc(key)}</div>'
+            f'<div class="v">{value_html}</div>{sub_html}</div>')
+
+
+def _section(ident: str, number: int, title: str, body: str, status: str | None = None) -> str:
+    tag = badge(status) if status else ""
+    return (f'<section id="{esc(ident)}" data-section="{esc(ident)}">'
+            f'<h2><span class="n">{number}</span> {esc(title)} {tag}</h2>{body}</section>')
+
+
+def _table(head: Sequence[str], rows: Sequence[str], right: Sequence[int] = ()) -> str:
+    ths = "".join(f'<th class="r">{esc(h)}</th>' if i in right else f"<th>{esc(h)}</th>"
+                  for i, h in enumerate(head))
+    return (f'<div class="scroll"><table><thead><tr>{ths}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _who(rep: Mapping[str, Any]) -> str:
+    """A drift report's model as the summary names it ("churn:4")."""
+    return f"{rep['model']}:{rep['version']}" if rep["version"] else str(rep["model"])
+
+
+def fmt_p(value: Any) -> str:
+    """A p-value: two significant digits, "< 0.0001" below that."""
+    if isinstance(value, (int, float)) and 0 <= value < 1e-4:
+        return "< 0.0001"
+    return fmt_num(value, 2)
+
+
+def _split_model(name: str) -> tuple[str, str]:
+    model, _, version = name.rpartition(":")
+    return (model, version) if model else (name, "")
+
+
+# -- the overview -----------------------------------------------------------------
+
+
+def attention(doc: Mapping[str, Any]) -> list[tuple[int, str, str]]:
+    """What needs looking at, worst first: (level 2 bad / 1 warning, text, section id)."""
+    items: list[tuple[int, str, str]] = []
+    for name, m in (doc.get("models") or {}).items():
+        rate = m.get("error_rate") or 0.0
+        if rate > ERROR_RATE_WARNING:
+            level = 2 if rate > ERROR_RATE_FAILING else 1
+            items.append((level, f"{name}: error rate {fmt_pct(rate)} "
+                                 f"({fmt_int(m.get('errors'))} of {fmt_int(m.get('calls'))} "
+                                 "calls)", "service"))
+    health = doc.get("health")
+    for label, h in _health_entries(health):
+        status = str(h.get("status") or h.get("light") or h.get("state") or "")
+        if status in ("failing", "degraded", "red", "amber", "yellow"):
+            level = 2 if status in ("failing", "red") else 1
+            items.append((level, f"health {label}: {status} (score "
+                                 f"{fmt_num(h.get('score'))})", "service"))
+    for slo in doc.get("slos") or []:
+        if slo.get("state") == "exhausted":
+            items.append((2, f"SLO {slo.get('name')}: error budget exhausted", "service"))
+        elif (slo.get("budget_remaining") or 1.0) < 0.25 and slo.get("state") == "ok":
+            items.append((1, f"SLO {slo.get('name')}: "
+                             f"{fmt_pct(slo.get('budget_remaining'), 1)} of the error budget "
+                             "left", "service"))
+    for rep in doc.get("drift") or []:
+        who = _who(rep)
+        drifted = [f["name"] for f in rep["features"] if f["status"] == "drift"]
+        if drifted:
+            shown = ", ".join(drifted[:5]) + (" \u2026" if len(drifted) > 5 else "")
+            items.append((2, f"{who}: data drift in {len(drifted)} of {rep['n_features']} "
+                             f"features ({shown})", "data"))
+        pred = rep["outputs"].get("prediction")
+        if pred and pred["status"] in ("drift", "warning"):
+            items.append((2 if pred["status"] == "drift" else 1,
+                          f"{who}: prediction distribution {_WORDS[pred['status']].lower()} "
+                          f"(PSI {fmt_num(pred['psi'])})", "predictions"))
+        warned = [f["name"] for f in rep["features"] if f["status"] == "warning"]
+        if warned:
+            items.append((1, f"{who}: drift warning on {', '.join(warned[:5])}", "data"))
+        for f in rep["features"]:
+            worst = max(("missing", "out_of_range", "new_category"),
+                        key=lambda k: f["rates"].get(k) or 0.0)
+            rate = f["rates"].get(worst) or 0.0
+            if rate > QUALITY_WARNING:
+                items.append((1, f"{who}: {f['name']} {worst.replace('_', ' ')} "
+                                 f"{fmt_pct(rate, 1)}", "data"))
+    lost = {k: v for k, v in (doc.get("dropped") or {}).items() if v}
+    if lost:
+        top = ", ".join(f"{k} {fmt_int(v)}" for k, v in
+                        sorted(lost.items(), key=lambda kv: -kv[1])[:3])
+        items.append((1, f"{fmt_int(sum(lost.values()))} records or values lost ({top})",
+                      "events"))
+    errors = {k: v for k, v in (doc.get("errors") or {}).items() if v}
+    if errors:
+        items.append((1, f"{fmt_int(sum(errors.values()))} inferwatch internal errors "
+                         f"({', '.join(sorted(errors))})", "events"))
+    items.sort(key=lambda item: -item[0])
+    return items
+
+
+def _overview(doc: Mapping[str, Any]) -> tuple[str, str]:
+    items = attention(doc)
+    if not items:
+        models = doc.get("models") or {}
+        text = ("All clear: no errors above 1 %, no drift, nothing lost."
+                if models else "No calls yet: nothing to report.")
+        return "ok", (f'<ul class="attention" id="attention"><li class="ok">{badge("ok")} '
+                      f"{esc(text)}</li></ul>")
+    overall = "failing" if items[0][0] == 2 else "degraded"
+    rows = "".join(
+        f'<li class="{"bad" if level == 2 else "warn"}">'
+        f"{_level_badge(level)} "
+        f'<a href="#{esc(anchor)}">{esc(text)}</a></li>'
+        for level, text, anchor in items)
+    return overall, f'<ul class="attention" id="attention">{rows}</ul>'
+
+
+def _level_badge(level: int) -> str:
+    return badge("failing") if level == 2 else badge("warning")
+
+
+# -- 1 service health ---------------------------------------------------------------
+
+
+def _health_entries(health: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """Health as (label, entry) pairs: one overall entry, or one per model."""
+    if isinstance(health, Mapping):
+        if "score" in health:
+            return [("overall", health)]
+        return [(str(k), v) for k, v in health.items() if isinstance(v, Mapping)]
+    if isinstance(health, list):
+        return [(str(h.get("model") or h.get("model.name") or i), h)
+                for i, h in enumerate(health) if isinstance(h, Mapping)]
+    return []
+
+
+def _explanation(entry: Mapping[str, Any]) -> str:
+    for key in ("explanation", "reasons", "factors", "why", "text"):
+        value = entry.get(key)
+        if isinstance(value, str) and value:
+            return esc(value)
+        if isinstance(value, list) and value:
+            items = "".join(f"<li>{esc(v.get('text', v) if isinstance(v, Mapping) else v)}</li>"
+                            for v in value[:8])
+            return f"<ul>{items}</ul>"
+        if isinstance(value, Mapping) and value:
+            items = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in list(value.items())[:8])
+            return f"<ul>{items}</ul>"
+    return ""
+
+
+def _health(doc: Mapping[str, Any]) -> str:
+    entries = _health_entries(doc.get("health"))
+    if not entries:
+        return ('<h3>Health score</h3><p class="note" id="health-none">Health score not '
+                "configured: no health engine is attached to this monitor.</p>")
+    out = ["<h3>Health score</h3>"]
+    for label, h in entries:
+        raw = str(h.get("status") or h.get("light") or h.get("state") or "")
+        status = {"green": "healthy", "amber": "degraded", "yellow": "degraded",
+                  "red": "failing"}.get(raw, raw)
+        path = ["health", "score"] if label == "overall" else ["health", label, "score"]
+        out.append(
+            f'<div class="health">{light(status, _WORDS.get(status, status))}'
+            f'<span class="score">{_num(path, h.get("score"), fmt_num(h.get("score")))}'
+            f'<span class="muted" style="font-size:15px"> / 100</span></span>'
+            f"{badge(status or 'no_data')} <b>{esc(label)}</b></div>"
+            f'<div class="note">{_explanation(h)}</div>')
+    return "".join(out)
+
+
+def _slos(doc: Mapping[str, Any]) -> str:
+    slos = doc.get("slos")
+    if not slos:
+        return ('<h3>SLO error budgets</h3><p class="note" id="slos-none">SLOs not '
+                "configured: <code>inferwatch.slo.track(\"slos.yaml\")</code> adds them.</p>")
+    rows = []
+    for i, s in enumerate(slos):
+        left = s.get("budget_remaining")
+        state = str(s.get("state") or "no_data")
+        colour = STATUS_COLOURS["ok"] if (left or 0) >= 0.25 else (
+            STATUS_COLOURS["warning"] if (left or 0) > 0 else STATUS_COLOURS["drift"])
+        rows.append(
+            f"<tr><td>{esc(s.get('name'))}</td><td>{esc(s.get('kind'))}</td>"
+            f'<td class="r">{esc(fmt_pct(s.get("target"), 2))}</td>'
+            f'<td class="r">{_num(["slos", i, "sli"], s.get("sli"), fmt_pct(s.get("sli"), 3))}'
+            f"</td><td>{meter(left, label=f'budget left {fmt_pct(left, 1)}', colour=colour)} "
+            f'{_num(["slos", i, "budget_remaining"], left, fmt_pct(left, 1))}</td>'
+            f"<td>{badge(state)}</td></tr>")
+    return ("<h3>SLO error budgets</h3>"
+            + _table(["SLO", "kind", "target", "SLI", "budget left", "state"], rows, (2, 3)))
+
+
+def _service(doc: Mapping[str, Any]) -> str:
+    models: Mapping[str, Any] = doc.get("models") or {}
+    calls = sum(m.get("calls", 0) for m in models.values())
+    errors = sum(m.get("errors", 0) for m in models.values())
+    rate = errors / calls if calls else 0.0
+    in_flight = sum(m.get("in_flight", 0) for m in models.values())
+    busiest = max(models.items(), key=lambda kv: kv[1].get("calls", 0), default=None)
+    if busiest is not None:
+        name, top = busiest
+        p50 = _num(["models", name, "latency_p50_ms"], top.get("latency_p50_ms"),
+                   fmt_ms(top.get("latency_p50_ms")))
+        p99 = _num(["models", name, "latency_p99_ms"], top.get("latency_p99_ms"),
+                   fmt_ms(top.get("latency_p99_ms")))
+        lat_sub = esc(name)
+    else:
+        p50 = p99 = esc(DASH)
+        lat_sub = "no calls yet"
+    cards = "".join((
+        _card("Traffic", f'<span id="total-calls">{esc(fmt_int(calls))}</span>',
+              "calls since start"),
+        _card("Error rate", f'<span id="total-error-rate">{esc(fmt_pct(rate))}</span>',
+              f"{esc(fmt_int(errors))} errors"),
+        _card("Latency p50", p50, lat_sub),
+        _card("Latency p99", p99, lat_sub),
+        _card("In flight", esc(fmt_int(in_flight)), "calls now"),
+    ))
+    rows = []
+    for name, m in sorted(models.items()):
+        model, version = _split_model(name)
+        rate_m = m.get("error_rate") or 0.0
+        status = ("failing" if rate_m > ERROR_RATE_FAILING else
+                  "degraded" if rate_m > ERROR_RATE_WARNING else "ok")
+        rows.append(
+            f"<tr><td>{esc(model)}</td><td>{esc(version or DASH)}</td>"
+            f'<td class="r">{_num(["models", name, "calls"], m.get("calls"), fmt_int(m.get("calls")))}</td>'  # noqa: E501
+            f'<td class="r">{_num(["models", name, "errors"], m.get("errors"), fmt_int(m.get("errors")))}</td>'  # noqa: E501
+            f'<td class="r">{_num(["models", name, "error_rate"], rate_m, fmt_pct(rate_m))}</td>'
+            f'<td class="r">{_num(["models", name, "latency_p50_ms"], m.get("latency_p50_ms"), fmt_ms(m.get("latency_p50_ms")))}</td>'  # noqa: E501
+            f'<td class="r">{_num(["models", name, "latency_p99_ms"], m.get("latency_p99_ms"), fmt_ms(m.get("latency_p99_ms")))}</td>'  # noqa: E501
+            f'<td class="r">{_num(["models", name, "in_flight"], m.get("in_flight"), fmt_int(m.get("in_flight")))}</td>'  # noqa: E501
+            f"<td>{badge(status)}</td></tr>")
+    versions = doc.get("model_versions") or []
+    first_seen = {(v.get("model.name"), v.get("model.version")): v.get("first_seen")
+                  for v in versions if isinstance(v, Mapping)}
+    if first_seen:
+        for i, row in enumerate(rows):
+            model, version = _split_model(sorted(models)[i])
+            seen = first_seen.get((model, version))
+            rows[i] = row.replace("</tr>", f"<td>{esc(seen or DASH)}</td></tr>")
+    head = ["model", "version", "calls", "errors", "error rate", "p50", "p99", "in flight",
+            "status"] + (["first seen"] if first_seen else [])
+    table = (_table(head, rows, (2, 3, 4, 5, 6, 7)) if rows
+             else '<p class="note">No model has been called yet.</p>')
+    return (f'<div class="cards">{cards}</div><h3>Model versions serving</h3>{table}'
+            f"{_health(doc)}{_slos(doc)}")
+
+
+# -- 2 prediction quality -------------------------------------------------------------
+
+
+def _predictions(doc: Mapping[str, Any]) -> tuple[str, str | None]:
+    parts = []
+    worst: str | None = None
+    means: Mapping[str, Any] = doc.get("predictions") or {}
+    if means:
+        rows = [
+            f"<tr><td>{esc(name)}</td>"
+            f'<td class="r">{_num(["predictions", name, "mean_prediction"], p.get("mean_prediction"), fmt_num(p.get("mean_prediction")))}</td>'  # noqa: E501
+            f'<td class="r">{_num(["predictions", name, "mean_confidence"], p.get("mean_confidence"), fmt_num(p.get("mean_confidence")))}</td>'  # noqa: E501
+            f'<td class="r">{esc(fmt_int(p.get("predictions")))}</td></tr>'
+            for name, p in means.items()
+        ]
+        parts.append(_table(["model", "mean prediction", "mean confidence", "predictions"],
+                            rows, (1, 2, 3)))
+        parts.append('<p class="note">Means of every successful numeric prediction since '
+                     "the process started.</p>")
+    reports = doc.get("drift")
+    if reports is None:
+        parts.append('<p class="note" id="predictions-none">No reference profile: '
+                     "<code>inferwatch.drift.watch(\"model.iwprofile\")</code> compares "
+                     "predictions with the training data.</p>")
+    for i, rep in enumerate(reports or []):
+        who = _who(rep)
+        pred = rep["outputs"].get("prediction")
+        if rep["warming_up"]:
+            parts.append(f"<h3>{esc(who)}</h3><p class=\"note\">Warming up: "
+                         f"{esc(fmt_int(rep['warmup_rows']))} rows collected for the "
+                         "reference.</p>")
+            continue
+        if pred is None:
+            continue
+        status = pred["status"]
+        worst = _worse(worst, status)
+        window = rep.get("window") or {}
+        parts.append(
+            f'<h3>{esc(who)} {badge(status)}</h3><p class="note">PSI '
+            f'{_num(["drift", i, "outputs", "prediction", "psi"], pred["psi"], fmt_num(pred["psi"]))}'  # noqa: E501
+            f" against the reference, {esc(pred['test'] or 'no test')} p = "
+            f"{esc(fmt_p(pred['pvalue']))}; window {esc(window.get('spec', DASH))} #"
+            f"{esc(window.get('index', DASH))}, {esc(fmt_int(window.get('rows')))} rows"
+            f"{'' if window.get('complete') else ' (still open)'}.</p>")
+        hist = rep.get("prediction_histogram")
+        if hist:
+            labels = (bin_labels(hist["edges"]) if hist["kind"] == "numeric"
+                      else hist["labels"])
+            parts.append(histogram_pair(f"prediction distribution of {who}: reference vs "
+                                        "current window", labels, hist["reference"],
+                                        hist["current"]))
+    return "".join(parts) or '<p class="note">No predictions yet.</p>', worst
+
+
+def _worse(a: str | None, b: str) -> str:
+    order = {"ok": 0, "no_data": 0, "warning": 1, "drift": 2}
+    return b if a is None or order.get(b, 0) > order.get(a, 0) else a
+
+
+# -- 3 data quality -------------------------------------------------------------------
+
+
+def _rate_cell(path: list[Any], value: Any) -> str:
+    mark = " \u26a0" if (value or 0.0) > QUALITY_WARNING else ""
+    return f'<td class="r">{_num(path, value, fmt_pct(value, 1))}{esc(mark)}</td>'
+
+
+def _data(doc: Mapping[str, Any]) -> tuple[str, str | None]:
+    reports = doc.get("drift")
+    if reports is None:
+        return ('<p class="note" id="data-none">Data drift not configured: '
+                "<code>inferwatch.drift.watch(\"model.iwprofile\")</code> watches every "
+                "feature against the training data.</p>", None)
+    parts = []
+    worst: str | None = None
+    for i, rep in enumerate(reports):
+        who = _who(rep) or "no traffic yet"
+        if rep["warming_up"]:
+            parts.append(f"<h3>{esc(who)}</h3><p class=\"note\">Warming up: the reference "
+                         "is frozen from the first live rows.</p>")
+            continue
+        worst = _worse(worst, rep["status"])
+        rows = []
+        for j, f in enumerate(rep["features"]):
+            base = ["drift", i, "features", j]
+            psi = f["psi"]
+            rows.append(
+                f'<tr data-feature="{esc(f["name"])}"><td>{esc(f["name"])}</td>'
+                f"<td>{badge(f['status'])}</td>"
+                f"<td>{meter(None if psi is None else psi / 0.5, label=f'PSI {fmt_num(psi)}', colour=STATUS_COLOURS.get(f['status'], '#6b7280'), marks=(0.2, 0.4), width=90)} "  # noqa: E501
+                f"{_num([*base, 'psi'], psi, fmt_num(psi))}</td>"
+                f'<td class="r">{esc(f["test"] or DASH)} {_num([*base, "pvalue"], f["pvalue"], fmt_p(f["pvalue"]))}</td>'  # noqa: E501
+                + _rate_cell([*base, "rates", "missing"], f["rates"]["missing"])
+                + _rate_cell([*base, "rates", "out_of_range"], f["rates"]["out_of_range"])
+                + _rate_cell([*base, "rates", "new_category"], f["rates"]["new_category"])
+                + "</tr>")
+        window = rep.get("window") or {}
+        extra = []
+        if rep["unknown_features"]:
+            extra.append(f"{fmt_int(rep['unknown_features'])} feature names not in the "
+                         "reference")
+        if rep["missing_features"]:
+            extra.append(f"{fmt_int(rep['missing_features'])} reference features never sent")
+        if rep["unreadable_rows"]:
+            extra.append(f"{fmt_int(rep['unreadable_rows'])} unreadable rows")
+        multi = rep.get("multivariate")
+        if multi and multi["status"] != "no_data":
+            extra.append(f"all features together (MMD): {_WORDS.get(multi['status'])}, "
+                         f"p = {fmt_p(multi['pvalue'])}")
+        parts.append(
+            f'<h3>{esc(who)} {badge(rep["status"])}</h3>'
+            f'<p class="note">{_num(["drift", i, "n_drifted"], rep["n_drifted"], fmt_int(rep["n_drifted"]))}'  # noqa: E501
+            f" of {esc(fmt_int(rep['n_features']))} features drifted in window "
+            f"{esc(window.get('spec', DASH))} #{esc(window.get('index', DASH))} "
+            f"({esc(fmt_int(window.get('rows')))} rows). Worst first; PSI marks at 0.1 and "
+            f"0.2.{' ' + esc('; '.join(extra)) + '.' if extra else ''}</p>"
+            + _table(["feature", "drift", "PSI", "test p", "missing", "out of range",
+                      "new category"], rows, (3, 4, 5, 6)))
+    return "".join(parts), worst
+
+
+# -- 4, 5, 6 ------------------------------------------------------------------------
+
+
+def _labels(doc: Mapping[str, Any]) -> str:
+    labels = doc.get("labels")
+    if not labels:
+        return ('<p class="note" id="labels-none">No labels yet: accuracy and calibration '
+                "appear once ground truth is recorded "
+                "(<code>inferwatch.record_label</code>).</p>")
+    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
+                   for k, v in labels.items()) if isinstance(labels, Mapping) else ""
+    return _table(["measure", "value"], [rows])
+
+
+def _infra(doc: Mapping[str, Any]) -> str:
+    infra: Mapping[str, Any] = doc.get("infrastructure") or {}
+    cpu = infra.get("cpu_percent")
+    cards = "".join((
+        _card("Process CPU", esc(f"{fmt_num(cpu)} %" if cpu is not None else DASH),
+              f"of one core, {esc(infra.get('cpu_percent_over') or '')}"),
+        _card("Memory (RSS)", esc(fmt_bytes(infra.get("rss_bytes"))),
+              f"peak {esc(fmt_bytes(infra.get('max_rss_bytes')))}"),
+        _card("Threads", esc(fmt_int(infra.get("threads"))),
+              f"{esc(fmt_int(infra.get('cpu_count')))} CPUs, load "
+              f"{esc(fmt_num(infra.get('load_1m')))}"),
+        _card("Uptime", esc(fmt_duration(infra.get("uptime_s"))),
+              f"pid {esc(infra.get('pid', DASH))}"),
+    ))
+    gpu: Mapping[str, Any] = infra.get("gpu") or {}
+    if gpu.get("available"):
+        rows = [
+            f"<tr><td>{esc(d.get('index'))}</td><td>{esc(d.get('name') or DASH)}</td>"
+            f'<td class="r">{esc(fmt_pct(d.get("utilization"), 0))}</td>'
+            f'<td class="r">{esc(fmt_bytes(d.get("memory_used_bytes")))} / '
+            f'{esc(fmt_bytes(d.get("memory_total_bytes")))}</td>'
+            f'<td class="r">{esc(fmt_num(d.get("temperature_c")))} \u00b0C</td>'
+            f'<td class="r">{esc(fmt_num(d.get("power_w")))} W</td></tr>'
+            for d in gpu.get("devices") or []
+        ]
+        gpu_html = _table(["GPU", "name", "utilisation", "memory", "temperature", "power"],
+                          rows, (2, 3, 4, 5))
+    else:
+        gpu_html = (f'<p class="note" id="gpu-none">No GPU '
+                    f"({esc(gpu.get('reason') or 'none found')}).</p>")
+    return f'<div class="cards">{cards}</div><h3>GPU</h3>{gpu_html}'
+
+
+def _events(doc: Mapping[str, Any]) -> str:
+    parts = []
+    versions = [v for v in doc.get("model_versions") or [] if isinstance(v, Mapping)]
+    if versions:
+        rows = [f"<tr><td>{esc(v.get('first_seen'))}</td><td>{esc(v.get('model.name'))}</td>"
+                f"<td>{esc(v.get('model.version'))}</td></tr>"
+                for v in sorted(versions, key=lambda v: str(v.get("first_seen")),
+                                reverse=True)[:10]]
+        parts.append("<h3>Model versions first seen</h3>"
+                     + _table(["first seen", "model", "version"], rows))
+    for key, title, what in (("dropped", "Dropped", "reason"),
+                             ("errors", "inferwatch errors", "component")):
+        counts = {k: v for k, v in (doc.get(key) or {}).items() if v}
+        if counts:
+            rows = [f"<tr><td>{esc(k)}</td><td class=\"r\">"
+                    f"{_num([key, k], v, fmt_int(v))}</td></tr>"
+                    for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            parts.append(f"<h3>{esc(title)} by {esc(what)}</h3>"
+                         + _table([what, "count"], rows, (1,)))
+        else:
+            parts.append(f'<h3>{esc(title)}</h3><p class="note" id="{esc(key)}-none">None '
+                         "since the process started.</p>")
+    return "".join(parts)
+
+
+def render_html(doc: Mapping[str, Any], *, title: str = "inferwatch status",
+                refresh: int = 0, json_url: str = "status") -> str:
+    """The status page of one status document (see :func:`build_status`).
+
+    ``refresh`` reloads the page every so many seconds (0: never); ``json_url``
+    is where the page links to the same document as JSON.
+    """
+    overall, overview = _overview(doc)
+    predictions, pred_status = _predictions(doc)
+    data, data_status = _data(doc)
+    generated = doc.get("generated_at")
+    when = (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(generated))
+            if isinstance(generated, (int, float)) else DASH)
+    meta_refresh = (f'<meta http-equiv="refresh" content="{int(refresh)}">'
+                    if refresh > 0 else "")
+    word = {"ok": "All clear", "degraded": "Needs attention", "failing": "Failing"}[overall]
+    sections = "".join((
+        _section("service", 1, "Service health", _service(doc)),
+        _section("predictions", 2, "Prediction quality", predictions, pred_status),
+        _section("data", 3, "Data quality", data, data_status),
+        _section("performance", 4, "Model performance", _labels(doc)),
+        _section("infrastructure", 5, "Infrastructure", _infra(doc)),
+        _section("events", 6, "Recent events", _events(doc)),
+    ))
+    return (
+        "<!doctype html>"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'{meta_refresh}<link rel="icon" href="data:,"><title>{esc(title)}</title>'
+        f"<style>{CSS}</style></head><body>"
+        f'<header><h1>{light(overall, word)} {esc(title)} '
+        f'<span class="badge {_CLASS[overall] if overall != "degraded" else "warn"}" '
+        f'id="overall" data-status="{esc(overall)}" style="background:#fff">'
+        f"{esc(_SYMBOLS.get(overall, '?'))} {esc(word.upper())}</span></h1>"
+        f'<div class="meta">generated {esc(when)} \u00b7 pid {esc(doc.get("pid", DASH))}'
+        f' \u00b7 JSON: <a style="color:#93c5fd" href="{esc(json_url)}">status</a></div></header>'
+        f'<main><section id="overview" data-section="overview"><h2>What needs attention'
+        f"</h2>{overview}</section>{sections}</main></body></html>"
+    )
