@@ -6,6 +6,7 @@
     inferwatch profile show churn.iwprofile [--json]
     inferwatch rules prometheus --slo slos.yaml --out inferwatch.rules.yml [--naming collector]
     inferwatch budget check --status http://127.0.0.1:8000 | --prometheus URL [--slo FILE]
+    inferwatch serve-status --port 9100 [--token T] [--import myservice.worker]
 
 Exit codes: 0 success, 1 the input could not be used (bad data, bad file),
 2 bad usage (argparse), 3 an optional dependency is missing. ``budget check``
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     from .slo._cli import add_parser as add_budget
 
     add_budget(sub)
+    from .status._cli import add_parser as add_serve_status
+
+    add_serve_status(sub)
     return parser
 
 
@@ -127,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .slo._cli import run as budget
 
             return budget(args)
+        if args.command == "serve-status":
+            from .status._cli import run as serve_status
+
+            return serve_status(args)
         if args.action == "build":
             return _build(args)
         return _show(args)
