@@ -11,8 +11,10 @@
 It adds :class:`inferwatch.asgi.InferenceMiddleware` with ``app.add_middleware``
 (FastAPI's own classes are never replaced), so it must run before the app
 serves its first request. With ``status_routes=True`` it also mounts
-``GET /inferwatch/status``, returning ``Monitor.summary()`` as JSON (excluded
-from monitoring and from the OpenAPI schema).
+:class:`inferwatch.status.StatusApp`: ``GET /inferwatch`` (the status page)
+and ``GET /inferwatch/status`` (the status document as JSON, a superset of
+``Monitor.summary()``), both excluded from monitoring and from the OpenAPI
+schema; ``status_token=`` protects them with a bearer token.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from inferwatch.asgi import Capture, InferenceMiddleware
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["STATUS_PATH", "Capture", "InferenceMiddleware", "instrument_app"]
+__all__ = ["STATUS_PAGE_PATH", "STATUS_PATH", "Capture", "InferenceMiddleware",
+           "instrument_app"]
 
 __version__ = "0.2.0"
 
 #: Path of the status route mounted by ``instrument_app(..., status_routes=True)``.
 STATUS_PATH = "/inferwatch/status"
+#: Path of the status page mounted beside it.
+STATUS_PAGE_PATH = "/inferwatch"
 
 
 def _fastapi_class() -> type[FastAPI]:
@@ -45,14 +50,17 @@ def _fastapi_class() -> type[FastAPI]:
 
 
 def instrument_app(
-    app: FastAPI, *, status_routes: bool = False, **middleware_options: Any
+    app: FastAPI, *, status_routes: bool = False, status_token: str | None = None,
+    **middleware_options: Any
 ) -> FastAPI:
     """Add inferwatch's inference middleware to a FastAPI app; returns the app.
 
     ``middleware_options`` are those of :class:`inferwatch.asgi.InferenceMiddleware`
     (``monitor``, ``model``, ``version``, ``capture``, ``model_routes``,
     ``exclude_paths`` (added to ``inferwatch.asgi.DEFAULT_EXCLUDED_PATHS``) …).
-    Calling it twice on one app is a no-op the second time.
+    Calling it twice on one app is a no-op the second time. ``status_token``
+    (with ``status_routes=True``) makes both status routes answer 401 unless
+    the request carries ``Authorization: Bearer <token>``.
 
     Raises:
         MissingDependencyError: FastAPI is not installed.
@@ -69,11 +77,11 @@ def instrument_app(
     # The middleware adds its DEFAULT_EXCLUDED_PATHS (/health, ...) to these.
     exclude: Any = middleware_options.pop("exclude_paths", ())
     if status_routes and not isinstance(exclude, str):  # one string: the middleware says so
-        exclude = (*exclude, STATUS_PATH)
+        exclude = (*exclude, STATUS_PATH, STATUS_PAGE_PATH)
     # Validate the options now rather than at the first request.
     InferenceMiddleware(_no_app, exclude_paths=exclude, **middleware_options)
     if status_routes:
-        _add_status_route(app, middleware_options.get("monitor"))
+        _add_status_routes(app, middleware_options.get("monitor"), status_token)
     app.add_middleware(InferenceMiddleware, exclude_paths=exclude, **middleware_options)
     app.state.inferwatch_instrumented = True
     return app
@@ -83,22 +91,11 @@ async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no co
     raise RuntimeError("placeholder app used only to validate options")
 
 
-def _add_status_route(app: FastAPI, monitor: Any) -> None:
-    from inferwatch import get_monitor
+def _add_status_routes(app: FastAPI, monitor: Any, token: str | None) -> None:
+    from inferwatch.status import StatusApp
+    from starlette.routing import Route
 
-    def inferwatch_status() -> dict[str, Any]:
-        """SLIs per model, sampling and drop counts of this process (``Monitor.summary()``)."""
-        summary = (monitor if monitor is not None else get_monitor()).summary()
-        summary["pid"] = _pid()
-        return summary
-
-    app.add_api_route(
-        STATUS_PATH, inferwatch_status, methods=["GET"], include_in_schema=False,
-        name="inferwatch_status",
-    )
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
+    status = StatusApp(monitor, token)  # serves both paths; a Route passes the full path
+    for path, name in ((STATUS_PAGE_PATH, "inferwatch_status_page"),
+                       (STATUS_PATH, "inferwatch_status")):
+        app.router.routes.append(Route(path, status, name=name, include_in_schema=False))
