@@ -48,7 +48,11 @@ threads, background work included, read 0.3 s after the run so the last drain
 counts) over requests served, also split by thread (each thread's own CPU
 clock): the event loop (HTTP, ASGI, the middleware), the thread pool (the
 sync route and the monitored predict), inferwatch's threads, the OTel reader
-(exports, with the drift report they compute). Figures are the medians over rounds; the
+(exports, with the drift report they compute), and what no Python thread
+accounts for: OpenBLAS's own worker threads (numpy starts them at import;
+matrix work such as the drift engine's wakes them, and they spin a while
+after), or threads that ended. ``--blas-threads 1`` gives the servers one
+BLAS thread. Figures are the medians over rounds; the
 budget ratios are the medians of the per-round ratios (each round's runs are
 adjacent in time, so a slow minute on the machine hits both sides).
 
@@ -382,6 +386,7 @@ def build_app(variant: str, workdir: str, export_interval_ms: float) -> tuple[An
         out = {
             "cpu_ns": time.process_time_ns(),
             "threads": _thread_cpu_ns(),
+            "thread_starts": THREAD_STARTS.take() if THREAD_STARTS is not None else {},
             "probe": probed,
             "steps": timer.take(),
             "missing": timer.missing,
@@ -423,8 +428,35 @@ def _thread_cpu_ns() -> dict[str, int]:
 THREAD_GROUPS = (
     "event loop (ASGI, middleware)", "thread pool (route, predict)", "inferwatch threads",
     "OTel reader (export, drift)", "benchmark probe", "other threads",
-    "ended threads, unattributed",
+    "BLAS workers, ended threads",
 )
+
+
+class ThreadStarts:
+    """Counts threads started in the server, by name (digits dropped): short-lived helper
+    threads show here, and their CPU as "ended threads" in the per-thread split."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        original = threading.Thread.start
+        counts = self
+
+        def start(thread: threading.Thread) -> None:
+            name = "".join(c for c in thread.name if not c.isdigit()).rstrip("-_ ")
+            with counts._lock:
+                counts._counts[name] = counts._counts.get(name, 0) + 1
+            original(thread)
+
+        threading.Thread.start = start  # type: ignore[method-assign]
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        return counts
+
+
+THREAD_STARTS: ThreadStarts | None = None
 
 
 def thread_group(key: str) -> str:
@@ -475,8 +507,10 @@ def serve(args: argparse.Namespace) -> None:
 
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
+    global THREAD_STARTS
     _die_with_parent()
     threading.Thread(target=_watchdog, args=(args.max_seconds,), daemon=True).start()
+    THREAD_STARTS = ThreadStarts()
     app, _timer = build_app(args.serve, args.workdir, args.export_interval_ms)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted sockets only
     # when their proto says TCP, and without it every response waits for a delayed ACK.
@@ -619,7 +653,12 @@ class Server:
         if args.server_cpu is not None:
             cmd += ["--cpu", str(args.server_cpu)]
         self.stderr = open(os.path.join(workdir, f"{variant}.stderr"), "w+")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        env = dict(os.environ)
+        if args.blas_threads:
+            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[name] = str(args.blas_threads)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                     env=env)
         self.port = 0
         self.completed = 0  # requests the client saw answered, over every run
         self.runs = 0
@@ -697,8 +736,9 @@ def measure(server: Server, client: Client, seconds: float) -> dict[str, Any]:
         start = before.get("threads", {}).get(key, 0)  # a thread started during the run: all
         group = thread_group(key)
         groups[group] = groups.get(group, 0.0) + (ns - start) / 1000 / max(1, result["requests"])
-    groups["ended threads, unattributed"] = result["cpu_us_per_request"] - sum(groups.values())
+    groups["BLAS workers, ended threads"] = result["cpu_us_per_request"] - sum(groups.values())
     result["cpu_by_thread"] = groups
+    result["thread_starts"] = after.get("thread_starts", {})
     result["steps"] = after["steps"]
     result["missing"] = after["missing"]
     result["rss_mb"] = after["rss_mb"]
@@ -765,6 +805,16 @@ def report(results: dict[str, list[dict[str, Any]]], gil: dict[str, dict[str, An
         row = [statistics.median(r["cpu_by_thread"].get(group, 0.0) for r in runs)
                for runs in results.values()]
         print(f"  {group:<32}" + "".join(f"{x:>16.1f}" for x in row))
+
+    for variant, runs in results.items():
+        starts: dict[str, int] = {}
+        for r in runs:
+            for name, n in r.get("thread_starts", {}).items():
+                starts[name] = starts.get(name, 0) + n
+        served = sum(r["requests"] for r in runs)
+        if starts:
+            print(f"  threads started during {variant}'s measured runs ({served:,} requests): "
+                  + ", ".join(f"{k} x{v:,}" for k, v in sorted(starts.items())))
 
     def paired(variant: str, key: str) -> list[float]:
         return [r[key] / b[key] for r, b in zip(results[variant], results["bare"], strict=True)
@@ -914,6 +964,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of load with the GIL probe on, per variant (0 skips)")
     parser.add_argument("--quiet-seconds", type=float, default=3.0,
                         help="seconds without load with the GIL probe on, per variant")
+    parser.add_argument("--blas-threads", type=int, default=0,
+                        help="OPENBLAS/OMP/MKL_NUM_THREADS for the servers (default: as set)")
     parser.add_argument("--pin", action="store_true",
                         help="pin the servers to one CPU and the client to another")
     parser.add_argument("--max-seconds", type=float, default=1800.0,
