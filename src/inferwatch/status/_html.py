@@ -67,7 +67,8 @@ h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:middle}
 th{font-size:12.5px;color:var(--muted);font-weight:600;white-space:nowrap}
-td.r,th.r{text-align:right;white-space:nowrap}
+td.r,th.r,td.nw{text-align:right;white-space:nowrap}
+td.nw{text-align:left}
 .badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:700;
 white-space:nowrap;border:1px solid currentColor}
 .badge.ok{color:var(--ok);background:#f0fdf4}.badge.warn{color:var(--warn);background:#fffbeb}
@@ -80,7 +81,7 @@ white-space:nowrap;border:1px solid currentColor}
 .note{color:var(--muted);font-size:13.5px;margin:6px 0}
 .health{display:flex;gap:12px;align-items:center;flex-wrap:wrap}
 .health .score{font-size:30px;font-weight:700}
-svg.chart{width:100%;height:auto;max-width:720px;display:block}
+svg.chart{width:100%;height:auto;max-width:720px;min-width:520px;display:block}
 svg.chart .axis{font-size:11px;fill:#4b5563}svg.chart .legend{font-size:12px;fill:#111827}
 svg.meter{vertical-align:middle}
 a{color:#1d4ed8}
@@ -129,6 +130,11 @@ def fmt_p(value: Any) -> str:
     if isinstance(value, (int, float)) and 0 <= value < 1e-4:
         return "< 0.0001"
     return fmt_num(value, 2)
+
+
+def _p_clause(value: Any) -> str:
+    text = fmt_p(value)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _split_model(name: str) -> tuple[str, str]:
@@ -389,17 +395,17 @@ def _predictions(doc: Mapping[str, Any]) -> tuple[str, str | None]:
         parts.append(
             f'<h3>{esc(who)} {badge(status)}</h3><p class="note">PSI '
             f'{_num(["drift", i, "outputs", "prediction", "psi"], pred["psi"], fmt_num(pred["psi"]))}'  # noqa: E501
-            f" against the reference, {esc(pred['test'] or 'no test')} p = "
-            f"{esc(fmt_p(pred['pvalue']))}; window {esc(window.get('spec', DASH))} #"
+            f" against the reference, {esc(pred['test'] or 'no test')} p "
+            f"{esc(_p_clause(pred['pvalue']))}; window {esc(window.get('spec', DASH))} #"
             f"{esc(window.get('index', DASH))}, {esc(fmt_int(window.get('rows')))} rows"
             f"{'' if window.get('complete') else ' (still open)'}.</p>")
         hist = rep.get("prediction_histogram")
         if hist:
             labels = (bin_labels(hist["edges"]) if hist["kind"] == "numeric"
                       else hist["labels"])
-            parts.append(histogram_pair(f"prediction distribution of {who}: reference vs "
-                                        "current window", labels, hist["reference"],
-                                        hist["current"]))
+            chart = histogram_pair(f"prediction distribution of {who}: reference vs current "
+                                   "window", labels, hist["reference"], hist["current"])
+            parts.append(f'<div class="scroll">{chart}</div>')
     return "".join(parts) or '<p class="note">No predictions yet.</p>', worst
 
 
@@ -435,10 +441,13 @@ def _data(doc: Mapping[str, Any]) -> tuple[str, str | None]:
         for j, f in enumerate(rep["features"]):
             base = ["drift", i, "features", j]
             psi = f["psi"]
+            bar = meter(None if psi is None else psi / 0.5, label=f"PSI {fmt_num(psi)}",
+                        colour=STATUS_COLOURS.get(f["status"], "#6b7280"), marks=(0.2, 0.4),
+                        width=90)
             rows.append(
                 f'<tr data-feature="{esc(f["name"])}"><td>{esc(f["name"])}</td>'
                 f"<td>{badge(f['status'])}</td>"
-                f"<td>{meter(None if psi is None else psi / 0.5, label=f'PSI {fmt_num(psi)}', colour=STATUS_COLOURS.get(f['status'], '#6b7280'), marks=(0.2, 0.4), width=90)} "  # noqa: E501
+                f'<td class="nw">{bar} '
                 f"{_num([*base, 'psi'], psi, fmt_num(psi))}</td>"
                 f'<td class="r">{esc(f["test"] or DASH)} {_num([*base, "pvalue"], f["pvalue"], fmt_p(f["pvalue"]))}</td>'  # noqa: E501
                 + _rate_cell([*base, "rates", "missing"], f["rates"]["missing"])
@@ -457,7 +466,7 @@ def _data(doc: Mapping[str, Any]) -> tuple[str, str | None]:
         multi = rep.get("multivariate")
         if multi and multi["status"] != "no_data":
             extra.append(f"all features together (MMD): {_WORDS.get(multi['status'])}, "
-                         f"p = {fmt_p(multi['pvalue'])}")
+                         f"p {_p_clause(multi['pvalue'])}")
         parts.append(
             f'<h3>{esc(who)} {badge(rep["status"])}</h3>'
             f'<p class="note">{_num(["drift", i, "n_drifted"], rep["n_drifted"], fmt_int(rep["n_drifted"]))}'  # noqa: E501
