@@ -132,6 +132,13 @@ def fmt_p(value: Any) -> str:
     return fmt_num(value, 2)
 
 
+def _when(stamp: Any) -> str:
+    """An RFC 3339 time to the second ("2026-12-03 08:37:33 UTC")."""
+    if not isinstance(stamp, str) or len(stamp) < 19:
+        return DASH if stamp is None else str(stamp)
+    return stamp[:19].replace("T", " ") + (" UTC" if stamp.endswith("Z") else "")
+
+
 def _p_clause(value: Any) -> str:
     text = fmt_p(value)
     return text if text.startswith("<") else f"= {text}"
@@ -331,7 +338,7 @@ def _service(doc: Mapping[str, Any]) -> str:
         status = ("failing" if rate_m > ERROR_RATE_FAILING else
                   "degraded" if rate_m > ERROR_RATE_WARNING else "ok")
         rows.append(
-            f"<tr><td>{esc(model)}</td><td>{esc(version or DASH)}</td>"
+            f'<tr><td>{esc(model)}</td><td class="nw">{esc(version or DASH)}</td>'
             f'<td class="r">{_num(["models", name, "calls"], m.get("calls"), fmt_int(m.get("calls")))}</td>'  # noqa: E501
             f'<td class="r">{_num(["models", name, "errors"], m.get("errors"), fmt_int(m.get("errors")))}</td>'  # noqa: E501
             f'<td class="r">{_num(["models", name, "error_rate"], rate_m, fmt_pct(rate_m))}</td>'
@@ -346,7 +353,7 @@ def _service(doc: Mapping[str, Any]) -> str:
         for i, row in enumerate(rows):
             model, version = _split_model(sorted(models)[i])
             seen = first_seen.get((model, version))
-            rows[i] = row.replace("</tr>", f"<td>{esc(seen or DASH)}</td></tr>")
+            rows[i] = row.replace("</tr>", f'<td class="nw">{esc(_when(seen))}</td></tr>')
     head = ["model", "version", "calls", "errors", "error rate", "p50", "p99", "in flight",
             "status"] + (["first seen"] if first_seen else [])
     table = (_table(head, rows, (2, 3, 4, 5, 6, 7)) if rows
@@ -530,7 +537,8 @@ def _events(doc: Mapping[str, Any]) -> str:
     parts = []
     versions = [v for v in doc.get("model_versions") or [] if isinstance(v, Mapping)]
     if versions:
-        rows = [f"<tr><td>{esc(v.get('first_seen'))}</td><td>{esc(v.get('model.name'))}</td>"
+        rows = [f'<tr><td class="nw">{esc(_when(v.get("first_seen")))}</td>'
+                f"<td>{esc(v.get('model.name'))}</td>"
                 f"<td>{esc(v.get('model.version'))}</td></tr>"
                 for v in sorted(versions, key=lambda v: str(v.get("first_seen")),
                                 reverse=True)[:10]]

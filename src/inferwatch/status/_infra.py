@@ -14,6 +14,7 @@ import importlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 try:  # POSIX only; Windows has no resource module
@@ -114,13 +115,15 @@ class ProcessSampler:
     since the previous read (since the process started, on the first).
     """
 
-    def __init__(self, *, gpu: bool = True) -> None:
+    def __init__(self, *, gpu: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._last: tuple[float, float] | None = None
         self._gpu = gpu
 
     def read(self) -> dict[str, Any]:
-        now, cpu = time.monotonic(), _cpu_seconds()
+        now, cpu = self._clock(), _cpu_seconds()
         uptime = _uptime_seconds()
         with self._lock:
             last, self._last = self._last, (now, cpu)
