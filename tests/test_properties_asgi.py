@@ -37,7 +37,7 @@ from inferwatch.testing import capture
 OPEN_DEFECTS = frozenset({"extractor_base_exception"})
 
 #: Examples per property (reported in the README's Reliability section).
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "1000"))
 LOG_ALL = {"sample_rate": 1.0, "feature_sample_rate": 1.0, "max_records_per_second": 1e9}
 
 Message = dict[str, Any]

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pytest
 from fuzz.hostile import (
     DUNDERS,
@@ -34,7 +36,7 @@ from fuzz.hostile import (
     realize,
     values,
 )
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import inferwatch
@@ -44,10 +46,10 @@ from inferwatch.testing import MemorySink, capture
 #: Defects found by these tests and still open (see /tmp/team/hostile_failing.md):
 #: each is left out of the property and pinned by a strict xfail test below,
 #: which starts failing (XPASS) the day it is fixed: then drop it from here.
-OPEN_DEFECTS: frozenset[str] = frozenset()
+OPEN_DEFECTS: frozenset[str] = frozenset({"huge_float_sum"})
 
 #: Examples per property (reported in the README's Reliability section).
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "1000"))
 
 _Outcome = tuple[str, Any, list[tuple[str, str, int]]]
 #: No inference_id extractor (a sentinel: None is a value the extractor may return).
@@ -65,6 +67,10 @@ def make_hostile_exception(exc_type: type[BaseException]) -> BaseException:
 
 #: Options that make a monitor log every record and copy every call's features.
 LOG_ALL = {"sample_rate": 1.0, "feature_sample_rate": 1.0, "max_records_per_second": 1e9}
+#: The background aggregator waits a minute between drains, so an example's calls
+#: are drained by its own flush, in one batch: a bad value that poisons its batch
+#: fails every time, not only when the thread happens to drain mid-example.
+ONE_BATCH = {"flush_interval_ms": 60_000}
 #: LOG_ALL with PII handling on: hostile values go through pseudonymising and scrubbing.
 PII = {**LOG_ALL, "pii_fields": ["email", "segment", "x", "payload"], "pii_key": "k" * 40,
        "pii_detectors": ["email", "phone"], "drop_fields": ["variant"]}
@@ -77,15 +83,32 @@ def fresh_monitor(kind: str) -> Iterator[tuple[inferwatch.Monitor, MemorySink]]:
     plain ``Monitor``."""
     if kind in ("capture", "log_all", "pii"):
         options = {"capture": {}, "log_all": LOG_ALL, "pii": PII}[kind]
-        with capture(**options) as cap:  # type: ignore[arg-type]
+        with capture(**options, **ONE_BATCH) as cap:  # type: ignore[arg-type]
             yield cap.monitor, cap._sink
         return
     sink = MemorySink()
-    mon = inferwatch.Monitor(log_sink=sink, environ={}, metrics_exporter="none")
+    mon = inferwatch.Monitor(log_sink=sink, environ={}, metrics_exporter="none", **ONE_BATCH)
     try:
         yield mon, sink
     finally:
         mon.shutdown()
+
+
+def _near_float_limit(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` holds a finite float whose sum with another may overflow."""
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return math.isfinite(v) and abs(v) > 1e300
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize >= 8:
+        finite = value[np.isfinite(value)].astype(np.float64)
+        return bool(finite.size and np.abs(finite).max() > 1e300)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return any(_near_float_limit(v, depth + 1) for v in value.ravel().tolist())
+    if type(value) in (list, tuple) and depth < 50:
+        return any(_near_float_limit(v, depth + 1) for v in value)
+    if type(value) is dict and depth < 50:
+        return any(_near_float_limit(v, depth + 1) for v in value.values())
+    return False
 
 
 def _frames(exc: BaseException) -> list[tuple[str, str, int]]:
@@ -195,6 +218,8 @@ def test_wrapped_call_is_the_bare_call(
     features, args, kwargs = realize(features), realize(args), realize(kwargs)
     prediction, confidence, raised = realize(prediction), realize(confidence), realize(raised)
     attributes, inference_id = realize(attributes), realize(inference_id)
+    if "huge_float_sum" in OPEN_DEFECTS:
+        assume(not (_near_float_limit(prediction) or _near_float_limit(confidence)))
 
     def outcome() -> Any:
         if attributes:  # per-call attributes, set from inside the call
@@ -344,6 +369,30 @@ def test_an_extractor_that_raises_is_counted_and_contained(option: str, exc_type
         assert cap.value("inferwatch.predict.calls", model__name="m") == 1
         assert cap.value("inferwatch.self.errors",
                          inferwatch__component=f"{option}_extractor") == 1
+
+
+@pytest.mark.xfail(
+    "huge_float_sum" in OPEN_DEFECTS, strict=True,
+    reason="open: summing predictions near the float limit warns (overflow in reduce), which "
+           "under warnings-as-errors loses the whole drain batch",
+)
+def test_predictions_near_the_float_limit_do_not_poison_their_batch() -> None:
+    # The suite runs with warnings as errors (pyproject filterwarnings), as many users do.
+    with capture(**LOG_ALL, **ONE_BATCH) as cap:  # type: ignore[arg-type]
+        @inferwatch.monitor(model="huge", monitor=cap.monitor)
+        def huge() -> float:
+            return 8.98846567431158e307
+
+        @inferwatch.monitor(model="good", monitor=cap.monitor)
+        def good() -> float:
+            return 0.5
+
+        huge()
+        huge()
+        good()
+        cap.monitor.flush()
+        assert cap.value("inferwatch.predict.calls", model__name="good") == 1
+        assert cap.value("inferwatch.prediction.value", model__name="good").count == 1
 
 
 def test_non_ascii_bytes_prediction_does_not_poison_its_batch() -> None:
