@@ -7,22 +7,23 @@ FastAPI's ``app.mount``), behind a server root path, or served alone, it
 answers the two routes relative to where it sits and 404s everything else.
 
 With a ``token`` every request must carry it, compared in constant time
-(:func:`hmac.compare_digest`): ``Authorization: Bearer <token>``, or, for a
-browser, the cookie set by opening ``{prefix}?token=<token>`` once (the app
-answers with a redirect that drops the token from the address). Anything
-else gets a bare 401 that says how to authenticate and nothing about the
-content.
+(:func:`hmac.compare_digest`): ``Authorization: Bearer <token>`` (scripts,
+``curl``), or HTTP Basic with the token as the password and any user name
+(a browser asks for it itself, so the token never sits in an address or an
+access log). Anything else gets a bare 401 that says how to authenticate
+and nothing about the content.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote_to_bytes
 
 from .._monitor import Monitor
 from ._document import build_status
@@ -36,7 +37,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Default prefix of the two routes.
 STATUS_PREFIX = "/inferwatch"
-COOKIE = "inferwatch_status_token"
 
 # Nothing but the page itself: no script, no fetch, no frame, no form.
 _SECURITY_HEADERS = [
@@ -140,15 +140,14 @@ class StatusApp:
         if self._token is None:
             return True
         given = b""
-        auth = headers.get(b"authorization", b"")
-        scheme, _, value = auth.partition(b" ")
+        scheme, _, value = headers.get(b"authorization", b"").partition(b" ")
         if scheme.lower() == b"bearer":
             given = value.strip()
-        else:
-            for part in headers.get(b"cookie", b"").split(b";"):
-                name, _, value = part.strip().partition(b"=")
-                if name == COOKIE.encode("ascii"):
-                    given = unquote_to_bytes(value)
+        elif scheme.lower() == b"basic":
+            try:
+                given = base64.b64decode(value.strip(), validate=True).partition(b":")[2]
+            except (binascii.Error, ValueError):
+                given = b""
         return hmac.compare_digest(given, self._token)
 
     def document(self) -> dict[str, Any]:
@@ -168,18 +167,11 @@ class StatusApp:
             return Response(404, b"not found\n", _TEXT)
         if method not in ("GET", "HEAD"):
             return Response(405, b"method not allowed\n", _TEXT, [(b"allow", b"GET, HEAD")])
-        if self._token is not None and route == "page" and query:
-            given = (parse_qs(query.decode("latin-1")).get("token") or [""])[0]
-            if given and hmac.compare_digest(given.encode("utf-8"), self._token):
-                # Once: the token moves to a cookie and out of the address bar.
-                cookie = (f"{COOKIE}={quote(given, safe='')}; HttpOnly; SameSite=Strict; "
-                          "Path=/").encode("ascii")
-                location = quote(full or "/").encode("ascii")
-                return Response(303, b"", _TEXT, [(b"location", location),
-                                                  (b"set-cookie", cookie)])
         if not self._authorised(headers):
             return Response(401, b"401 Unauthorized: send Authorization: Bearer <token>\n",
-                            _TEXT, [(b"www-authenticate", b'Bearer realm="inferwatch"')])
+                            _TEXT, [(b"www-authenticate", b'Bearer realm="inferwatch"'),
+                                    (b"www-authenticate", b'Basic realm="inferwatch", '
+                                                          b'charset="UTF-8"')])
         try:
             doc = self.document()
         except Exception:
