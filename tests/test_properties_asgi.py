@@ -25,12 +25,14 @@ import pytest
 from fuzz.hostile import hostile_settings
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 from inferwatch.asgi import Capture, InferenceMiddleware
 from inferwatch.logsinks._base import JsonLinesRenderer
 from inferwatch.testing import capture
+
+pytest.importorskip("starlette")  # the 'serving' group; the oldest-dependencies run has none
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 #: Defects found here and still open (see /tmp/team/hostile_failing.md), each pinned by a
 #: strict xfail below that starts failing (XPASS) once fixed: then drop it from here.
