@@ -131,8 +131,9 @@ class SeasonalBaseline:
             seconds of history.
         utc_offset: seconds added to ``t`` before taking hour and weekday
             (the signal's local time).
-        sustained_halflife: memory of the sustained score (seconds), which
-            catches a change too small for any one interval that lasts.
+        sustained_halflife: memory of the sustained score (seconds; default
+            30 minutes or one interval), which catches a change too small for
+            any one interval that lasts.
         relearn_after: seconds an anomaly must last to become the new normal
             (a level shift: the level jumps by the run's median residual).
         direction: which side alarms: "both", "up" (an error rate: fewer
@@ -154,7 +155,7 @@ class SeasonalBaseline:
         weekly_halflife: float = 21 * 86400.0,
         utc_offset: float = 0.0,
         direction: str = "both",
-        sustained_halflife: float = 1800.0,
+        sustained_halflife: float | None = None,
         relearn_after: float = 12 * 3600.0,
     ) -> None:
         if not interval > 0 or interval > 3600:
@@ -171,6 +172,8 @@ class SeasonalBaseline:
             raise ValueError(f"min_scale must be >= 0, got {min_scale!r}")
         if not clip > 0:
             raise ValueError(f"clip must be > 0, got {clip!r}")
+        if sustained_halflife is None:
+            sustained_halflife = max(1800.0, float(interval))
         for name, value in (("level_halflife", level_halflife),
                             ("season_halflife", season_halflife),
                             ("weekly_halflife", weekly_halflife),
@@ -399,12 +402,18 @@ class SeasonalBaseline:
             if sel.any():
                 self.weekly[d] = _trimmed_mean(rest[sel])
                 self._n_weekly[d] = int(sel.sum())
+        raw = (ys - self.level) * root_w
         rest = (rest - self.weekly[days]) * root_w  # per unit of count
-        overall = _winsorised_mean_abs(rest)
+        # A slot seen once or twice (hourly values, a day of warm-up) absorbed its
+        # values whole: its residuals say nothing of the spread. Without better,
+        # the spread around the level alone (too wide: fewer alarms, not more).
+        informative = self._n_daily[hours] >= 3
+        overall = _winsorised_mean_abs(rest[informative] if informative.any() else raw)
         for h in range(24):
             sel = hours == h
             # Stored as a mean absolute deviation (what the online update tracks).
-            self.scale[h] = _winsorised_mean_abs(rest[sel]) if sel.sum() >= 6 else overall
+            self.scale[h] = (_winsorised_mean_abs(rest[sel])
+                             if sel.sum() >= 6 and self._n_daily[h] >= 3 else overall)
         relative = np.abs(rest) / np.maximum(self.scale[hours], 1e-300)
         for d in range(7):
             sel = days == d
