@@ -26,6 +26,7 @@ from fuzz.hostile import hostile_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+import inferwatch
 from inferwatch.asgi import Capture, InferenceMiddleware
 from inferwatch.logsinks._base import JsonLinesRenderer
 from inferwatch.testing import capture
@@ -150,7 +151,16 @@ class Plan:
         return items
 
 
-def make_app(plan: Plan) -> Starlette:
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # not JSON: the raw bytes are the features
+        return body
+
+
+def make_app(plan: Plan, predict: Any = None) -> Starlette:
+    """The app; with ``predict``, its endpoint calls it with the parsed body (a joined call)."""
+
     async def endpoint(scope: Any, receive: Any, send: Any) -> None:
         received = bytearray()
         while True:
@@ -160,6 +170,8 @@ def make_app(plan: Plan) -> Starlette:
             received += message.get("body", b"")
             if not message.get("more_body", False):
                 break
+        if predict is not None:
+            predict(_parsed(bytes(received)))
         if plan.fail == "before_start":
             raise plan.error
         await send({"type": "http.response.start", "status": plan.status,
@@ -283,23 +295,31 @@ def _check_captured(cap: Any, body: bytes, max_body_bytes: int) -> None:
     response_cuts=st.lists(st.integers(0, 2_000_000), max_size=6),
     fail=st.sampled_from(["no", "no", "no", "before_start", "after_start", "after_body"]),
     max_body_bytes=st.sampled_from([0, 64, 1024 * 1024]),
+    join=st.booleans(),
 )
 def test_client_sees_the_bare_app(
     config: str, echo: bool, path: str, method: str, request_headers: list[Any], body: bytes,
     request_cuts: list[int], status: int, response_headers: list[Any], headers_as: str,
     echo_body: bool, response_body: bytes, response_cuts: list[int], fail: str,
-    max_body_bytes: int,
+    max_body_bytes: int, join: bool,
 ) -> None:
     plan = Plan(status, response_headers, headers_as, echo_body, response_body, response_cuts,
                 fail)
     scope = _scope(path, method, request_headers)
-    bare_sent, bare_exc = asyncio.run(_drive(make_app(plan), dict(scope), body, request_cuts))
+    def bare_predict(x: Any) -> int:
+        return 1
+
+    bare_app = make_app(plan, bare_predict if join else None)
+    bare_sent, bare_exc = asyncio.run(_drive(bare_app, dict(scope), body, request_cuts))
 
     # The aggregator waits a minute between drains: the three requests are drained by
     # this example's flush in one batch, so a request that poisons its batch always fails.
     with capture(**(LOG_ALL if config == "log_all" else {}), flush_interval_ms=60_000) as cap:
+        joined = inferwatch.monitor(model="joined", features="x", monitor=cap.monitor)(
+            bare_predict)
         wrapped = InferenceMiddleware(
-            make_app(plan), monitor=cap.monitor, model="m", response_id_header=echo,
+            make_app(plan, joined if join else None), monitor=cap.monitor, model="m",
+            response_id_header=echo,
             max_body_bytes=max_body_bytes,
             capture={"/predict": Capture(features=lambda b: b["features"],
                                          prediction=lambda b: b["features"])},
@@ -337,8 +357,13 @@ def test_client_sees_the_bare_app(
         assert good_calls == 2
         # A capture route is a declared model endpoint: even its 405s are model calls.
         m_calls = sum(p.value for p in calls if p.attributes.get("model.name") == "m")
-        assert m_calls == (1 if path == "/predict" else 0)
-        if config == "log_all" and path == "/predict" and method == "POST" and body:
+        joined_calls = sum(p.value for p in calls if p.attributes.get("model.name") == "joined")
+        ran = path == "/predict" and method == "POST"  # the endpoint ran (else a 404/405)
+        if join and ran:  # the monitored predict filled in the request's record
+            assert (m_calls, joined_calls) == (0, 1)
+        else:
+            assert (m_calls, joined_calls) == (1 if path == "/predict" else 0, 0)
+        if config == "log_all" and ran and body and not join:
             _check_captured(cap, body, max_body_bytes)
         if config == "log_all":
             events = cap.logs
