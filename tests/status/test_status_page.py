@@ -122,3 +122,28 @@ def test_health_and_slo_sections_are_drawn_when_they_exist() -> None:
     assert "p99 latency 2x its baseline" in html
     assert "churn-availability" in html and "20.0 %" in html
     assert "SLO churn-availability: 20.0 % of the error budget left" in html
+
+
+def test_anomalies_are_listed_and_an_alarm_needs_attention() -> None:
+    with capture() as cap:
+        serve_rows(predictor(cap.monitor), 20)
+        cap.monitor.add_summary("anomalies", lambda: {"churn": {
+            "volume": {"time": 0.0, "value": 12.0, "expected": 240.0, "score": 7.5,
+                       "alarm": True, "warming_up": False},
+            "error_rate": {"time": 0.0, "value": None, "expected": None, "score": None,
+                           "alarm": False, "warming_up": True}}})
+        doc = build_status(cap.monitor)
+    assert (1, "churn: volume anomalous (12.0, expected about 240)", "service") in attention(doc)
+    html = render_html(doc)
+    assert "Anomalies against the learned baseline" in html
+    assert 'data-status="warning">! ALARM' in html
+    assert 'data-status="no_data">\u2013 WARMING UP' in html
+
+
+def test_closed_drift_windows_are_counted_in_the_events(
+        profile: drift.ReferenceProfile) -> None:
+    doc = drifted_doc(profile)  # 600 rows: one window of 500 closed, in drift
+    (rep,) = doc["drift"]
+    assert rep["windows_closed"] == {"ok": 0, "warning": 0, "drift": 1, "no_data": 0}
+    events = render_html(doc).split('id="events"')[1]
+    assert "Drift windows closed, by status" in events

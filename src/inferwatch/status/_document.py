@@ -9,9 +9,9 @@ such as ``slos`` and ``health``), with:
   every successful call since the process started (from the exported
   histograms' sums);
 - ``drift``: per model version, the drift status, the features worst first
-  with their data-quality rates, and the prediction histogram against the
-  reference (see :mod:`inferwatch.status._drift`); ``None`` when no drift
-  monitor is attached;
+  with their data-quality rates, the prediction histogram against the
+  reference and the closed windows counted by status (see
+  :mod:`inferwatch.status._drift`); ``None`` when no drift monitor is attached;
 - ``labels``: ``None`` until ground truth is joined;
 - ``infrastructure``: CPU, memory and GPUs of this process.
 

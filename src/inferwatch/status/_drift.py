@@ -173,6 +173,10 @@ def drift_section(drift_monitors: Iterable[Any]) -> list[dict[str, Any]]:
                     histogram = _histogram(dm, model, version)
                 except Exception:  # the chart is optional; the report still shows
                     histogram = None
-            out.append(_report(report, histogram))
+                stream = _stream(dm, model, version)
+                closed = dict(getattr(stream, "closed_by_status", None) or {})
+            entry = _report(report, histogram)
+            entry["windows_closed"] = {str(k): int(v) for k, v in closed.items()}
+            out.append(entry)
     out.sort(key=lambda r: (-_LEVELS.get(r["status"], -1), r["model"], r["version"]))
     return out

@@ -176,6 +176,12 @@ def attention(doc: Mapping[str, Any]) -> list[tuple[int, str, str]]:
             items.append((1, f"SLO {slo.get('name')}: "
                              f"{fmt_pct(slo.get('budget_remaining'), 1)} of the error budget "
                              "left", "service"))
+    for model, signals in _anomalies(doc):
+        for signal, a in signals:
+            if a.get("alarm"):
+                items.append((1, f"{model}: {signal.replace('_', ' ')} anomalous "
+                                 f"({fmt_num(a.get('value'))}, expected about "
+                                 f"{fmt_num(a.get('expected'))})", "service"))
     for rep in doc.get("drift") or []:
         who = _who(rep)
         drifted = [f["name"] for f in rep["features"] if f["status"] == "drift"]
@@ -210,6 +216,16 @@ def attention(doc: Mapping[str, Any]) -> list[tuple[int, str, str]]:
                          f"({', '.join(sorted(errors))})", "events"))
     items.sort(key=lambda item: -item[0])
     return items
+
+
+def _anomalies(doc: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, Mapping[str, Any]]]]]:
+    """``summary()["anomalies"]`` as (model, [(signal, verdict)]) pairs, sorted."""
+    found = doc.get("anomalies")
+    if not isinstance(found, Mapping):
+        return []
+    return [(str(model), [(str(sig), v) for sig, v in sorted(signals.items())
+                          if isinstance(v, Mapping)])
+            for model, signals in sorted(found.items()) if isinstance(signals, Mapping)]
 
 
 def _overview(doc: Mapping[str, Any]) -> tuple[str, str]:
@@ -359,7 +375,30 @@ def _service(doc: Mapping[str, Any]) -> str:
     table = (_table(head, rows, (2, 3, 4, 5, 6, 7)) if rows
              else '<p class="note">No model has been called yet.</p>')
     return (f'<div class="cards">{cards}</div><h3>Model versions serving</h3>{table}'
-            f"{_health(doc)}{_slos(doc)}")
+            f"{_health(doc)}{_slos(doc)}{_anomaly_table(doc)}")
+
+
+def _anomaly_table(doc: Mapping[str, Any]) -> str:
+    found = _anomalies(doc)
+    if not found:
+        return ""
+    rows = []
+    for model, signals in found:
+        for signal, a in signals:
+            status = ("warning" if a.get("alarm") else "no_data" if a.get("warming_up")
+                      else "ok")
+            word = {"warning": "ALARM", "no_data": "WARMING UP", "ok": "OK"}[status]
+            rows.append(
+                f"<tr><td>{esc(model)}</td><td>{esc(signal.replace('_', ' '))}</td>"
+                f'<td class="r">{esc(fmt_num(a.get("value")))}</td>'
+                f'<td class="r">{esc(fmt_num(a.get("expected")))}</td>'
+                f'<td class="r">{esc(fmt_num(a.get("score")))}</td>'
+                f'<td><span class="badge {_CLASS.get(status, "none")}" '
+                f'data-status="{esc(status)}">{esc(_SYMBOLS.get(status, DASH))} '
+                f"{esc(word)}</span></td></tr>")
+    return ("<h3>Anomalies against the learned baseline</h3>"
+            + _table(["model", "signal", "last interval", "expected", "score", "state"],
+                     rows, (2, 3, 4)))
 
 
 # -- 2 prediction quality -------------------------------------------------------------
@@ -544,6 +583,16 @@ def _events(doc: Mapping[str, Any]) -> str:
                                 reverse=True)[:10]]
         parts.append("<h3>Model versions first seen</h3>"
                      + _table(["first seen", "model", "version"], rows))
+    windows = [(_who(r), r.get("windows_closed") or {}) for r in doc.get("drift") or []]
+    windows = [(who, counts) for who, counts in windows if any(counts.values())]
+    if windows:
+        rows = [f"<tr><td>{esc(who)}</td>" + "".join(
+            f'<td class="r">{esc(fmt_int(counts.get(k, 0)))}</td>'
+            for k in ("drift", "warning", "ok", "no_data")) + "</tr>"
+            for who, counts in windows]
+        parts.append("<h3>Drift windows closed, by status</h3>"
+                     + _table(["model", "drift", "warning", "ok", "no data"], rows,
+                              (1, 2, 3, 4)))
     for key, title, what in (("dropped", "Dropped", "reason"),
                              ("errors", "inferwatch errors", "component")):
         counts = {k: v for k, v in (doc.get(key) or {}).items() if v}
