@@ -1,8 +1,8 @@
 """Prometheus recording and alerting rules from SLOs and the metric catalogue.
 
-Three groups:
+Groups:
 
-``inferwatch-slo-recording``
+``inferwatch-slo``
     per SLO and burn window ``<w>`` (5m, 30m, 1h, 2h, 6h, 1d, 3d): the SLI
     error ratio per replica (``instance:inferwatch_slo_sli_error:ratio_rate<w>``)
     and for the fleet, summed over replicas
@@ -13,14 +13,17 @@ Three groups:
     (``inferwatch:slo_objective:ratio``) and the error budget remaining
     (``inferwatch:slo_error_budget_remaining:ratio``: 1 untouched, 0 spent,
     negative overspent). Every series carries ``inferwatch_slo_name`` and
-    ``inferwatch_slo_kind``; a window without events has no series.
-``inferwatch-slo-alerts``
+    ``inferwatch_slo_kind``; a window without events has no series. After
+    them, in the same group so that they read the same evaluation, the
     multi-window, multi-burn-rate alerts (Google's SRE workbook): page at
     14.4x over 1h and 5m and at 6x over 6h and 30m (severity P1, fast burn),
     ticket at 3x over 1d and 2h and at 1x over 3d and 6h (severity P2, slow
     burn).
 ``inferwatch-model-alerts``
     P0-P3 model alerts from the catalogue's metrics.
+``inferwatch-fleet-drift``
+    PSI of each feature over all replicas' rows, from reference-bin counts
+    (``_fleet_drift``; only when the catalogue declares the bin metrics).
 
 Window names stay nominal when ``scale`` shrinks every range and ``for``
 (``scale=1/60`` turns 1h into 1m): tests and demos run the same rules, under
@@ -103,6 +106,11 @@ class RuleOptions:
     max_in_flight: int = 64
     confidence_drop: float = 0.10
     runbook: str = DEFAULT_RUNBOOK
+    #: Fleet drift (once replicas export reference-bin counts): PSI over this window,
+    #: alerting above ``psi_threshold`` when at least ``psi_min_rows`` rows arrived.
+    psi_window: str = "1h"
+    psi_threshold: float = 0.2
+    psi_min_rows: int = 1000
 
     def __post_init__(self) -> None:
         if self.naming not in NAMINGS:
@@ -123,6 +131,13 @@ class RuleOptions:
                              "between 0 and 1")
         if self.max_in_flight < 1:
             raise ValueError(f"max in flight {self.max_in_flight!r} must be at least 1")
+        if not (isinstance(self.psi_window, str) and len(self.psi_window) > 1
+                and self.psi_window[:-1].isdigit() and self.psi_window[-1] in _UNIT_SECONDS
+                and int(self.psi_window[:-1]) > 0):
+            raise ValueError(f"psi window {self.psi_window!r}: write a whole number and a unit "
+                             "(s, m, h, d), e.g. 1h")
+        if not self.psi_threshold > 0 or self.psi_min_rows < 1:
+            raise ValueError("psi threshold must be positive and psi min rows at least 1")
 
     @property
     def burn_alerts(self) -> tuple[BurnAlert, ...]:
@@ -476,10 +491,16 @@ def prometheus_rules(slos: Sequence[Any], options: RuleOptions | None = None) ->
         burn += _burn_alerts(slo, options)
     groups = []
     if recording:
-        groups.append({"name": "inferwatch-slo-recording", "rules": recording})
-        groups.append({"name": "inferwatch-slo-alerts", "rules": burn})
+        # One group: rules in a group run in order at each evaluation, so the burn alerts
+        # read this evaluation's ratios (in two groups they may read the previous one's).
+        groups.append({"name": "inferwatch-slo", "rules": recording + burn})
     groups.append({"name": "inferwatch-model-alerts",
                    "rules": _model_alerts(slos, options, names)})
+    from ._fleet_drift import fleet_drift_rules
+
+    fleet = fleet_drift_rules(options, names)
+    if fleet:
+        groups.append({"name": "inferwatch-fleet-drift", "rules": fleet})
     return {"groups": groups}
 
 
