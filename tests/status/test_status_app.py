@@ -6,8 +6,6 @@ import base64
 from collections.abc import Iterator
 
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from statustools import predictor, request, serve_rows
 
 from inferwatch import Monitor
@@ -50,6 +48,9 @@ def test_other_paths_and_methods(monitor: Monitor) -> None:
 
 
 def test_mounted_anywhere_it_answers_where_it_sits(monitor: Monitor) -> None:
+    starlette = pytest.importorskip("starlette.applications", reason="starlette not installed")
+    Mount = pytest.importorskip("starlette.routing").Mount
+    Starlette = starlette.Starlette
     outer = Starlette(routes=[Mount("/ops/watch", app=StatusApp(monitor))])
     assert request(outer, "/ops/watch/status").json()["models"]["churn:4"]["calls"] == 30
     page = request(outer, "/ops/watch/")
