@@ -33,7 +33,9 @@ def test_serve_in_the_background() -> None:
             assert doc["models"]["churn:4"]["calls"] == 12
             page = httpx.get(base, headers=auth, timeout=5)
             assert page.status_code == 200 and "Service health" in page.text
-            assert httpx.post(base, headers=auth, timeout=5).status_code == 405
+            with httpx.Client(headers=auth, timeout=5) as client:  # one connection
+                assert client.post(base, content=b"x" * 5000).status_code == 405
+                assert client.get(base + "/status").json()["models"]["churn:4"]["calls"] == 12
         finally:
             server.shutdown()
             server.server_close()

@@ -23,6 +23,10 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.app.respond(self.command, url.path,
                                            url.query.encode("latin-1"), headers)
         self.send_response(response.status)
+        if self.command not in ("GET", "HEAD"):
+            # A body we never read would be taken for the next request: close instead.
+            self.close_connection = True
+            self.send_header("Connection", "close")
         for name, value in response.headers:
             self.send_header(name.decode("latin-1"), value.decode("latin-1"))
         self.end_headers()
