@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from statustools import make_profile, predictor, row, watch
+from statustools import CANARIES, make_profile, predictor, row, watch
 
 from inferwatch.testing import capture
 
@@ -42,7 +42,8 @@ inferwatch_fastapi = pytest.importorskip("inferwatch_fastapi",
 
 TOKEN = "browser-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ARTIFACTS = Path(os.environ.get("INFERWATCH_ARTIFACTS", "build/artifacts"))
+ARTIFACTS = Path(os.environ.get("INFERWATCH_ARTIFACTS")
+                 or Path(__file__).resolve().parents[2] / "build" / "artifacts")
 
 
 class Server:
@@ -223,6 +224,10 @@ def test_the_page_shows_the_json_then_the_drift(server: Server, browser: Any) ->
         assert "data drift in" in w.page.inner_text("#attention")
         assert w.page.locator("#predictions svg.chart").is_visible()
         assert w.page.inner_text("#overall").endswith("FAILING")
+        # The shifted rows' new plan is an e-mail address: counted, never shown.
+        plan = next(f for f in doc["drift"][0]["features"] if f["name"] == "plan")
+        assert plan["new_categories"] == 1
+        assert CANARIES[0] not in w.page.content()
         # Rows in the table come worst first, as in the JSON.
         names = w.page.eval_on_selector_all("#data tr[data-feature]",
                                             "rs => rs.map(r => r.dataset.feature)")
