@@ -132,6 +132,10 @@ def fmt_p(value: Any) -> str:
     return fmt_num(value, 2)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def _when(stamp: Any) -> str:
     """An RFC 3339 time to the second ("2026-12-03 08:37:33 UTC")."""
     if not isinstance(stamp, str) or len(stamp) < 19:
@@ -519,7 +523,7 @@ def _data(doc: Mapping[str, Any]) -> tuple[str, str | None]:
             f" of {esc(fmt_int(rep['n_features']))} features drifted in window "
             f"{esc(window.get('spec', DASH))} #{esc(window.get('index', DASH))} "
             f"({esc(fmt_int(window.get('rows')))} rows). Worst first; PSI marks at 0.1 and "
-            f"0.2.{' ' + esc('; '.join(extra)) + '.' if extra else ''}</p>"
+            f"0.2.{' ' + esc(_sentence('; '.join(extra))) if extra else ''}</p>"
             + _table(["feature", "drift", "PSI", "test p", "missing", "out of range",
                       "new category"], rows, (3, 4, 5, 6)))
     return "".join(parts), worst
