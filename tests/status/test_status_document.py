@@ -94,3 +94,11 @@ def test_no_category_value_or_unknown_feature_name_leaves(
     text = to_json(doc).decode()
     for canary in CANARIES:
         assert canary not in text
+
+
+def test_the_public_names_are_exactly_these() -> None:
+    import inferwatch.status
+
+    names = ["STATUS_PREFIX", "StatusApp", "build_status", "render_html", "serve", "to_json"]
+    assert inferwatch.status.__all__ == names
+    assert {n for n in dir(inferwatch.status) if not n.startswith("_")} >= set(names)
