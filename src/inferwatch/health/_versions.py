@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,9 @@ __all__ = ["ModelVersion", "VersionTracker"]
 #: Versions tracked at most; later ones are counted (``model_versions_full``).
 MAX_VERSIONS = 256
 EVENT = "model_version_seen"
+
+# The tracker attached to each monitor (one is enough: health reuses it).
+_on_monitor: weakref.WeakKeyDictionary[Any, VersionTracker] = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +92,12 @@ class VersionTracker:
         self._seen: dict[tuple[str, str], list[Any]] = {}  # [first, last, calls]
         self._monitor: Monitor | None = None
 
+    @classmethod
+    def of(cls, monitor: Monitor, *, clock: Callable[[], float] | None = None) -> VersionTracker:
+        """The tracker attached to ``monitor``, attaching one (with ``clock``) if none is."""
+        existing = _on_monitor.get(monitor)
+        return existing if existing is not None else cls(clock=clock).attach(monitor)
+
     @property
     def monitor(self) -> Monitor | None:
         return self._monitor
@@ -97,7 +107,11 @@ class VersionTracker:
         the ``model_versions`` summary section."""
         if self._monitor is not None:
             raise ValueError("this VersionTracker is attached already; make one per monitor")
+        if monitor in _on_monitor:
+            raise ValueError("this monitor has a VersionTracker already; use "
+                             "VersionTracker.of(monitor)")
         self._monitor = monitor
+        _on_monitor[monitor] = self
         # The monitor keeps the tracker alive: its events are the monitor's own.
 
         def tick(_now: float) -> None:
