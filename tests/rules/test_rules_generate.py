@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from inferwatch._catalogue import METRICS, MetricDef, register
+from inferwatch._catalogue import METRICS
 from inferwatch.cli import main
 from inferwatch.rules import BURN_WINDOWS, RuleOptions, prometheus_rules, render
 from inferwatch.slo import SLO
@@ -99,6 +98,14 @@ def test_recording_rules_per_slo_and_window() -> None:
                          f"inferwatch:slo_sli_error:ratio_rate{w}",
                          f"inferwatch:slo_burn_rate:ratio_rate{w}"}
         assert records[name] == expected, name
+
+
+def test_freshness_comes_from_the_sdks_slo_events() -> None:
+    doc = prometheus_rules([SLO("churn-fresh", "freshness", 0.99, max_age="30d", model="churn")])
+    ratio = next(r["expr"] for r in _rules(doc)
+                 if r.get("record") == "inferwatch:slo_sli_error:ratio_rate1h")
+    assert ('inferwatch_slo_events_total{model_name="churn", inferwatch_slo_name="churn-fresh", '
+            'inferwatch_slo_event="bad"}[1h]') in ratio
 
 
 def test_an_slo_window_that_is_a_burn_window_is_recorded_once() -> None:
@@ -194,31 +201,36 @@ def test_every_alert_has_a_tier_summary_description_runbook_and_for() -> None:
         "InferwatchNoSuccessfulPredictions": "P0", "InferwatchEndpointDown": "P0",
         "InferwatchHighErrorRate": "P0", "InferwatchLatencyP99FarOverSLO": "P0",
         "InferwatchBudgetBurnPage1h": "P1", "InferwatchBudgetBurnPage6h": "P1",
-        "InferwatchPredictionDrift": "P1",
+        "InferwatchPredictionDrift": "P1", "InferwatchHealthRed": "P1",
         "InferwatchBudgetBurnTicket1d": "P2", "InferwatchBudgetBurnTicket3d": "P2",
         "InferwatchFeatureDrift": "P2", "InferwatchConfidenceFalling": "P2",
         "InferwatchInFlightSaturation": "P2",
+        "InferwatchAnomaly": "P2",
         "InferwatchMinorDrift": "P3", "InferwatchDriftWarning": "P3",
+        "InferwatchHealthYellow": "P3",
     }
     p99 = alerts["InferwatchLatencyP99FarOverSLO"][0]["expr"]
     assert p99.endswith("> 5") and "histogram_quantile(0.99" in p99  # 5 x 1000 ms in seconds
 
 
-@pytest.fixture
-def health_metric() -> Iterator[None]:
-    register(MetricDef("inferwatch.health.score", "gauge", "{score}", "test", ("model.name",)))
-    yield
-    METRICS.pop("inferwatch.health.score")
-
-
-def test_health_red_only_when_the_catalogue_has_health(health_metric: None) -> None:
+def test_health_alerts_follow_the_health_status(monkeypatch: pytest.MonkeyPatch) -> None:
     alerts = _alerts(prometheus_rules(SLOS))
-    assert alerts["InferwatchHealthRed"][0]["expr"] == "inferwatch_health_score < 50"
+    assert alerts["InferwatchHealthRed"][0]["expr"] == "inferwatch_health_status == 2"
     assert alerts["InferwatchHealthRed"][0]["labels"]["severity"] == "P1"
+    assert alerts["InferwatchHealthYellow"][0]["expr"] == "inferwatch_health_status == 1"
+    assert alerts["InferwatchHealthYellow"][0]["labels"]["severity"] == "P3"
+    monkeypatch.delitem(METRICS, "inferwatch.health.status")  # a version without health
+    alerts = _alerts(prometheus_rules(SLOS))
+    assert "InferwatchHealthRed" not in alerts and "InferwatchHealthYellow" not in alerts
 
 
-def test_no_health_alert_without_the_metric() -> None:
-    assert "InferwatchHealthRed" not in _alerts(prometheus_rules(SLOS))
+def test_anomaly_alert_follows_the_anomaly_metric(monkeypatch: pytest.MonkeyPatch) -> None:
+    alerts = _alerts(prometheus_rules([]))
+    assert alerts["InferwatchAnomaly"][0]["expr"] == "inferwatch_anomaly_alarm == 1"
+    assert alerts["InferwatchAnomaly"][0]["labels"]["severity"] == "P2"
+    assert "inferwatch_anomaly_signal" in alerts["InferwatchAnomaly"][0]["annotations"]["summary"]
+    monkeypatch.delitem(METRICS, "inferwatch.anomaly.alarm")
+    assert "InferwatchAnomaly" not in _alerts(prometheus_rules([]))
 
 
 def test_scale_shrinks_windows_and_keeps_names() -> None:

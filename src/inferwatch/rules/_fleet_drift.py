@@ -68,8 +68,8 @@ def fleet_drift_rules(options: RuleOptions, names: _Names) -> list[dict[str, Any
             f"{psi} > {_number(options.psi_threshold)}\n"
             f"and on ({per_feature}) {total} >= {options.psi_min_rows}",
             "15m", "P2",
-            "Model {{ $labels.%s }}: feature {{ $labels.%s }} drifted across the fleet"
-            .replace("%s", model, 1).replace("%s", feature, 1),
+            "Model {{ $labels.@model }}: feature {{ $labels.@feature }} drifted across "
+            "the fleet".replace("@model", model).replace("@feature", feature),
             f"PSI over {w} of every replica's rows together is "
             "{{ $value | printf \"%.3f\" }} (over "
             f"{_number(options.psi_threshold)}, at least {options.psi_min_rows} rows).",

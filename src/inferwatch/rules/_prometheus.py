@@ -33,6 +33,7 @@ the same names, in minutes.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -53,6 +54,10 @@ __all__ = [
 BURN_WINDOWS: dict[str, int] = {
     "5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21600, "1d": 86400, "3d": 259200,
 }
+
+#: Metrics whose alerts are generated only once a package declares them.
+HEALTH = "inferwatch.health.status"  # 0 green (> 80), 1 yellow (50-80), 2 red (< 50)
+ANOMALY = "inferwatch.anomaly.alarm"
 
 #: Where ``runbook_url`` points by default: the README's alert section.
 DEFAULT_RUNBOOK = "README.md#alert-rules"
@@ -198,9 +203,16 @@ def _definition(name: str) -> MetricDef:
     return definition
 
 
+_REGISTERING = ("drift", "slo", "anomaly", "health")
+
+
 def _load_catalogue() -> None:
-    # The drift engine registers its metrics when its package is imported.
-    from .. import drift  # noqa: F401  (imported for its registrations)
+    # Packages register their metrics when imported; the rules follow what is declared.
+    for package in _REGISTERING:
+        try:
+            importlib.import_module(f"inferwatch.{package}")
+        except ImportError:  # pragma: no cover - a package not (yet) in this version
+            continue
 
 
 def _escape(value: str) -> str:
@@ -413,12 +425,14 @@ def _model_alerts(slos: Sequence[Any], options: RuleOptions, names: _Names) -> l
         "Model {{ $labels.@model }}: prediction drift ({{ $labels.@feature }})",
         "The model's {{ $labels.@feature }} has drifted from the reference profile "
         "(drift status 2) for 10 minutes.", options))
-    if "inferwatch.health.score" in METRICS:
-        health = names.metric("inferwatch.health.score")
+    _load_catalogue()
+    health = names.metric(HEALTH) if HEALTH in METRICS else None
+    if health is not None:
         alerts.append(_alert(
-            "InferwatchHealthRed", f"{health} < 50", "10m", "P1",
+            "InferwatchHealthRed", f"{health} == 2", "10m", "P1",
             "Model {{ $labels.@model }}: health red",
-            "The model health score is {{ $value }} (red below 50).", options))
+            "The model health score has been under 50 for 10 minutes (see the status "
+            "summary for the components that cost the points).", options))
 
     # P2: a feature drifted, slow burn (the ticket alerts), confidence falling, saturation.
     inputs = f'{status}{{{feature}!~"prediction|confidence"}}'
@@ -447,7 +461,20 @@ def _model_alerts(slos: Sequence[Any], options: RuleOptions, names: _Names) -> l
         "{{ $value }} predict calls in flight (more than "
         f"{options.max_in_flight}) for 10 minutes.", options))
 
-    # P3: minor drift, warning status.
+    if ANOMALY in METRICS:
+        alarm = names.metric(ANOMALY)
+        signal = names.label("inferwatch.anomaly.signal")
+        alerts.append(_alert(
+            "InferwatchAnomaly", f"{alarm} == 1", "5m", "P2",
+            "Model {{ $labels.@model }}: {{ $labels.@signal }} off its usual rhythm",
+            "The anomaly score of {{ $labels.@signal }} against its learned seasonal "
+            "baseline is past the watch's threshold.", options))
+        for alert in alerts[-1:]:
+            for key in ("summary", "description"):
+                notes = alert["annotations"]
+                notes[key] = notes[key].replace("@signal", signal)
+
+    # P3: minor drift, warning status (health yellow once the health score is exported).
     score = names.metric("inferwatch.drift.score")
     statistic = names.label("inferwatch.statistic")
     psi = f'{score}{{{statistic}="psi"}}'
@@ -461,6 +488,11 @@ def _model_alerts(slos: Sequence[Any], options: RuleOptions, names: _Names) -> l
         "Model {{ $labels.@model }}: drift warning on {{ $labels.@feature }}",
         "{{ $labels.@feature }} has been in drift status warning for 30 minutes.",
         options))
+    if health is not None:
+        alerts.append(_alert(
+            "InferwatchHealthYellow", f"{health} == 1", "30m", "P3",
+            "Model {{ $labels.@model }}: health yellow",
+            "The model health score has been between 50 and 80 for 30 minutes.", options))
     for alert in alerts:  # @model / @feature: the label names under this naming
         for key in ("summary", "description"):
             text = alert["annotations"][key]
@@ -476,6 +508,7 @@ def prometheus_rules(slos: Sequence[Any], options: RuleOptions | None = None) ->
     ``skipped_slos`` names them.
     """
     options = options or RuleOptions()
+    _load_catalogue()
     names = _Names(options.naming)
     recording: list[dict[str, Any]] = []
     burn: list[dict[str, Any]] = []
@@ -506,5 +539,6 @@ def prometheus_rules(slos: Sequence[Any], options: RuleOptions | None = None) ->
 
 def skipped_slos(slos: Sequence[Any]) -> list[str]:
     """Names of the SLOs that get no Prometheus rules (their kind has no counters yet)."""
+    _load_catalogue()
     names = _Names("otel-prometheus")
     return [slo.name for slo in slos if _sli(slo, names) is None]
