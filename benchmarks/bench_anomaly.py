@@ -25,7 +25,8 @@ intervals (a gap of one interval joins runs); an anomaly is detected when
 an alarm event starts or runs within [start, end + grace] (grace 2 h; for a
 level shift its first 6 h count, and alarms within 24 h of its start are
 not false); every other alarm event is a false alarm. Detection delay is
-from the anomaly's start to its first alarm (median over detected ones).
+from the anomaly's start to the end of its first alarmed interval, when the
+alarm is known (median over detected ones; one interval at best).
 
 Detectors:
 
@@ -245,7 +246,8 @@ def score(series: Series, alarms: np.ndarray, interval_s: float) -> Score:
         first = [max(s, a.start) for s, e in runs if s < detect_until and e > a.start]
         if first:
             out.detected += 1
-            out.delays.append(min(first) - a.start)
+            # Known when the first alarmed interval closes.
+            out.delays.append(min(first) + interval_s - a.start)
     for s, e in runs:
         if not any(s < q and e > a0 for a0, q in windows):
             out.false_alarms += 1
