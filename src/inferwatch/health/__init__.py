@@ -7,7 +7,7 @@
     health = inferwatch.health.track(latency_threshold_ms=300)   # the default monitor
     for score in health.scores():
         print(score.text())
-    # churn 3: health 71 (yellow); data drift -12: f03 PSI 0.65; freshness unknown: ...
+    # churn 3: health 83 (green); data drift -12: f03 PSI 0.65; availability -5: ...
 
 The score weighs five components (availability 25, latency 20, data drift
 20, prediction stability 20, freshness 15; configurable, and custom ones can

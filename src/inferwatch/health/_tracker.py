@@ -90,7 +90,7 @@ class HealthTracker:
 
         health = HealthTracker(latency_threshold_ms=300).attach(monitor)
         for score in health.scores():
-            print(score.text())   # churn 3: health 71 (yellow); data drift -12: f03 PSI 0.65
+            print(score.text())   # churn 3: health 88 (green); data drift -12: f03 PSI 0.65
 
     Args:
         weights: points per component (default availability 25, latency 20,
