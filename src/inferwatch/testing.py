@@ -76,6 +76,11 @@ class Capture:
         return list(self._records)
 
     @property
+    def inferences(self) -> list[InferenceRecord]:
+        """The records that are model inferences: what drift sees."""
+        return [record for record in self.records if record.inference]
+
+    @property
     def logs(self) -> list[dict[str, Any]]:
         """Log events as rendered for the sink (after sampling and PII handling)."""
         self.monitor.flush()

@@ -54,8 +54,8 @@ class Recorded:
 
     @property
     def inferences(self) -> list[InferenceRecord]:
-        """What drift sees: ``Capture.records``."""
-        return self.cap.records
+        """What drift sees: ``Capture.inferences``."""
+        return self.cap.inferences
 
     @property
     def logs(self) -> list[dict[str, Any]]:
