@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -339,4 +341,19 @@ def build_resource(service_name: str, environ: Mapping[str, str]) -> Any:
     }
     attributes.update(parse_key_values(environ.get("OTEL_RESOURCE_ATTRIBUTES", "")))
     attributes[SERVICE_NAME] = service_name
+    # Each process (each uvicorn or gunicorn worker) pushes its own cumulative series:
+    # with one resource for all of them a backend would merge them (minimal edit by rules).
+    attributes.setdefault("service.instance.id", process_instance_id())
     return Resource(attributes)
+
+
+_instance_ids: dict[int, str] = {}
+
+
+def process_instance_id() -> str:
+    """This process's ``service.instance.id``: a random UUID, a new one in a forked child."""
+    pid = os.getpid()
+    if pid not in _instance_ids:
+        _instance_ids.clear()
+        _instance_ids[pid] = str(uuid.uuid4())
+    return _instance_ids[pid]
