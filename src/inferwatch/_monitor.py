@@ -142,8 +142,6 @@ class Monitor:
         self._collectors: list[Collector] = []
         self._tickers: list[Callable[[float], None]] = []
         self._summaries: dict[str, Callable[[], Any]] = {}
-        # Events (a model version first seen) waiting for the log thread.
-        self._events: deque[dict[str, Any]] = deque()
         self._closed = False
         self._init_runtime()
         self._update_feature_policy()
@@ -185,6 +183,8 @@ class Monitor:
         # The one always-kept predicate, bound once (capture calls it per call).
         self._always_kept = self._sampler.always_kept
         self._log_queue: deque[tuple[InferenceRecord, str, float, int]] = deque()
+        # Events (a model version first seen) waiting for the log thread.
+        self._events: deque[dict[str, Any]] = deque()
         self._log_queue_bytes = 0
         self._log_bytes_lock = threading.Lock()
         self._log_lock = threading.Lock()

@@ -120,6 +120,23 @@ def test_a_missed_interval_is_not_learned(warmed: Any) -> None:
     monitor.flush(logs=False)
     assert baseline.level == level
     np.testing.assert_array_equal(baseline.daily, daily)
+    verdict = watch.scores()["churn"]["volume"]
+    assert verdict.score is None and not verdict.alarm  # 3000 is not one hour's traffic
+
+
+def test_after_fork_the_child_starts_its_intervals_afresh(warmed: Any) -> None:
+    from inferwatch.anomaly import _watch
+
+    monitor, clock, watch, _rng = warmed
+    baseline = watch._baselines[("churn", "volume")]
+    _watch._after_fork_in_child()  # what os.fork runs in the child
+    assert watch._boundary is None and watch._base == {}
+    assert watch._baselines[("churn", "volume")] is baseline  # what was learned stays
+    _hour(monitor, clock, 400)  # begun before the child looked: not scored
+    assert watch.scores()["churn"]["volume"].score is None
+    _hour(monitor, clock, 400)
+    assert _point(monitor, "inferwatch.anomaly.alarm", "volume") == 0
+    assert _point(monitor, "inferwatch.anomaly.score", "volume") is not None
 
 
 def test_models_past_the_cap_are_counted(make_monitor: Any) -> None:

@@ -102,6 +102,26 @@ def test_errors_older_than_the_window_are_forgotten(make_monitor: Any, clock: Cl
     assert score.components["availability"].detail.startswith("100.00% of 100 calls")
 
 
+def test_after_fork_the_child_forgets_the_parents_counts(make_monitor: Any,
+                                                         clock: Clock) -> None:
+    from inferwatch.health import _tracker as tracker_module
+    from inferwatch.health import _versions
+
+    monitor, health = _tracker(make_monitor, clock)
+    calls(monitor, 100, outcome="error")
+    monitor.flush()
+    clock.advance(120)
+    monitor.flush()
+    tracker_module._after_fork_in_child()  # what os.fork runs in the child
+    _versions._after_fork_in_child()
+    monitor._after_fork_in_child()
+    clock.advance(3600)
+    calls(monitor, 30)
+    score = health.score("churn")
+    assert score.components["availability"].points == 25
+    assert score.components["availability"].detail.startswith("100.00% of 30 calls")
+
+
 def test_an_old_model_version_costs_freshness(make_monitor: Any, clock: Clock) -> None:
     monitor, health = _tracker(make_monitor, clock)
     calls(monitor, 100)

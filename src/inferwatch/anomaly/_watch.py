@@ -12,9 +12,10 @@ feeds one :class:`SeasonalBaseline` per (model, signal):
 * ``error_rate``: errors / calls, arcsine-transformed with exact binomial
   tails, alarming upwards only (missing without calls).
 
-An interval the watch could not see whole (the ticker missed a boundary: a
-stalled process, a suspended laptop) or whose counts went backwards is
-marked bad and not learned. Scores are exported as
+An interval the watch could not see whole (the first, begun before the
+watch looked; one whose end the ticker missed: a stalled process, a
+suspended laptop) or whose counts went backwards is not learned, and its
+volume is not scored. Scores are exported as
 ``inferwatch.anomaly.score`` and ``inferwatch.anomaly.alarm`` and listed in
 ``Monitor.summary()["anomalies"]``.
 """
@@ -22,8 +23,10 @@ marked bad and not learned. Scores are exported as
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +51,22 @@ register(
               "1 when the last complete interval's anomaly score is past the watch's "
               "threshold, else 0 (absent while warming up).", ("model.name", SIGNAL)),
 )
+
+_live: weakref.WeakSet[AnomalyWatch] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The child's counts start from zero: it keeps what the baselines learned
+    # and starts its intervals afresh.
+    for watch in list(_live):
+        watch._lock = threading.Lock()
+        watch._base = {}
+        watch._boundary = None
+        watch._partial = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _OPTIONS: dict[str, dict[str, Any]] = {
     "volume": {"transform": "log"},
@@ -125,8 +144,10 @@ class AnomalyWatch:
         self._baselines: dict[tuple[str, str], SeasonalBaseline] = {}
         self._base: dict[str, _Totals] = {}
         self._boundary: float | None = None
+        self._partial = True
         self._monitor: Monitor | None = None
         self._overflow = 0
+        _live.add(self)
 
     def _make(self, signal: str) -> SeasonalBaseline:
         return SeasonalBaseline(self.interval, threshold=self.threshold, warmup=self.warmup,
@@ -163,8 +184,10 @@ class AnomalyWatch:
             base, self._base = self._base, totals
             if previous is None:
                 return  # the first sight: the counts so far are the baseline
-            # Missed boundaries: the differences span several intervals.
-            whole = boundary - previous <= self.interval * 1.001
+            # Missed boundaries: the differences span several intervals; and the
+            # interval of the first sight was seen only from then on.
+            whole = boundary - previous <= self.interval * 1.001 and not self._partial
+            self._partial = False
             for model, now_totals in totals.items():
                 self._observe(model, previous, base.get(model), now_totals, whole)
         if self._overflow:
@@ -177,7 +200,10 @@ class AnomalyWatch:
         if before is None:
             before = (0, 0, 0, 0, 0.0)  # first seen during this interval
         deltas = [a - b for a, b in zip(after, before, strict=True)]
-        valid = whole and all(d >= 0 for d in deltas[:4])
+        if not all(d >= 0 for d in deltas[:4]):
+            deltas = [0, 0, 0, 0, 0.0]  # counts went backwards: nothing to say
+            whole = False
+        valid = whole
         calls, errors, rows, n_values, value_sum = deltas
         for signal in self.signals:
             key = (model, signal)
@@ -189,7 +215,7 @@ class AnomalyWatch:
                     return
                 baseline = self._baselines[key] = self._make(signal)
             if signal == "volume":
-                baseline.update(t, float(rows), valid=valid)
+                baseline.update(t, float(rows) if valid else None)
             elif signal == "mean_prediction":
                 if n_values > 0:
                     baseline.update(t, value_sum / n_values, count=n_values, valid=valid)

@@ -10,8 +10,10 @@ Nothing survives a restart: the window is what this process has seen.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,20 @@ register(
               (*_MODEL, COMPONENT)),
 )
 _STATUS_VALUE = {"green": 0, "yellow": 1, "red": 2}
+
+_live: weakref.WeakSet[HealthTracker] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The child's aggregates start from zero: the parent's snapshots would be
+    # larger than every count it reads.
+    for tracker in list(_live):
+        tracker._lock = threading.Lock()
+        tracker._ring = WindowRing(tracker._ring.capacity)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 Custom = Callable[[str, str], Assessment]
 
@@ -154,6 +170,7 @@ class HealthTracker:
         self._lock = threading.Lock()
         self._monitor: Monitor | None = None
         self._versions: VersionTracker | None = None
+        _live.add(self)
 
     @property
     def latency_threshold_ms(self) -> float:

@@ -17,6 +17,7 @@ backend, which sees every replica, keeps the fleet's history.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import weakref
@@ -37,6 +38,21 @@ EVENT = "model_version_seen"
 
 # The tracker attached to each monitor (one is enough: health reuses it).
 _on_monitor: weakref.WeakKeyDictionary[Any, VersionTracker] = weakref.WeakKeyDictionary()
+_live: weakref.WeakSet[VersionTracker] = weakref.WeakSet()
+#: Seconds between two reads of the aggregates from the aggregator thread.
+TICK_SECONDS = 1.0
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker is a process of its own: it sees (and logs) its versions anew.
+    for tracker in list(_live):
+        tracker._lock = threading.Lock()
+        tracker._seen = {}
+        tracker._last_tick = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +107,8 @@ class VersionTracker:
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], list[Any]] = {}  # [first, last, calls]
         self._monitor: Monitor | None = None
+        self._last_tick: float | None = None
+        _live.add(self)
 
     @classmethod
     def of(cls, monitor: Monitor, *, clock: Callable[[], float] | None = None) -> VersionTracker:
@@ -115,7 +133,11 @@ class VersionTracker:
         # The monitor keeps the tracker alive: its events are the monitor's own.
 
         def tick(_now: float) -> None:
-            self.refresh()
+            # The aggregator ticks every flush interval; a second is soon enough.
+            now = self._clock()
+            if self._last_tick is None or not 0 <= now - self._last_tick < TICK_SECONDS:
+                self._last_tick = now
+                self.refresh()
 
         def summary() -> list[dict[str, Any]]:
             return [v.to_dict() for v in self.versions()]
