@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 #: Defects found here and still open (see /tmp/team/hostile_failing.md), each pinned by a
 #: strict xfail below that starts failing (XPASS) once fixed: then drop it from here.
-OPEN_DEFECTS = frozenset({"extractor_base_exception"})
+OPEN_DEFECTS: frozenset[str] = frozenset()
 
 #: Examples per property (reported in the README's Reliability section).
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "1000"))

@@ -227,6 +227,8 @@ class Aggregates:
         self.bad_attributes = 0
         #: Records whose batch size was not a non-negative int (counted as 1).
         self.bad_batch_sizes = 0
+        #: Series groups of a batch that could not be folded in (counted, skipped).
+        self.failed_groups = 0
         self._error_types: dict[Any, set[str]] = {}
         self._stage_names: set[str] = set()
 
@@ -268,10 +270,17 @@ class Aggregates:
                 groups[key] = [record]
             else:
                 group.append(record)
-        for key, group in groups.items():
-            self._ingest_group(key, group)
-        if transports:
-            self._ingest_transports(transports)
+        # Values near the float limit overflow a histogram's sum: that is inf,
+        # never a warning (which a server running with warnings as errors would
+        # raise here, losing the batch). A group that fails still loses only itself.
+        with np.errstate(all="ignore"):
+            for key, group in groups.items():
+                try:
+                    self._ingest_group(key, group)
+                except Exception:
+                    self.failed_groups += 1
+            if transports:
+                self._ingest_transports(transports)
 
     def _error_type(self, endpoint: Any, raw: Any) -> str:
         """``error.type`` capped in length and in distinct values per endpoint."""

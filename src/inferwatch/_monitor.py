@@ -650,6 +650,7 @@ class Monitor:
                 "record_attributes": self._aggregates.bad_attributes,
                 "prediction_type": self._aggregates.unsupported_predictions,
                 "batch_size": self._aggregates.bad_batch_sizes,
+                "aggregate_group": self._aggregates.failed_groups,
                 # Log fields replaced by an <unrenderable> marker.
                 "log_render_field": self._render_counter.errors,
             }

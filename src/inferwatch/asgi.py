@@ -85,6 +85,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from ._capture import _current, _trace_ids, begin_transport, end_transport
+from ._context import _reraise_fatal
 from ._errors import ConfigurationError
 from ._process import get_monitor
 from ._record import HttpInfo
@@ -732,7 +733,8 @@ class _Exchange:
                 features = spec.features(_json_loads(b"".join(requested)))
                 record.features = features
                 record.batch_size = infer_batch_size(features)
-            except Exception:
+            except BaseException as error:  # a user's extractor may raise anything
+                _reraise_fatal(error)
                 monitor.count_error("asgi_capture")
         response = self.response_chunks
         if isinstance(response, list) and record.closed and record.outcome == "ok":
@@ -742,7 +744,8 @@ class _Exchange:
                     record.prediction = spec.prediction(body)
                 if spec.confidence is not None and record.confidence is None:
                     record.confidence = spec.confidence(body)
-            except Exception:
+            except BaseException as error:  # a user's extractor may raise anything
+                _reraise_fatal(error)
                 monitor.count_error("asgi_capture")
 
     # -- the end -------------------------------------------------------------
@@ -786,7 +789,8 @@ class _Exchange:
                 record.inference = True  # a declared model endpoint
             if middleware._capture:
                 self._apply_capture()
-        except Exception:
+        except BaseException as error:  # a user's extractor may raise anything
+            _reraise_fatal(error)
             middleware._count_error(self.monitor, "asgi")
         end_transport(self.monitor, self.endpoint, record, self.token)
 
