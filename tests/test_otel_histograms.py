@@ -215,8 +215,11 @@ def test_added_boundaries_are_exact_for_later_values_and_close_for_earlier() -> 
 def test_catalogue_boundaries_for_a_histogram_only() -> None:
     before = METRICS["inferwatch.predict.duration"]
     try:
-        add_boundaries("inferwatch.predict.duration", [0.3])
-        assert 0.3 in METRICS["inferwatch.predict.duration"].bounds
+        # A boundary no other test (an SLO threshold) can have added already.
+        new = 0.3 + 1e-9
+        assert new not in before.bounds
+        add_boundaries("inferwatch.predict.duration", [new])
+        assert new in METRICS["inferwatch.predict.duration"].bounds
         assert set(before.bounds) < set(METRICS["inferwatch.predict.duration"].bounds)
     finally:
         METRICS["inferwatch.predict.duration"] = before

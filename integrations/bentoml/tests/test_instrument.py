@@ -122,7 +122,7 @@ def test_an_api_call_is_an_inference_without_a_monitored_predict() -> None:
             assert client.post("/echo", json={"text": "hi"}).text == "hi"
             assert client.get("/not-an-api").status_code == 404
         calls = cap.value("inferwatch.predict.calls")
-        inferences = cap.records
+        inferences = cap.inferences
         http = {(p.attributes["http.route"], p.attributes["http.response.status_code"])
                 for p in cap.metrics("inferwatch.http.server.request.duration")}
     # The API call counts as a model call; the 404 in the HTTP metrics only.
