@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import random
 import re
@@ -38,6 +39,7 @@ pytest.importorskip("fastapi")
 import fastapi
 import pydantic
 from starlette import responses as starlette_responses
+from starlette import routing as starlette_routing
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
@@ -248,6 +250,17 @@ def tenant_app() -> fastapi.FastAPI:
     return app
 
 
+# Starlette puts the matched leaf route in the scope only in recent releases; older
+# ones (the lowest declared versions) leave mounted apps' leaves as the safe
+# placeholder ``{prefix}/{path}``, which these exact-template tests cannot check.
+_LEAF_ROUTES_IN_SCOPE = 'scope["route"]' in inspect.getsource(starlette_routing)
+needs_leaf_routes = pytest.mark.skipif(
+    not _LEAF_ROUTES_IN_SCOPE,
+    reason="this Starlette does not put the matched route in the scope (leaf shown as /{path})",
+)
+
+
+@needs_leaf_routes
 @pytest.mark.parametrize(("path", "template"), [
     ("/t/acme-corp/items/42", "/t/{tenant}/items/{item}"),
     ("/files/secret-bucket/a/b.css", "/files/{bucket}/{path}"),
@@ -282,6 +295,7 @@ def test_mount_under_a_server_root_path(cap: Recorded) -> None:
     assert cap.records[-1].http.route == UNMATCHED_ROUTE
 
 
+@needs_leaf_routes
 def test_random_tenants_create_one_series_and_leak_nothing(cap: Recorded) -> None:
     rng = random.Random(8)
     tenants = [
@@ -318,6 +332,7 @@ def test_random_tenants_create_one_series_and_leak_nothing(cap: Recorded) -> Non
     assert "/t/{tenant}/items/{item}" in rendered
 
 
+@needs_leaf_routes
 def test_overlong_and_too_many_templates_are_bounded(cap: Recorded) -> None:
     async def ok(request: Any) -> Any:
         return starlette_responses.PlainTextResponse("ok")

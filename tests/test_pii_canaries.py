@@ -158,6 +158,35 @@ def _logged_to(handler: logging.Handler) -> Iterator[None]:
         root.removeHandler(handler)
 
 
+def _without_grpcs_own_reports(text: str) -> str:
+    """``text`` less what grpc reports itself for a servicer's exception.
+
+    grpc logs "Exception calling application: ..." and, in older releases
+    (1.60), prints the traceback to stderr from its own thread: the server's
+    own output, which inferwatch neither writes nor can scrub. A traceback
+    block is dropped when it went through ``grpc/_server.py``.
+    """
+    kept: list[str] = []
+    block: list[str] = []
+    for line in text.splitlines():
+        if "Exception calling application" in line:
+            continue
+        if line.startswith("Traceback (most recent call last)") or (
+            block and (line.startswith((" ", "During handling", "The above")) or not line.strip())
+        ):
+            block.append(line)
+            continue
+        if block:  # the traceback's last line, "SomeError: message"
+            block.append(line)
+            if not any("grpc/_server.py" in frame for frame in block):
+                kept.extend(block)
+            block = []
+            continue
+        kept.append(line)
+    kept.extend(block)
+    return "\n".join(kept)
+
+
 def outputs(
     run: Callable[[inferwatch.Monitor], dict[str, str]], sink: str, tmp: Path
 ) -> dict[str, str]:
@@ -203,7 +232,7 @@ def outputs(
         "metric points": repr(points) + json.dumps(
             [[p.name, p.attributes] for p in points], default=str, ensure_ascii=False),
         "summary": json.dumps(summary, default=str, ensure_ascii=False),
-        "stderr and logging": stderr.getvalue(),
+        "stderr and logging": _without_grpcs_own_reports(stderr.getvalue()),
         "sink": {"stdout": stdout.getvalue(),
                  "file": log_file.read_text() if log_file.exists() else "",
                  "otlp": receiver.decoded("/v1/logs")}[sink],
