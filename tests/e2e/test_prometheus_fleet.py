@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+pytest.importorskip("opentelemetry.exporter.prometheus")
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
     pytest.mark.network,
