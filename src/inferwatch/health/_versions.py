@@ -7,8 +7,8 @@ time a version has calls it writes one log record through the monitor's sink
 that moment); from then on the summary (``summary()["model_versions"]``) and
 the ``inferwatch.model.info`` gauge carry it, one series per version whose
 value is when this process first saw it (epoch seconds): in Grafana, an
-annotation query ``inferwatch_model_info_seconds * 1000`` with "series value
-as timestamp" marks each deploy.
+annotation query ``inferwatch_model_info_seconds`` with "series value as
+timestamp" (Unix seconds) marks each deploy.
 
 "First seen" is this process's first sight (nothing survives a restart): the
 backend, which sees every replica, keeps the fleet's history.
