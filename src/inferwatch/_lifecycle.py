@@ -71,9 +71,8 @@ def _after_fork_in_child() -> None:
 
     # A lock another thread of the parent held at fork time stays held in the
     # child forever: every lock is made anew.
+    # (Monitors and the other components reset themselves: see _forks.)
     _process._default_lock = threading.Lock()
-    for monitor in list(_live_monitors):
-        monitor._after_fork_in_child()
 
 
 def _shutdown_all() -> None:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _forks
 from ._aggregate import Aggregates
 from ._catalogue import MetricPoint
 from ._config import Config, resolve_config
@@ -151,6 +152,7 @@ class Monitor:
 
             self._otel = OtelMetrics(self, meter_provider)
         _live_monitors.add(self)
+        _forks.register(self)
 
     # -- runtime state (re-created after fork) ---------------------------
 

@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, cast
 
@@ -65,6 +63,7 @@ from opentelemetry.sdk.metrics.export import Histogram as HistogramData
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from . import _forks
 from ._catalogue import METRICS, MetricDef, MetricPoint
 from ._histogram import Histogram
 from ._otel_env import (
@@ -110,18 +109,6 @@ class MetricSource(Protocol):
     def count_error(self, component: str) -> None: ...
 
 
-#: Objects whose locks, threads and delta state are reset in a forked child:
-#: a lock held by a parent's thread at fork time would otherwise never be freed.
-_fork_aware: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for obj in list(_fork_aware):
-        obj._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _version() -> str:
@@ -171,7 +158,7 @@ class _Snapshot:
         self._lock = threading.Lock()
         self._taken = 0.0
         self._points: dict[str, list[MetricPoint]] = {}
-        _fork_aware.add(self)
+        _forks.register(self)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -207,7 +194,7 @@ class _Bounded:
         self._name = name
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        _fork_aware.add(self)
+        _forks.register(self)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -399,7 +386,7 @@ class HistogramInjector:
         self._start_ns = time.time_ns()
         self._previous: dict[Any, Histogram] = {}
         self._lock = threading.Lock()
-        _fork_aware.add(self)
+        _forks.register(self)
 
     def _after_fork_in_child(self) -> None:
         # The child's monitor counts from zero: its series start now, with no

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inferwatch import Monitor
+from inferwatch import Monitor, _forks
 from inferwatch._record import InferenceRecord
 from inferwatch.anomaly import SIGNAL, AnomalyWatch
 
@@ -125,11 +125,10 @@ def test_a_missed_interval_is_not_learned(warmed: Any) -> None:
 
 
 def test_after_fork_the_child_starts_its_intervals_afresh(warmed: Any) -> None:
-    from inferwatch.anomaly import _watch
 
     monitor, clock, watch, _rng = warmed
     baseline = watch._baselines[("churn", "volume")]
-    _watch._after_fork_in_child()  # what os.fork runs in the child
+    _forks._after_fork_in_child()  # what os.fork runs in the child
     assert watch._boundary is None and watch._base == {}
     assert watch._baselines[("churn", "volume")] is baseline  # what was learned stays
     _hour(monitor, clock, 400)  # begun before the child looked: not scored

@@ -12,6 +12,7 @@ from healthtools import T0, Clock, calls, value
 
 import inferwatch
 import inferwatch.drift as drift
+from inferwatch import _forks
 from inferwatch.health import Assessment, HealthTracker, VersionTracker
 from inferwatch.testing import capture
 
@@ -104,17 +105,13 @@ def test_errors_older_than_the_window_are_forgotten(make_monitor: Any, clock: Cl
 
 def test_after_fork_the_child_forgets_the_parents_counts(make_monitor: Any,
                                                          clock: Clock) -> None:
-    from inferwatch.health import _tracker as tracker_module
-    from inferwatch.health import _versions
 
     monitor, health = _tracker(make_monitor, clock)
     calls(monitor, 100, outcome="error")
     monitor.flush()
     clock.advance(120)
     monitor.flush()
-    tracker_module._after_fork_in_child()  # what os.fork runs in the child
-    _versions._after_fork_in_child()
-    monitor._after_fork_in_child()
+    _forks._after_fork_in_child()  # what os.fork runs in the child (monitors included)
     clock.advance(3600)
     calls(monitor, 30)
     score = health.score("churn")

@@ -23,13 +23,12 @@ volume is not scored. Scores are exported as
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .. import _forks
 from .._catalogue import MetricDef, MetricPoint, register
 from ..slo._spec import parse_duration
 from ._baseline import AnomalyScore, SeasonalBaseline
@@ -52,21 +51,6 @@ register(
               "threshold, else 0 (absent while warming up).", ("model.name", SIGNAL)),
 )
 
-_live: weakref.WeakSet[AnomalyWatch] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # The child's counts start from zero: it keeps what the baselines learned
-    # and starts its intervals afresh.
-    for watch in list(_live):
-        watch._lock = threading.Lock()
-        watch._base = {}
-        watch._boundary = None
-        watch._partial = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _OPTIONS: dict[str, dict[str, Any]] = {
     "volume": {"transform": "log"},
@@ -147,7 +131,15 @@ class AnomalyWatch:
         self._partial = True
         self._monitor: Monitor | None = None
         self._overflow = 0
-        _live.add(self)
+        _forks.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The child's counts start from zero: it keeps what the baselines learned
+        # and starts its intervals afresh.
+        self._lock = threading.Lock()
+        self._base = {}
+        self._boundary = None
+        self._partial = True
 
     def _make(self, signal: str) -> SeasonalBaseline:
         return SeasonalBaseline(self.interval, threshold=self.threshold, warmup=self.warmup,

@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from .. import _process
+from .. import _forks, _process
 from .._catalogue import MetricPoint
 from .._monitor import Monitor
 from .._record import InferenceRecord
@@ -29,15 +29,6 @@ Key = tuple[str, str]
 _live: weakref.WeakSet[DriftMonitor] = weakref.WeakSet()
 
 
-def _after_fork_in_child() -> None:
-    # A fork while the parent's aggregator was inside ingest() leaves the lock held
-    # for ever in the child: every drift monitor gets a fresh one.
-    for dm in list(_live):
-        dm._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class DriftMonitor:
@@ -188,6 +179,12 @@ class DriftMonitor:
         self._consumers: weakref.WeakKeyDictionary[
             Monitor, Callable[[list[InferenceRecord]], None]] = weakref.WeakKeyDictionary()
         _live.add(self)
+        _forks.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # A fork while the parent's aggregator was inside ingest() leaves the lock
+        # held for ever in the child: a fresh one.
+        self._lock = threading.Lock()
 
     # -- setup --------------------------------------------------------------------
 

@@ -10,13 +10,12 @@ Nothing survives a restart: the window is what this process has seen.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import _forks
 from .._catalogue import COMPONENT, MetricDef, MetricPoint, add_boundaries, register
 from ..slo._spec import parse_duration
 from ._bands import (
@@ -57,19 +56,6 @@ register(
 )
 _STATUS_VALUE = {"green": 0, "yellow": 1, "red": 2}
 
-_live: weakref.WeakSet[HealthTracker] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # The child's aggregates start from zero: the parent's snapshots would be
-    # larger than every count it reads.
-    for tracker in list(_live):
-        tracker._lock = threading.Lock()
-        tracker._ring = WindowRing(tracker._ring.capacity)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 Custom = Callable[[str, str], Assessment]
 
@@ -170,7 +156,13 @@ class HealthTracker:
         self._lock = threading.Lock()
         self._monitor: Monitor | None = None
         self._versions: VersionTracker | None = None
-        _live.add(self)
+        _forks.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The child's aggregates start from zero: the parent's snapshots would be
+        # larger than every count it reads.
+        self._lock = threading.Lock()
+        self._ring = WindowRing(self._ring.capacity)
 
     @property
     def latency_threshold_ms(self) -> float:

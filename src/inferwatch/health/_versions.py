@@ -17,13 +17,13 @@ backend, which sees every replica, keeps the fleet's history.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import _forks
 from .._catalogue import MetricPoint
 from .._logs import _rfc3339
 
@@ -38,21 +38,10 @@ EVENT = "model_version_seen"
 
 # The tracker attached to each monitor (one is enough: health reuses it).
 _on_monitor: weakref.WeakKeyDictionary[Any, VersionTracker] = weakref.WeakKeyDictionary()
-_live: weakref.WeakSet[VersionTracker] = weakref.WeakSet()
 #: Seconds between two reads of the aggregates from the aggregator thread.
 TICK_SECONDS = 1.0
 
 
-def _after_fork_in_child() -> None:
-    # A forked worker is a process of its own: it sees (and logs) its versions anew.
-    for tracker in list(_live):
-        tracker._lock = threading.Lock()
-        tracker._seen = {}
-        tracker._last_tick = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +97,13 @@ class VersionTracker:
         self._seen: dict[tuple[str, str], list[Any]] = {}  # [first, last, calls]
         self._monitor: Monitor | None = None
         self._last_tick: float | None = None
-        _live.add(self)
+        _forks.register(self)
+
+    def _after_fork_in_child(self) -> None:
+        # A forked worker is a process of its own: it sees (and logs) its versions anew.
+        self._lock = threading.Lock()
+        self._seen = {}
+        self._last_tick = None
 
     @classmethod
     def of(cls, monitor: Monitor, *, clock: Callable[[], float] | None = None) -> VersionTracker:

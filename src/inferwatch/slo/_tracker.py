@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .. import _forks
 from .._catalogue import MetricPoint, add_boundaries
 from .._errors import ConfigurationError
 from ._budget import Budget, SLOState
@@ -41,20 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SLOTracker", "track"]
 
-_live: weakref.WeakSet[SLOTracker] = weakref.WeakSet()
 # The trackers reporting on each monitor (one summary section lists them all).
 _on_monitor: weakref.WeakKeyDictionary[Any, list[SLOTracker]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def _after_fork_in_child() -> None:
-    for tracker in list(_live):
-        tracker._forget()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _as_slos(slos: Iterable[SLO] | str | os.PathLike[str]) -> list[SLO]:
@@ -112,7 +103,7 @@ class SLOTracker:
         if thresholds:
             # Exact buckets at each threshold: here and in every backend's SLI.
             add_boundaries("inferwatch.predict.duration", thresholds)
-        _live.add(self)
+        _forks.register(self)
 
     # -- wiring -------------------------------------------------------------------
 
@@ -194,7 +185,7 @@ class SLOTracker:
             monitor.add_summary("slos", lambda: _summary(monitor))
         trackers.append(self)
 
-    def _forget(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """After a fork: the child starts with nothing. The monitor's aggregates
         start from zero in the child, so they are the baseline; the drift
         engine keeps the parent's window counts, read as the baseline next."""
