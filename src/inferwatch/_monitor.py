@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 import time
 import weakref
@@ -787,6 +788,17 @@ class Monitor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+def attached_drift_monitors(monitor: Monitor) -> list[Any]:
+    """The drift monitors fed by ``monitor`` (attached to it or following it).
+
+    For the components that read drift beside the aggregates (SLOs, health,
+    the status page); drift is never imported for it: when nothing imported
+    it, no drift monitor can exist.
+    """
+    module = sys.modules.get("inferwatch.drift._drift_monitor")
+    return [] if module is None else module.attached_to(monitor)
 
 
 def _record_bytes(record: InferenceRecord) -> int:

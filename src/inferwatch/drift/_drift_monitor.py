@@ -31,6 +31,11 @@ _live: weakref.WeakSet[DriftMonitor] = weakref.WeakSet()
 
 
 
+def attached_to(monitor: Monitor) -> list[DriftMonitor]:
+    """The drift monitors fed by ``monitor`` (see ``Monitor``'s ``attached_drift_monitors``)."""
+    return [dm for dm in list(_live) if any(source is monitor for source in dm._sources)]
+
+
 class DriftMonitor:
     """Data and prediction drift of live traffic against a reference, per model version.
 
@@ -200,6 +205,11 @@ class DriftMonitor:
     @property
     def warming_up(self) -> bool:
         return self.profile is None
+
+    @property
+    def sources(self) -> list[Monitor]:
+        """The monitors this drift monitor is fed by (attached, or followed)."""
+        return self._sources
 
     @property
     def _sources(self) -> list[Monitor]:

@@ -17,12 +17,13 @@
 from __future__ import annotations
 
 import datetime
-import sys
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .._monitor import attached_drift_monitors
 
 if TYPE_CHECKING:
     from .._monitor import Monitor
@@ -105,10 +106,7 @@ def drift_monitors(monitor: Monitor, given: Iterable[Any] | None) -> list[Any]:
     """The drift monitors to read: those given, else every one fed by ``monitor``."""
     if given is not None:
         return list(given)
-    module = sys.modules.get("inferwatch.drift._drift_monitor")
-    if module is None:  # drift never imported: no drift monitor can exist
-        return []
-    return [dm for dm in list(module._live) if monitor in dm._sources]
+    return attached_drift_monitors(monitor)
 
 
 def report_for(monitors: Iterable[Any], model: str, version: str) -> tuple[Any, Any] | None:

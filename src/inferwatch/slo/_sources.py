@@ -25,12 +25,11 @@ windows by status).
 from __future__ import annotations
 
 import datetime
-import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._monitor import attached_drift_monitors
 from ._spec import SLO
 
 if TYPE_CHECKING:
@@ -78,19 +77,12 @@ def latency_events(aggregates: Aggregates, slo: SLO) -> tuple[int, int]:
     return good, total
 
 
-def _drift_monitors(monitor: Monitor) -> Iterable[Any]:
-    module = sys.modules.get("inferwatch.drift._drift_monitor")
-    if module is None:  # drift never imported: no drift monitor can exist
-        return ()
-    return [dm for dm in list(module._live) if monitor in dm._sources]
-
-
 def drift_events(monitor: Monitor, slo: SLO) -> tuple[int, int] | None:
     """Closed windows (good, total) of the drift monitors fed by ``monitor``;
     None when no drift monitor watches the SLO's model."""
     good = total = 0
     watched = False
-    for dm in _drift_monitors(monitor):
+    for dm in attached_drift_monitors(monitor):
         if slo.model is not None and dm.model is not None and dm.model != slo.model:
             continue
         watched = True
@@ -112,7 +104,7 @@ def drift_events(monitor: Monitor, slo: SLO) -> tuple[int, int] | None:
 def profile_time(monitor: Monitor, slo: SLO) -> float | None:
     """When the reference profile the SLO's model is compared with was built (epoch s)."""
     newest: float | None = None
-    for dm in _drift_monitors(monitor):
+    for dm in attached_drift_monitors(monitor):
         if slo.model is not None and dm.model is not None and dm.model != slo.model:
             continue
         profile = dm.profile

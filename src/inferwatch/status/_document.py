@@ -26,8 +26,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._monitor import Monitor
-from ._drift import attached_drift_monitors, drift_section
+from .._monitor import Monitor, attached_drift_monitors
+from ._drift import drift_section
 from ._infra import ProcessSampler
 
 

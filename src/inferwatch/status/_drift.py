@@ -11,11 +11,8 @@ never do: they are counted, not named.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterable
 from typing import Any
-
-from .._monitor import Monitor
 
 _LEVELS = {"ok": 0, "warning": 1, "drift": 2}
 _RATES = ("missing", "nan", "inf", "invalid", "out_of_range", "new_category")
@@ -29,23 +26,6 @@ def _num(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) else None
-
-
-def attached_drift_monitors(monitor: Monitor) -> list[Any]:
-    """The drift monitors fed by ``monitor`` (attached to it or following it)."""
-    try:
-        from ..drift import _drift_monitor
-    except ImportError:  # pragma: no cover - numpy is a core dependency
-        return []
-    live: weakref.WeakSet[Any] = _drift_monitor._live
-    found = []
-    for dm in list(live):
-        try:
-            if any(source is monitor for source in dm._sources):
-                found.append(dm)
-        except Exception:  # a drift monitor of another shape: not ours to show
-            continue
-    return found
 
 
 def _feature(fd: Any) -> dict[str, Any]:
