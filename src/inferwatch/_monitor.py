@@ -390,6 +390,12 @@ class Monitor:
         """
         self._tickers.append(ticker)
 
+    def drain(self) -> int:
+        """Fold every finished call into the aggregates now, on this thread
+        (no logs written, no helper thread); returns the records taken. For
+        components that read the aggregates beside the monitor (SLOs, health)."""
+        return self._drain()
+
     def add_summary(self, name: str, section: Callable[[], Any]) -> None:
         """Add ``summary()[name]``, computed by ``section()`` at summary time (SLO
         budgets). It runs outside the aggregation lock; one that raises is

@@ -212,7 +212,7 @@ class HealthTracker:
         drained first)."""
         monitor = self._monitor
         if monitor is not None:
-            monitor._drain()
+            monitor.drain()
         return self._scores()
 
     def _scores(self) -> list[HealthScore]:

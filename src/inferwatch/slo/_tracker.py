@@ -148,7 +148,7 @@ class SLOTracker:
             # The old source's last calls count before it goes (configure()
             # shuts it down after replacing it).
             try:
-                previous._drain()
+                previous.drain()
                 self.refresh()
             except BaseException:
                 previous.count_error("slo")
@@ -272,7 +272,7 @@ class SLOTracker:
         finished before this one (the monitor's buffer is drained first)."""
         monitor = self._monitor
         if monitor is not None:
-            monitor._drain()
+            monitor.drain()
         return self._budgets()
 
     def _budgets(self) -> list[Budget]:
