@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from healthtools import T0, Clock, calls, value
+from calltools import T0, Clock, calls, value
 
 import inferwatch
 import inferwatch.drift as drift

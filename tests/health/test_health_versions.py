@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from healthtools import T0, Clock, calls, value
+from calltools import T0, Clock, calls, value
 
 from inferwatch.health import VersionTracker
 from inferwatch.testing import MemorySink

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from slotools import Clock
+from calltools import Clock
 
 
 @pytest.fixture

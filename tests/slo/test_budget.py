@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from slotools import Clock, calls, value
+from calltools import Clock, calls, value
 
 import inferwatch
 from inferwatch.slo import SLO, SLOTracker, track

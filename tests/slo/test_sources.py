@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from slotools import T0, Clock, calls
+from calltools import T0, Clock, calls
 
 import inferwatch.drift as drift
 from inferwatch._capture import new_record

@@ -1,4 +1,5 @@
-"""Helpers for the SLO tests: a clock the test moves, and calls of known duration."""
+"""Helpers for the SLO, health and anomaly tests: a clock the test moves, and
+finished calls of known outcome, duration and prediction."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Clock:
 
 def calls(
     monitor: Monitor, n: int, *, model: str = "churn", version: str = "3",
-    outcome: str = "ok", ms: float = 10.0,
+    outcome: str = "ok", ms: float = 10.0, prediction: Any = None,
 ) -> None:
     """Submit ``n`` finished predict calls of ``ms`` milliseconds each."""
     endpoint = monitor.endpoint(model, version, {})
@@ -37,6 +38,7 @@ def calls(
         if outcome == "error":
             record.error_type = "RuntimeError"
         record.duration_ns = int(ms * 1e6)
+        record.prediction = prediction
         monitor.submit(record)
 
 
