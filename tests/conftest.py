@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from inferwatch import Monitor, set_monitor
-from inferwatch.testing import MemorySink
+from inferwatch.testing import Capture, MemorySink, capture
 
 
 @pytest.fixture
@@ -49,3 +49,11 @@ def no_pyarrow(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``import pyarrow`` fail, as on a machine without the 'profiles' extra."""
     for name in ("pyarrow", "pyarrow.parquet"):
         monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def cap() -> Iterator[Capture]:
+    """A capture that keeps and logs every record with its features, whatever the
+    defaults (the ASGI tests look at every request)."""
+    with capture(sample_rate=1.0, feature_sample_rate=1.0, max_records_per_second=1e9) as captured:
+        yield captured

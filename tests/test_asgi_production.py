@@ -16,7 +16,7 @@ import json
 import random
 import re
 import string
-from collections.abc import AsyncIterator, Awaitable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -31,8 +31,6 @@ from inferwatch.asgi import (
     Capture,
     InferenceMiddleware,
 )
-from inferwatch.testing import Capture as Captured
-from inferwatch.testing import capture
 
 pytest.importorskip("fastapi")
 
@@ -46,31 +44,8 @@ from starlette.routing import Mount, Route
 Message = MutableMapping[str, Any]
 
 
-# ``capture()`` records every request, those that never reached a model too.
-Recorded = Captured
-
-
-@pytest.fixture
-def cap() -> Iterator[Recorded]:
-    # Every record kept and logged with its features, whatever the defaults.
-    with capture(sample_rate=1.0, feature_sample_rate=1.0, max_records_per_second=1e9) as captured:
-        yield captured
-
-
-def run(coro: Awaitable[Any]) -> Any:
-    async def main() -> Any:
-        return await coro
-
-    return asyncio.run(main())
-
-
-def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test")
-
-
-async def call(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    async with client(app) as c:
-        return await c.request(method, path, **kwargs)
+# The ``cap`` fixture is in conftest.py; the helpers are shared with the other ASGI tests.
+from asgitools import Recorded, call, client, run  # noqa: E402
 
 
 def metric_attribute_values(cap: Recorded) -> list[str]:
