@@ -3,12 +3,10 @@ and real OTLP over the wire to a receiver on loopback."""
 
 from __future__ import annotations
 
-import http.server
 import os
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
@@ -21,6 +19,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     PeriodicExportingMetricReader,
 )
+from otlptools import OtlpHttpReceiver
 
 import inferwatch
 from inferwatch.otel import wrap_exporter
@@ -132,29 +131,11 @@ def test_wrapped_exporter_adds_histograms(make_monitor: Any,
     provider.shutdown()
 
 
-class _OtlpReceiver(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[list[tuple[str, bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).bodies.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def otlp_receiver() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
-    _OtlpReceiver.bodies = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OtlpReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _OtlpReceiver.bodies
-    server.shutdown()
-    server.server_close()
+    receiver = OtlpHttpReceiver()
+    yield receiver.endpoint, receiver.bodies
+    receiver.close()
 
 
 @pytest.mark.network

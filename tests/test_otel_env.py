@@ -19,6 +19,7 @@ from concurrent import futures
 from typing import Any
 
 import pytest
+from otlptools import OtlpHttpReceiver
 
 import inferwatch
 from inferwatch import MissingDependencyError
@@ -30,43 +31,8 @@ pytestmark = pytest.mark.network
 # -- receivers ---------------------------------------------------------------------
 
 
-class HttpCollector:
-    """OTLP/HTTP on loopback: answers ``statuses`` in turn (then 200), keeps the bodies."""
-
-    def __init__(self, statuses: tuple[int, ...] = ()) -> None:
-        self.bodies: list[tuple[str, bytes]] = []
-        self.statuses = list(statuses)
-        collector = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = collector.statuses.pop(0) if collector.statuses else 200
-                if status == 200:
-                    collector.bodies.append((self.path, body))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def metrics(self) -> list[Any]:
-        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-            ExportMetricsServiceRequest,
-        )
-
-        return [ExportMetricsServiceRequest.FromString(b)
-                for path, b in self.bodies if path == "/v1/metrics"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+# The shared OTLP/HTTP receiver, under the name these tests use.
+HttpCollector = OtlpHttpReceiver
 
 
 @pytest.fixture

@@ -28,12 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import http.server
 import io
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +40,7 @@ from unittest import mock
 from urllib.parse import quote, quote_plus
 
 import pytest
+from otlptools import OtlpHttpReceiver
 
 import inferwatch
 
@@ -101,51 +100,7 @@ def leaks(tag: str, text: str) -> list[str]:
 # -- the outputs -------------------------------------------------------------------
 
 
-class OtlpReceiver:
-    """OTLP/HTTP on loopback: keeps every body it is sent."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[str, bytes]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.bodies.append((self.path, body))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def decoded(self, path: str) -> str:
-        """The bodies sent to ``path``, decoded, as protobuf text (and the raw bytes)."""
-        from google.protobuf import text_format
-        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-            ExportLogsServiceRequest,
-        )
-        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-            ExportMetricsServiceRequest,
-        )
-
-        kind = ExportLogsServiceRequest if path == "/v1/logs" else ExportMetricsServiceRequest
-        parts = []
-        for got, body in self.bodies:
-            if got == path:
-                parts.append(text_format.MessageToString(kind.FromString(body), as_utf8=True))
-                parts.append(body.decode("utf-8", "replace"))
-        return "\n".join(parts)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+OtlpReceiver = OtlpHttpReceiver  # every body kept, decoded for the search
 
 
 @contextlib.contextmanager
