@@ -7,6 +7,7 @@ collector that is healthy, rejecting, or flapping.
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import threading
 from typing import Any
@@ -27,6 +28,8 @@ class OtlpHttpReceiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":  # OTEL_..._COMPRESSION
+                    body = gzip.decompress(body)
                 status = receiver.statuses.pop(0) if receiver.statuses else (
                     receiver.default_status)
                 if status == 200:

@@ -9,7 +9,6 @@ with opentelemetry-proto, and stop the server with SIGTERM under load.
 from __future__ import annotations
 
 import collections
-import http.server
 import itertools
 import json
 import os
@@ -26,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from otlptools import OtlpHttpReceiver
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("fastapi")
@@ -179,52 +179,17 @@ def test_each_uvicorn_worker_records_its_own_requests(two_workers: Server) -> No
 # -- shutdown: SIGTERM under load loses nothing kept, and exports a last time ------------------
 
 
-class OtlpReceiver:
-    """A loopback OTLP/HTTP receiver that keeps every decoded metrics request."""
+class OtlpReceiver(OtlpHttpReceiver):
+    """The shared loopback receiver, with the calls it was told about."""
 
-    def __init__(self) -> None:
-        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-
-        self.requests: list[Any] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                if self.headers.get("content-encoding") == "gzip":
-                    import gzip
-
-                    body = gzip.decompress(body)
-                if self.path == "/v1/metrics":
-                    request = metrics_service_pb2.ExportMetricsServiceRequest()
-                    request.ParseFromString(body)
-                    receiver.requests.append(request)
-                    reply = metrics_service_pb2.ExportMetricsServiceResponse()
-                    payload = reply.SerializeToString()
-                else:
-                    payload = b""
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def url(self) -> str:
+        return self.endpoint
 
     def predict_calls(self) -> int:
         """Calls per process from the last cumulative value of each stream, summed."""
         last: dict[tuple[Any, ...], float] = {}
-        for request in self.requests:
+        for request in self.metrics():
             for resource in request.resource_metrics:
                 for scope in resource.scope_metrics:
                     for metric in scope.metrics:
@@ -320,6 +285,6 @@ def test_sigterm_under_load_loses_no_kept_record_and_exports_last_metrics(
     assert len(logged) == len(set(logged))
     # Every request the client got a 200 for was kept (sample rate 1) and written.
     assert set(answered) <= set(logged)
-    assert receiver.requests, "no metric export reached the receiver"
+    assert receiver.metrics(), "no metric export reached the receiver"
     # The last export counts every call the server finished, in every worker.
     assert receiver.predict_calls() == len(logged)
