@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import sys
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -39,37 +40,7 @@ _IMMUTABLE = frozenset(
 
 def snapshot(value: Any) -> Any:
     """A copy of ``value`` that later mutations by the caller cannot change."""
-    kind = type(value)
-    if kind in _IMMUTABLE:
-        return value
-    if kind is np.ndarray:
-        return value.copy()
-    if kind is dict:
-        copied = value.copy()
-        if not _IMMUTABLE.issuperset(map(type, value.values())):
-            for k, v in value.items():  # copy only the mutable values, in place
-                if type(v) not in _IMMUTABLE:
-                    copied[k] = snapshot(v)
-        return copied
-    if kind is list or kind is tuple:
-        if _IMMUTABLE.issuperset(map(type, value)):
-            return tuple(value) if kind is tuple else list(value)
-        return [snapshot(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: snapshot(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value
-    fields = _pydantic_fields(value)
-    if fields is not None:
-        return snapshot(fields)
-    to_numpy = getattr(value, "to_numpy", None)  # pandas / polars frames and series
-    if to_numpy is not None and hasattr(value, "columns"):
-        return {str(col): value[col].to_numpy().copy() for col in value.columns}
-    if to_numpy is not None:
-        return np.asarray(to_numpy()).copy()
-    if hasattr(value, "__array__"):  # torch tensors on CPU, jax arrays, ...
-        return np.array(value, copy=True)
-    return copy.deepcopy(value)
+    return snapshot_sized(value, sys.maxsize)[0]
 
 
 def _pydantic_fields(value: Any) -> dict[str, Any] | None:
@@ -126,18 +97,30 @@ def snapshot_sized(value: Any, limit: int) -> tuple[Any, int]:
                 return TOO_LARGE, size
             out.append(item)
         return out, size
+    if isinstance(value, Mapping):
+        return snapshot_sized(dict(value.items()), limit)
+    if isinstance(value, np.generic):
+        return value, int(value.nbytes)
     fields = _pydantic_fields(value)
     if fields is not None:
         return snapshot_sized(fields, limit)
     nbytes = getattr(value, "nbytes", None)  # torch, jax, pandas: check before copying
     if type(nbytes) is int and nbytes > limit:
         return TOO_LARGE, nbytes
-    copied = snapshot(value)
-    return copied, nbytes if type(nbytes) is int else _estimate(copied)
+    copied = _copy_other(value)
+    return copied, nbytes if type(nbytes) is int else estimate_nbytes(copied)
 
 
-def _estimate(value: Any) -> int:
-    return estimate_nbytes(value)
+def _copy_other(value: Any) -> Any:
+    """A copy of a value none of the cases above knows: frames, tensors, objects."""
+    to_numpy = getattr(value, "to_numpy", None)  # pandas / polars frames and series
+    if to_numpy is not None and hasattr(value, "columns"):
+        return {str(col): value[col].to_numpy().copy() for col in value.columns}
+    if to_numpy is not None:
+        return np.asarray(to_numpy()).copy()
+    if hasattr(value, "__array__"):  # torch tensors on CPU, jax arrays, ...
+        return np.array(value, copy=True)
+    return copy.deepcopy(value)
 
 
 def estimate_nbytes(value: Any, depth: int = 3) -> int:
