@@ -35,6 +35,59 @@ _MAX_ATTRIBUTE_LENGTH = 256
 Attrs = tuple[tuple[str, Any], ...]
 
 
+class DistinctValues:
+    """At most ``limit`` distinct values per key; later ones become ``other``.
+
+    The one cap behind every value inferwatch derives from calls and puts on a
+    series: per-call attribute values (per attribute key), ``error.type`` and
+    predicted classes (per endpoint), stage names. Overflow is counted.
+    """
+
+    def __init__(self, limit: int, other: str = OTHER) -> None:
+        self.limit = limit
+        self.other = other
+        self.overflowed = 0
+        self._seen: dict[Any, set[Any]] = {}
+
+    def known(self, key: Any, value: Any) -> bool:
+        seen = self._seen.get(key)
+        return seen is not None and value in seen
+
+    def admit(self, key: Any, value: Any) -> Any:
+        seen = self._seen.get(key)
+        if seen is None:
+            seen = self._seen[key] = set()
+        if value in seen:
+            return value
+        if len(seen) >= self.limit:
+            self.overflowed += 1
+            return self.other
+        seen.add(value)
+        return value
+
+    def keys(self) -> int:
+        """How many keys have values."""
+        return len(self._seen)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._seen
+
+
+def metric_text(value: str) -> tuple[str, bool]:
+    """Free text made fit to name a series: ``(text, redacted)``.
+
+    Capped at 256 characters, dropping the cut token (a plain cut can leave the
+    head of an address, ``bob@exa``, that no detector recognises); text with an
+    email or phone number in it becomes ``_redacted``: the log scrubs it, and a
+    metric attribute never carries it.
+    """
+    if len(value) > _MAX_ATTRIBUTE_LENGTH:
+        value = cut_text(value, _MAX_ATTRIBUTE_LENGTH)
+    if contains_pii(value):
+        return REDACTED, True
+    return value, False
+
+
 class AttributeLimiter:
     """Caps distinct values per attribute key so metric series stay bounded."""
 
@@ -42,10 +95,15 @@ class AttributeLimiter:
         self.max_values = max_values
         #: Lower-cased keys never put on metrics (PII and dropped fields).
         self.excluded = excluded
-        self._seen: dict[str, set[Any]] = {}
-        self.overflowed = 0
+        self._values = DistinctValues(max_values)
+        #: Attributes dropped because more than _MAX_ATTRIBUTE_KEYS keys came.
+        self.dropped_keys = 0
         #: Attribute values kept off metrics because they looked like PII.
         self.redacted = 0
+
+    @property
+    def overflowed(self) -> int:
+        return self._values.overflowed + self.dropped_keys
 
     def limit(self, attributes: dict[str, Any] | None) -> Attrs:
         if not attributes:
@@ -64,29 +122,14 @@ class AttributeLimiter:
                     # them): a metric attribute never carries it (minimal edit, pii).
                     self.redacted += 1
                     value = REDACTED
-            if type(value) is str:
-                if len(value) > _MAX_ATTRIBUTE_LENGTH:
-                    # Dropping the cut token: a plain cut can leave the head of an
-                    # address (bob@exa) that contains_pii no longer recognises.
-                    value = cut_text(value, _MAX_ATTRIBUTE_LENGTH)
-                if value not in self._seen.get(key, ()) and contains_pii(value):
-                    # Free text with an email or phone number in it: the log
-                    # scrubs it, and a metric attribute never carries it.
-                    self.redacted += 1
-                    value = REDACTED
-            seen = self._seen.get(key)
-            if seen is None:
-                if len(self._seen) >= _MAX_ATTRIBUTE_KEYS:
-                    self.overflowed += 1
-                    continue
-                seen = self._seen[key] = set()
-            if value not in seen:
-                if len(seen) >= self.max_values:
-                    self.overflowed += 1
-                    value = OTHER
-                else:
-                    seen.add(value)
-            out.append((str(key), value))
+            values = self._values
+            if type(value) is str and not values.known(key, value):
+                value, redacted = metric_text(value)
+                self.redacted += redacted
+            if key not in values and values.keys() >= _MAX_ATTRIBUTE_KEYS:
+                self.dropped_keys += 1
+                continue
+            out.append((str(key), values.admit(key, value)))
         out.sort()
         return tuple(out)
 
@@ -219,7 +262,7 @@ class Aggregates:
         self.calls: dict[tuple[Endpoint, Attrs, str, str | None], int] = {}
         self.rows: dict[tuple[Endpoint, Attrs], int] = {}
         self.classes: dict[tuple[Endpoint, Attrs, str], int] = {}
-        self._class_names: dict[Endpoint, set[str]] = {}
+        self._classes = DistinctValues(max_classes)
         self.histograms: dict[tuple[str, Any], Histogram] = {}
         self.transport_calls: dict[Attrs, int] = {}
         self.unsupported_predictions = 0
@@ -229,8 +272,14 @@ class Aggregates:
         self.bad_batch_sizes = 0
         #: Series groups of a batch that could not be folded in (counted, skipped).
         self.failed_groups = 0
-        self._error_types: dict[Any, set[str]] = {}
-        self._stage_names: set[str] = set()
+        self._error_types = DistinctValues(max_attribute_values, OTHER_ERROR)
+        self._stages = DistinctValues(_MAX_STAGES)
+
+    @property
+    def overflowed(self) -> int:
+        """Values past their caps (attributes, error types, classes, stages)."""
+        return (self.limiter.overflowed + self._error_types.overflowed
+                + self._classes.overflowed + self._stages.overflowed)
 
     # -- ingestion -------------------------------------------------------
 
@@ -287,15 +336,7 @@ class Aggregates:
         error_type = raw if type(raw) is str else str(raw)
         if len(error_type) > _MAX_ERROR_TYPE_LENGTH:
             error_type = error_type[:_MAX_ERROR_TYPE_LENGTH]
-        seen = self._error_types.get(endpoint)
-        if seen is None:
-            seen = self._error_types[endpoint] = set()
-        if error_type not in seen:
-            if len(seen) >= self.limiter.max_values:
-                self.limiter.overflowed += 1
-                return OTHER_ERROR
-            seen.add(error_type)
-        return error_type
+        return str(self._error_types.admit(endpoint, error_type))
 
     def ingest_spill(self, spill: Spill) -> None:
         """Add the counts of the calls that found the buffer full (see ``_spill``)."""
@@ -365,9 +406,7 @@ class Aggregates:
                 except BaseException:
                     self.unsupported_predictions += 1
             for name, values in per_stage.items():
-                if len(self._stage_names) >= _MAX_STAGES and name not in self._stage_names:
-                    name = OTHER
-                self._stage_names.add(name)
+                name = self._stages.admit(None, name)
                 self._add("stage", (series, name), np.asarray(values, dtype=np.float64) * 1e-9)
         if outcome == "ok":
             self._ingest_predictions(series, group)
@@ -460,22 +499,15 @@ class Aggregates:
         return None
 
     def _class_label(self, endpoint: Endpoint, label: str) -> str:
-        names = self._class_names.setdefault(endpoint, set())
-        if label in names:
+        if self._classes.known(endpoint, label):
             return label
         # A text model's answer is its class label: capped and checked for
         # PII like any free-text attribute value before it names a series.
-        if len(label) > _MAX_ATTRIBUTE_LENGTH:
-            label = cut_text(label, _MAX_ATTRIBUTE_LENGTH)
-        if contains_pii(label):
+        label, redacted = metric_text(label)
+        if redacted:
             self.limiter.redacted += 1
-            return REDACTED
-        if label in names:
             return label
-        if len(names) >= self.max_classes:
-            return OTHER
-        names.add(label)
-        return label
+        return str(self._classes.admit(endpoint, label))
 
     def _count_classes(self, series: tuple[Endpoint, Attrs], labels: Any) -> None:
         endpoint, dyn = series

@@ -731,7 +731,7 @@ class Monitor:
         limiter = self._aggregates.limiter
         # Attribute values past their caps (counted under '_other') and values
         # kept off metrics because they looked like PII.
-        drops["attribute_overflow"] = limiter.overflowed
+        drops["attribute_overflow"] = self._aggregates.overflowed
         drops["attribute_redacted"] = limiter.redacted
         for source in (self._sink, self._otel, self._log_pipeline):
             losses = getattr(source, "losses", None)
