@@ -728,11 +728,10 @@ class Monitor:
         }
         for reason, counter in list(self._drops.items()):
             drops[reason] = drops.get(reason, 0) + count_value(counter)
-        limiter = self._aggregates.limiter
-        # Attribute values past their caps (counted under '_other') and values
-        # kept off metrics because they looked like PII.
+        # Values past their caps (attributes, error types, classes, stages: shown
+        # as '_other') and values kept off metrics because they looked like PII.
         drops["attribute_overflow"] = self._aggregates.overflowed
-        drops["attribute_redacted"] = limiter.redacted
+        drops["attribute_redacted"] = self._aggregates.limiter.redacted
         for source in (self._sink, self._otel, self._log_pipeline):
             losses = getattr(source, "losses", None)
             if losses is None:
