@@ -193,6 +193,21 @@ if hasattr(os, "register_at_fork"):
 FORK_WAIT_SECONDS = 1.0
 
 
+class CountsLosses:
+    """What every sink says about its losses, from its ``_losses`` counter."""
+
+    _losses: LossCounter
+
+    @property
+    def dropped(self) -> int:
+        """Events lost (the sum of :meth:`losses`)."""
+        return self._losses.total()
+
+    def losses(self) -> dict[str, int]:
+        """Log records lost since the sink was built (or since fork), by reason."""
+        return self._losses.snapshot()
+
+
 class ForkSafeLock:
     """A sink's lock: taken before fork (bounded wait), fresh in the child.
 

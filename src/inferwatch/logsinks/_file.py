@@ -20,6 +20,7 @@ from typing import Any
 
 from inferwatch._errors import ConfigurationError
 from inferwatch.logsinks._base import (
+    CountsLosses,
     ForkSafeLock,
     JsonLinesRenderer,
     LossCounter,
@@ -46,7 +47,7 @@ def _flock(fd: int, op: int) -> None:
         fcntl.flock(fd, op)
 
 
-class RotatingFileSink:
+class RotatingFileSink(CountsLosses):
     """Append JSON lines to ``path``; rotate to ``path.1`` … ``path.<backups>``.
 
     A file is rotated before a record that would take it past ``max_bytes``
@@ -101,15 +102,6 @@ class RotatingFileSink:
         #: Rotations done by this process.
         self.rotations = 0
         register_fork_hooks(self)
-
-    @property
-    def dropped(self) -> int:
-        """Events not written (the sum of :meth:`losses`)."""
-        return self._losses.total()
-
-    def losses(self) -> dict[str, int]:
-        """Log records lost since the sink was built (or since fork), by reason."""
-        return self._losses.snapshot()
 
     # -- file handling ---------------------------------------------------------------
 

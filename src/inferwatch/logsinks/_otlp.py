@@ -26,6 +26,7 @@ from typing import Any
 
 from inferwatch._errors import ConfigurationError, MissingDependencyError
 from inferwatch.logsinks._base import (
+    CountsLosses,
     ForkSafeLock,
     LossCounter,
     register_fork_hooks,
@@ -177,7 +178,7 @@ class _Timestamps:
         return self._seconds * 1_000_000_000 + ns
 
 
-class OtlpLogSink:
+class OtlpLogSink(CountsLosses):
     """Emit events as OpenTelemetry log records.
 
     ``logger_provider=None`` builds a private ``LoggerProvider`` with a
@@ -260,15 +261,6 @@ class OtlpLogSink:
         self._flushing: _Flush | None = None
         #: Events that failed to convert or emit, and failed flushes and shutdowns.
         self.errors = 0
-
-    @property
-    def dropped(self) -> int:
-        """Events lost (the sum of :meth:`losses`)."""
-        return self._losses.total()
-
-    def losses(self) -> dict[str, int]:
-        """Log records lost since the sink was built (or since fork), by reason."""
-        return self._losses.snapshot()
 
     # -- accounting (called by _CountingExporter on the SDK's export thread) -----------
 

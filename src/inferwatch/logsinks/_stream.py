@@ -10,6 +10,7 @@ import sys
 from typing import IO, Any
 
 from inferwatch.logsinks._base import (
+    CountsLosses,
     ForkSafeLock,
     JsonLinesRenderer,
     LossCounter,
@@ -21,7 +22,7 @@ from inferwatch.logsinks._base import (
 __all__ = ["StreamSink"]
 
 
-class StreamSink:
+class StreamSink(CountsLosses):
     """Write each batch of events as JSON lines to ``stream`` and flush it.
 
     ``stream=None`` means whatever ``sys.stdout`` is at the time of each write,
@@ -50,15 +51,6 @@ class StreamSink:
         #: Failed writes and flushes.
         self.errors = 0
         register_fork_hooks(self)
-
-    @property
-    def dropped(self) -> int:
-        """Events not written (the sum of :meth:`losses`)."""
-        return self._losses.total()
-
-    def losses(self) -> dict[str, int]:
-        """Log records lost since the sink was built (or since fork), by reason."""
-        return self._losses.snapshot()
 
     def emit(self, events: list[dict[str, Any]]) -> None:
         """Render and write ``events``; failures are counted, never raised."""

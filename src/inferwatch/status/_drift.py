@@ -10,22 +10,13 @@ never do: they are counted, not named.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
+from ._format import _finite
+
 _LEVELS = {"ok": 0, "warning": 1, "drift": 2}
 _RATES = ("missing", "nan", "inf", "invalid", "out_of_range", "new_category")
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def _feature(fd: Any) -> dict[str, Any]:
@@ -40,15 +31,15 @@ def _feature(fd: Any) -> dict[str, Any]:
         "level": int(fd.level),
         "alert": bool(fd.alert),
         "decided_by": str(fd.decided_by),
-        "psi": _num(fd.score("psi")),
-        "js": _num(fd.score("js")),
+        "psi": _finite(fd.score("psi")),
+        "js": _finite(fd.score("js")),
         "test": None if test is None else str(test.name),
-        "test_statistic": None if test is None else _num(test.value),
-        "pvalue": None if test is None else _num(test.adjusted_pvalue),
+        "test_statistic": None if test is None else _finite(test.value),
+        "pvalue": None if test is None else _finite(test.adjusted_pvalue),
         "n_reference": int(fd.n_reference),
         "n_current": int(fd.n_current),
         "rows": int(quality.rows),
-        "rates": {name: _num(rates.get(name)) or 0.0 for name in _RATES},
+        "rates": {name: _finite(rates.get(name)) or 0.0 for name in _RATES},
         "new_categories": len(quality.new_categories),  # how many, never which
     }
 
@@ -129,7 +120,7 @@ def _report(report: Any, histogram: dict[str, Any] | None) -> dict[str, Any]:
         },
         "n_features": len(report.features),
         "n_drifted": int(report.n_drifted),
-        "drifted_share": _num(report.drifted_share),
+        "drifted_share": _finite(report.drifted_share),
         "features": features,
         "outputs": outputs,
         "multivariate": None if multi is None else _feature(multi),
