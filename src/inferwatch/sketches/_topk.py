@@ -101,11 +101,19 @@ class TopKCounts:
 
     def update_batch(self, values: Iterable[Hashable]) -> None:
         items = values.tolist() if hasattr(values, "tolist") else list(values)
-        # numpy scalars in a plain list become Python values, as tolist() makes them.
-        kept = [v.item() if isinstance(v, np.generic) else v for v in items if not _missing(v)]
-        self.n_missing += len(items) - len(kept)
-        self.total += len(kept)
-        self._add(dict(Counter(kept)))
+        # Counted first (in C), then each distinct value checked once: missing
+        # ones (None, any NaN) set aside, numpy scalars in a plain list made the
+        # Python values tolist() would give.
+        counts = Counter(items)
+        for value in [v for v in counts if _missing(v) or isinstance(v, np.generic)]:
+            n = counts.pop(value)
+            if _missing(value):
+                self.n_missing += n
+            else:
+                plain = value.item()
+                counts[plain] = counts.get(plain, 0) + n
+        self.total += sum(counts.values())
+        self._add(dict(counts))
 
     def merge(self, other: TopKCounts) -> TopKCounts:
         """Fold ``other`` in (in place; returns self). Both need the same k."""
