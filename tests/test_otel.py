@@ -271,20 +271,21 @@ def test_instrument_reader_on_an_in_memory_reader(make_monitor: Any) -> None:
 def test_a_forked_child_gets_fresh_bridge_locks_and_delta_state(make_monitor: Any) -> None:
     import warnings
 
-    from inferwatch._otel import HistogramInjector, _Bounded
+    from inferwatch._bounded import BoundedCalls
+    from inferwatch._otel import HistogramInjector
 
     mon = make_monitor()
     _predict_with(mon, 2, 0)
     inject = HistogramInjector(mon, AggregationTemporality.DELTA)
     inject(MetricsData(resource_metrics=[]))  # a delta baseline, as after one export
-    bounded = _Bounded("test")
+    bounded = BoundedCalls("test", one_at_a_time=True)
     bounded._lock.acquire()  # as if a parent's thread held it at fork time
     try:
         with warnings.catch_warnings():  # Python >= 3.12 warns about forking with threads
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
         if pid == 0:  # the child: report through the exit status, never return into pytest
-            ok = bounded.run(lambda ms: True, 2.0) and not inject._previous
+            ok = bounded.call(lambda: True, 2.0) and not inject._previous
             os._exit(0 if ok else 1)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _forks
 from ._aggregate import Aggregates
+from ._bounded import BoundedCalls
 from ._catalogue import MetricPoint
 from ._config import Config, resolve_config
 from ._pii_setup import build_pseudonymizer
@@ -152,6 +153,9 @@ class Monitor:
             from ._otel import OtelMetrics
 
             self._otel = OtelMetrics(self, meter_provider)
+        # Flushes and the shutdown run here, so that a stuck sink or exporter
+        # cannot hold up the caller past its timeout.
+        self._bounded = BoundedCalls("inferwatch-flush")
         _live_monitors.add(self)
         _forks.register(self)
 
@@ -597,49 +601,44 @@ class Monitor:
         ``flush_timeout``).
         """
         deadline = time.monotonic() + timeout
+        return self._within(lambda: self._flush_until(deadline, logs=logs, export=export),
+                            deadline, "flush_timeout")
 
-        def work() -> None:
-            self._drain()
-            self._tick()
-            if logs:
-                self._write_logs()
-                try:
-                    flushed = self._sink.flush(max(0.05, deadline - time.monotonic()))
-                except TypeError:  # a user's sink whose flush() takes no timeout
-                    flushed = self._sink.flush()
-                if flushed is False:  # the sink gave up within its timeout
-                    self.count_error("flush_timeout")
-                    unfinished.append("log_sink")
-            if export and self._otel is not None:
-                flush_otel = getattr(self._otel, "force_flush", None)
-                if flush_otel is not None and flush_otel(
-                    max(0.05, deadline - time.monotonic())
-                ) is False:
-                    unfinished.append("metric_export")  # the bridge gave up at its timeout
-
-        unfinished: list[str] = []
-        return self._within(work, deadline, "flush_timeout") and not unfinished
-
-    def _within(self, work: Callable[[], None], deadline: float, reason: str) -> bool:
-        """Run ``work`` on a helper thread, waiting at most until ``deadline``."""
-        failed: list[BaseException] = []
-
-        def run() -> None:
+    def _flush_until(self, deadline: float, *, logs: bool, export: bool) -> bool:
+        """``flush``'s work, on the calling thread: False when a sink or the
+        exporter gave up by ``deadline``. The SIGTERM flusher calls it directly
+        (it is itself the bounded helper, and must start no thread)."""
+        self._drain()
+        self._tick()
+        finished = True
+        if logs:
+            self._write_logs()
             try:
-                work()
-            except BaseException as exc:  # counted below, never raised into the caller
-                failed.append(exc)
+                flushed = self._sink.flush(max(0.05, deadline - time.monotonic()))
+            except TypeError:  # a user's sink whose flush() takes no timeout
+                flushed = self._sink.flush()
+            if flushed is False:  # the sink gave up within its timeout
+                self.count_error("flush_timeout")
+                finished = False
+        if export and self._otel is not None:
+            flush_otel = getattr(self._otel, "force_flush", None)
+            if flush_otel is not None and flush_otel(
+                max(0.05, deadline - time.monotonic())
+            ) is False:
+                finished = False  # the bridge gave up at its timeout
+        return finished
 
-        worker = threading.Thread(target=run, name="inferwatch-flush", daemon=True)
-        worker.start()
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
+    def _within(self, work: Callable[[], bool | None], deadline: float, reason: str) -> bool:
+        """Run ``work`` on the flush helper, waiting at most until ``deadline``:
+        True when it finished in time and did not answer False."""
+        outcome = self._bounded.run(work, deadline - time.monotonic())
+        if not outcome.finished:
             self.count_error(reason)
             return False
-        if failed:
+        if outcome.error is not None:
             self.count_error("flush")
             return False
-        return True
+        return outcome.value is not False
 
     def collect(self, drain_seconds: float | None = None) -> list[MetricPoint]:
         """Every metric point, current as of now: every call finished before it

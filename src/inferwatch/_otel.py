@@ -64,6 +64,7 @@ from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import _forks
+from ._bounded import BoundedCalls
 from ._catalogue import METRICS, MetricDef, MetricPoint
 from ._histogram import Histogram
 from ._otel_env import (
@@ -181,49 +182,9 @@ class _Snapshot:
             self._taken = 0.0
 
 
-class _Bounded:
-    """Runs a blocking SDK call on a helper thread and waits for it at most ``timeout``.
-
-    The SDK's own flush and shutdown can block far past the timeout they are
-    given (an exporter retrying against a collector that accepts and never
-    answers). One call runs at a time; a call still running from before is
-    waited for within the same deadline.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        _forks.register(self)
-
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
-        self._thread = None  # the parent's helper thread does not exist here
-
-    def run(self, call: Callable[[float], Any], timeout: float) -> bool:
-        """True when ``call(timeout_millis)`` finished in time and returned a true value."""
-        deadline = time.monotonic() + max(0.0, timeout)
-        with self._lock:
-            previous = self._thread
-        if previous is not None and previous.is_alive():
-            previous.join(max(0.0, deadline - time.monotonic()))
-            if previous.is_alive():
-                return False
-        outcome: list[bool] = []
-
-        def target() -> None:
-            try:
-                result = call(max(1.0, (deadline - time.monotonic()) * 1000))
-                outcome.append(result is None or bool(result))
-            except Exception:
-                outcome.append(False)
-
-        thread = threading.Thread(target=target, name=self._name, daemon=True)
-        with self._lock:
-            self._thread = thread
-        thread.start()
-        thread.join(max(0.0, deadline - time.monotonic()))
-        return not thread.is_alive() and bool(outcome) and outcome[0]
+def _millis_left(deadline: float) -> float:
+    """What the SDK's ``timeout_millis`` arguments take: the time left, at least 1 ms."""
+    return max(1.0, (deadline - time.monotonic()) * 1000)
 
 
 class OtelMetrics:
@@ -239,8 +200,11 @@ class OtelMetrics:
         self._meter = meter_provider.get_meter(SCOPE_NAME, _version())
         self._registered: set[str] = set()
         self._register_lock = threading.Lock()
-        self._flush = _Bounded("inferwatch-metric-flush")
-        self._shutdown = _Bounded("inferwatch-metric-shutdown")
+        # The SDK's own flush and shutdown can block far past the timeout they
+        # are given (an exporter retrying against a collector that accepts and
+        # never answers): they run on a helper, one call at a time.
+        self._flush = BoundedCalls("inferwatch-metric-flush", one_at_a_time=True)
+        self._shutdown = BoundedCalls("inferwatch-metric-shutdown", one_at_a_time=True)
         self.register_new_names()
 
     def _build_provider(self) -> Any:
@@ -307,7 +271,9 @@ class OtelMetrics:
         """
         self.snapshot.invalidate()
         provider = self.meter_provider
-        return self._flush.run(lambda ms: provider.force_flush(timeout_millis=ms), timeout)
+        deadline = time.monotonic() + timeout
+        return self._flush.call(
+            lambda: provider.force_flush(timeout_millis=_millis_left(deadline)), timeout)
 
     def shutdown(self, timeout: float) -> bool:
         """Final export and shutdown of the MeterProvider inferwatch built (not a given one)."""
@@ -315,14 +281,15 @@ class OtelMetrics:
             return True
         self.snapshot.invalidate()
         provider = self.meter_provider
+        deadline = time.monotonic() + timeout
 
-        def shutdown(timeout_millis: float) -> None:
+        def shutdown() -> None:
             try:
-                provider.shutdown(timeout_millis=timeout_millis)
+                provider.shutdown(timeout_millis=_millis_left(deadline))
             except TypeError:  # older SDKs take no timeout
                 provider.shutdown()
 
-        return self._shutdown.run(shutdown, timeout)
+        return self._shutdown.call(shutdown, timeout)
 
 
 def _explicit_point(hist: Histogram, attributes: dict[str, Any], start_ns: int,

@@ -27,7 +27,6 @@ __all__ = [
     "LossCounter",
     "NullSink",
     "loss_reason",
-    "run_with_timeout",
 ]
 
 HAVE_ORJSON = orjson is not None
@@ -118,29 +117,6 @@ def loss_reason(exc: BaseException) -> str:
         if exc.errno in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
             return "sink_closed"
     return "sink_write_error"
-
-
-def run_with_timeout(fn: Callable[[], Any], timeout: float, name: str) -> bool:
-    """Run ``fn`` on a daemon thread; True when it returned (not False) within ``timeout``.
-
-    For backends whose own calls ignore deadlines (the OTel SDK's
-    ``force_flush`` and ``shutdown``, a blocked pipe): the caller returns on
-    time and the thread is left to finish, or not, on its own.
-    """
-    done = threading.Event()
-    ok = [False]
-
-    def run() -> None:
-        try:
-            ok[0] = fn() is not False
-        except Exception:  # reported to the caller through the result
-            ok[0] = False
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-    return done.wait(max(0.0, timeout)) and ok[0]
 
 
 # -- fork: one set of hooks for every live sink ------------------------------------------

@@ -24,13 +24,13 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from inferwatch._bounded import BoundedCalls
 from inferwatch._errors import ConfigurationError, MissingDependencyError
 from inferwatch.logsinks._base import (
     CountsLosses,
     ForkSafeLock,
     LossCounter,
     register_fork_hooks,
-    run_with_timeout,
 )
 
 __all__ = ["MAX_ATTRIBUTES", "OtlpLogSink"]
@@ -392,7 +392,7 @@ class OtlpLogSink(CountsLosses):
         # A little of the budget is kept for the accounting, so a caller that
         # waits exactly ``timeout`` (the Monitor's shutdown) sees the counts.
         wait = max(0.0, timeout - min(0.05, timeout * 0.1))
-        finished = run_with_timeout(provider.shutdown, wait, "inferwatch-otlp-shutdown")
+        finished = BoundedCalls("inferwatch-otlp-shutdown").call(provider.shutdown, wait)
         if not finished:
             self.errors += 1
         with self._count_lock:

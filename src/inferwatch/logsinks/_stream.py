@@ -9,6 +9,7 @@ import io
 import sys
 from typing import IO, Any
 
+from inferwatch._bounded import BoundedCalls
 from inferwatch.logsinks._base import (
     CountsLosses,
     ForkSafeLock,
@@ -16,7 +17,6 @@ from inferwatch.logsinks._base import (
     LossCounter,
     loss_reason,
     register_fork_hooks,
-    run_with_timeout,
 )
 
 __all__ = ["StreamSink"]
@@ -50,6 +50,7 @@ class StreamSink(CountsLosses):
         self._losses = LossCounter()
         #: Failed writes and flushes.
         self.errors = 0
+        self._flusher = BoundedCalls("inferwatch-stream-flush")
         register_fork_hooks(self)
 
     def emit(self, events: list[dict[str, Any]]) -> None:
@@ -112,7 +113,7 @@ class StreamSink(CountsLosses):
                 lock.release()
             return True
 
-        return run_with_timeout(flush, timeout, "inferwatch-stream-flush")
+        return self._flusher.call(flush, timeout)
 
     def close(self, timeout: float = 5.0) -> bool:
         """Flush; the stream belongs to the caller and stays open."""
