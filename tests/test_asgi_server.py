@@ -9,6 +9,7 @@ with opentelemetry-proto, and stop the server with SIGTERM under load.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -69,6 +70,8 @@ def start(
         "INFERWATCH_METRICS_EXPORTER": "none",
         "INFERWATCH_FLUSH_INTERVAL_MS": "50",
         "PYTHONUNBUFFERED": "1",
+        # A server that hangs prints every thread's stack when it gets SIGABRT.
+        "PYTHONFAULTHANDLER": "1",
     })
     env.update(extra_env or {})
     command = [sys.executable, "-m", "uvicorn", "examples.fastapi_server:app",
@@ -213,6 +216,14 @@ def receiver() -> Iterator[OtlpReceiver]:
     otlp.close()
 
 
+def stacks(server: Server) -> str:
+    """Every thread's stack in every process of a hung server (and its stderr)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGABRT)
+    time.sleep(1.0)
+    return (server.log_dir / "server.err").read_text(errors="replace")[-12000:]
+
+
 def load_then_sigterm(server: Server, n_before: int) -> tuple[list[str], int]:
     """Send requests from 8 threads; SIGTERM the server while they are in flight.
 
@@ -254,6 +265,8 @@ def load_then_sigterm(server: Server, n_before: int) -> tuple[list[str], int]:
     server.process.send_signal(signal.SIGTERM)  # what a rolling deploy sends
     try:
         server.process.wait(30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the server did not stop within 30 s:\n{stacks(server)}") from None
     finally:
         stop.set()
         for thread in threads:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import queue
 import threading
 import time
 from typing import Any
@@ -39,6 +40,7 @@ def install_sigterm_handler() -> bool:
 
     if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
         return False
+    _start_flusher()
     try:
         _previous_sigterm = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -48,14 +50,43 @@ def install_sigterm_handler() -> bool:
     return True
 
 
+# A signal handler runs on the main thread between two of its bytecodes,
+# whatever that thread was doing: it may hold any lock (its own thread
+# start's, a monitor's), so the handler itself takes none and starts no
+# thread (a new thread registers itself under a lock the interrupted thread
+# may hold: the handler would wait for it for ever). The flush runs on this
+# thread, started beforehand; the handler hands it a job through a queue
+# built for signal handlers and waits on an event of its own.
+_jobs: queue.SimpleQueue[tuple[float, threading.Event]] = queue.SimpleQueue()
+_flusher: threading.Thread | None = None
+
+
+def _start_flusher() -> None:
+    global _flusher
+    _flusher = threading.Thread(target=_flush_loop, name="inferwatch-sigterm", daemon=True)
+    _flusher.start()
+
+
+def _flush_loop() -> None:
+    while True:
+        deadline, done = _jobs.get()
+        try:
+            for monitor in list(_live_monitors):
+                if not monitor._closed:
+                    with contextlib.suppress(Exception):  # counted by the monitor
+                        monitor._flush_until(deadline, logs=True, export=True)
+        finally:
+            done.set()
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     import signal
 
-    deadline = time.monotonic() + SIGTERM_FLUSH_TIMEOUT
-    for monitor in list(_live_monitors):
-        if not monitor._closed:
-            with contextlib.suppress(Exception):
-                monitor.flush(max(0.1, deadline - time.monotonic()), export=True)
+    done = threading.Event()
+    flusher = _flusher
+    if flusher is not None and flusher.is_alive():
+        _jobs.put((time.monotonic() + SIGTERM_FLUSH_TIMEOUT, done))
+        done.wait(SIGTERM_FLUSH_TIMEOUT + 0.5)
     previous = _previous_sigterm
     if callable(previous):
         previous(signum, frame)
@@ -73,6 +104,10 @@ def _after_fork_in_child() -> None:
     # child forever: every lock is made anew.
     # (Monitors and the other components reset themselves: see _forks.)
     _process._default_lock = threading.Lock()
+    global _jobs
+    _jobs = queue.SimpleQueue()  # a job the parent's flusher had not taken is the parent's
+    if _sigterm_installed:
+        _start_flusher()  # the parent's flusher thread does not exist here
 
 
 def _shutdown_all() -> None:
