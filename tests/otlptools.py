@@ -2,17 +2,19 @@
 
 It answers the ``statuses`` queued on it in turn (then ``default_status``,
 200 unless changed) and keeps the bodies it accepted, so a test can play a
-collector that is healthy, rejecting, or flapping.
+collector that is healthy, rejecting, or flapping. ``HangingServer`` plays one
+that accepts connections and never answers.
 """
 
 from __future__ import annotations
 
 import gzip
 import http.server
+import socket
 import threading
 from typing import Any
 
-__all__ = ["OtlpHttpReceiver"]
+__all__ = ["HangingServer", "OtlpHttpReceiver"]
 
 
 class OtlpHttpReceiver:
@@ -78,3 +80,37 @@ class OtlpHttpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class HangingServer:
+    """A loopback port that accepts connections and never answers (a collector stuck
+    behind a proxy). ``port`` and ``endpoint`` name it; close it after use."""
+
+    def __init__(self) -> None:
+        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self._server.settimeout(0.1)
+        self.port: int = self._server.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                continue
+            self._held.append(conn)
+
+    def close(self) -> None:
+        # The accept loop ends first: a connection it took after the held ones
+        # were closed would be left open (a ResourceWarning in a later test).
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self._server.close()

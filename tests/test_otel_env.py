@@ -10,7 +10,6 @@ LogsService; every wait is bounded.
 from __future__ import annotations
 
 import http.server
-import socket
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ from concurrent import futures
 from typing import Any
 
 import pytest
-from otlptools import OtlpHttpReceiver
+from otlptools import HangingServer, OtlpHttpReceiver
 
 import inferwatch
 from inferwatch import MissingDependencyError
@@ -92,29 +91,8 @@ def grpc_collector() -> Iterator[GrpcCollector]:
 
 @pytest.fixture
 def hanging_collector() -> Iterator[str]:
-    """Accepts connections and never answers (a collector stuck behind a proxy)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
+    server = HangingServer()
+    yield server.endpoint
     server.close()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from otlptools import HangingServer
 
 from inferwatch._logs import make_log_sink
 from inferwatch.logsinks import (
@@ -50,29 +51,8 @@ def closed_port() -> int:
 
 @pytest.fixture
 def hanging_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
+    server = HangingServer()
+    yield server.port
     server.close()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import structlog
+from otlptools import HangingServer
 
 import inferwatch
 from inferwatch import Monitor
@@ -160,30 +161,14 @@ def test_user_processors_extend_the_monitors_events(tmp_path: Path) -> None:
 
 
 def test_monitor_flush_and_shutdown_keep_their_timeout_with_a_hanging_collector() -> None:
-    import socket
-    import threading
     import time
 
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
     from inferwatch.logsinks import OtlpLogSink
 
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:  # accepts, never answers
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    threading.Thread(target=accept, daemon=True).start()
-    port = server.getsockname()[1]
+    server = HangingServer()
+    port = server.port
     exporter = OTLPLogExporter(endpoint=f"http://127.0.0.1:{port}/v1/logs", timeout=3.0)
     sink = OtlpLogSink(exporter=exporter)
     monitor = Monitor(log_sink=sink, metrics_exporter="none", sample_rate=1.0)
@@ -206,7 +191,4 @@ def test_monitor_flush_and_shutdown_keep_their_timeout_with_a_hanging_collector(
         assert dropped(monitor).get("shutdown_timeout") == 5
     finally:
         monitor.shutdown(0.5)
-        stop.set()
-        for conn in held:
-            conn.close()
         server.close()
