@@ -8,11 +8,13 @@ characters so every call has its own response size.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -213,3 +215,19 @@ def _handlers(uu: Any, us: Any, su: Any, ss: Any) -> dict[str, grpc.RpcMethodHan
 def sizes(messages: Iterable[Any]) -> int:
     """Bytes on the wire of these messages, as the serializer writes them."""
     return sum(len(dumps(m)) for m in messages)
+
+
+@contextlib.contextmanager
+def sync_server(
+    *handlers: grpc.GenericRpcHandler, interceptors: Sequence[Any], workers: int = 4,
+) -> Iterator[grpc.Channel]:
+    """A sync gRPC server on a free loopback port serving ``handlers``, and a channel to it."""
+    server = grpc.server(ThreadPoolExecutor(max_workers=workers), interceptors=list(interceptors))
+    server.add_generic_rpc_handlers(handlers)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        server.stop(None).wait(10)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -24,7 +23,7 @@ import pytest
 import demo_service
 import inferwatch
 import inferwatch_grpc._call as grpc_call
-from demo_service import SERVICE, CatchAll, dumps, loads, sync_handler
+from demo_service import SERVICE, CatchAll, dumps, loads, sync_handler, sync_server
 from inferwatch_grpc import InferenceInterceptor
 from recording import Recorded, capture
 
@@ -37,15 +36,8 @@ PHONE = "+44 20 7946 0958"
 
 @pytest.fixture(scope="module")
 def channel() -> Iterator[grpc.Channel]:
-    server = grpc.server(ThreadPoolExecutor(max_workers=4), interceptors=[InferenceInterceptor()])
-    server.add_generic_rpc_handlers((sync_handler(), CatchAll()))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        server.stop(None).wait(TIMEOUT)
+    with sync_server(sync_handler(), CatchAll(), interceptors=[InferenceInterceptor()]) as channel:
+        yield channel
 
 
 def _unary(channel: grpc.Channel, request: Any, method: str = "UnaryUnary", **kw: Any) -> Any:
@@ -105,19 +97,11 @@ def test_an_unimplemented_method_is_an_rpc_not_an_inference(channel: grpc.Channe
     assert (rpc_calls, predict_calls, inferences) == (1, 0, [])
 
 
-@contextlib.contextmanager
-def _server(*handlers: grpc.GenericRpcHandler, workers: int = 2) -> Iterator[grpc.Channel]:
+def _server(
+    *handlers: grpc.GenericRpcHandler, workers: int = 2,
+) -> contextlib.AbstractContextManager[grpc.Channel]:
     """A sync server of its own (the module's serves every method name), and a channel."""
-    server = grpc.server(ThreadPoolExecutor(max_workers=workers),
-                         interceptors=[InferenceInterceptor()])
-    server.add_generic_rpc_handlers(handlers)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        server.stop(None).wait(TIMEOUT)
+    return sync_server(*handlers, interceptors=[InferenceInterceptor()], workers=workers)
 
 
 def test_a_method_nothing_serves_is_an_rpc_named_other() -> None:

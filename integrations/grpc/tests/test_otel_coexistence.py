@@ -4,13 +4,12 @@ call, carrying the trace and span ids of OTel's server span."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 import pytest
 
-from demo_service import SERVICE, dumps, loads, sync_handler
+from demo_service import SERVICE, dumps, loads, sync_handler, sync_server
 from inferwatch_grpc import InferenceInterceptor
 from recording import capture
 
@@ -33,15 +32,10 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[grpc.Channel, InMem
     otel = otel_grpc.server_interceptor(tracer_provider=provider)
     ours = InferenceInterceptor()
     interceptors = [otel, ours] if request.param == "otel-outside" else [ours, otel]
-    server = grpc.server(ThreadPoolExecutor(max_workers=4), interceptors=interceptors)
-    server.add_generic_rpc_handlers((sync_handler(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with sync_server(sync_handler(), interceptors=interceptors) as channel:
             yield channel, spans
     finally:
-        server.stop(None).wait(10)
         provider.shutdown()
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 import pytest
 
 import inferwatch
-from demo_service import SERVICE, Boom, dumps, loads, sizes, sync_handler
+from demo_service import SERVICE, Boom, dumps, loads, sizes, sync_handler, sync_server
 from inferwatch_grpc import InferenceInterceptor
 from recording import Recorded as Capture
 from recording import capture
@@ -24,15 +23,9 @@ TIMEOUT = 10.0
 
 @pytest.fixture(scope="module")
 def channel() -> Iterator[grpc.Channel]:
-    server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=[InferenceInterceptor()])
-    server.add_generic_rpc_handlers((sync_handler(), _health_handler()))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        server.stop(None).wait(TIMEOUT)
+    with sync_server(sync_handler(), _health_handler(), interceptors=[InferenceInterceptor()],
+                     workers=8) as channel:
+        yield channel
 
 
 def _health_handler() -> grpc.GenericRpcHandler:
