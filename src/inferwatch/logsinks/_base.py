@@ -170,9 +170,11 @@ FORK_WAIT_SECONDS = 1.0
 
 
 class CountsLosses:
-    """What every sink says about its losses, from its ``_losses`` counter."""
+    """What every built-in sink shares: its losses, from its ``_losses`` counter,
+    and the fork hooks around its ``_guard`` lock (see ``register_fork_hooks``)."""
 
     _losses: LossCounter
+    _guard: ForkSafeLock
 
     @property
     def dropped(self) -> int:
@@ -182,6 +184,12 @@ class CountsLosses:
     def losses(self) -> dict[str, int]:
         """Log records lost since the sink was built (or since fork), by reason."""
         return self._losses.snapshot()
+
+    def _before_fork(self) -> None:
+        self._guard.before_fork()
+
+    def _after_fork_in_parent(self) -> None:
+        self._guard.after_fork_in_parent()
 
 
 class ForkSafeLock:

@@ -309,12 +309,6 @@ class RotatingFileSink(CountsLosses):
 
     # -- fork (see register_fork_hooks) ------------------------------------------------
 
-    def _before_fork(self) -> None:
-        self._guard.before_fork()
-
-    def _after_fork_in_parent(self) -> None:
-        self._guard.after_fork_in_parent()
-
     def _after_fork_in_child(self) -> None:
         quiescent = self._guard.after_fork_in_child()
         # The inherited descriptor shares the parent's open file, flock

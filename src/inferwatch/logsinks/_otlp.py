@@ -403,12 +403,6 @@ class OtlpLogSink(CountsLosses):
 
     # -- fork (see register_fork_hooks) ------------------------------------------------
 
-    def _before_fork(self) -> None:
-        self._guard.before_fork()
-
-    def _after_fork_in_parent(self) -> None:
-        self._guard.after_fork_in_parent()
-
     def _after_fork_in_child(self) -> None:
         # The SDK re-creates its batch processor in the child with an empty
         # queue; the counts start from zero with it.

@@ -121,12 +121,6 @@ class StreamSink(CountsLosses):
 
     # -- fork (see register_fork_hooks) ------------------------------------------------
 
-    def _before_fork(self) -> None:
-        self._guard.before_fork()
-
-    def _after_fork_in_parent(self) -> None:
-        self._guard.after_fork_in_parent()
-
     def _after_fork_in_child(self) -> None:
         self._guard.after_fork_in_child()
         self._losses.reset_after_fork()
