@@ -17,7 +17,9 @@ What happens, in order:
 4. The demo prints sampled log records, the service SLIs, the sampling
    counts, the metrics handed to OpenTelemetry, and the drift reports of the
    windows before and after the shift: drift on the features that moved and
-   on the predictions, none on the others.
+   on the predictions, none on the others. Last, what this process has seen
+   of three SLOs' error budgets (``inferwatch.slo``) and the model's health
+   score with the reasons it is not 100 (``inferwatch.health``).
 
 Run it with ``python3 tasks.py demo`` (sets everything up), or, inside the
 project's virtual environment, ``python examples/demo.py [--requests N]``.
@@ -42,6 +44,8 @@ from pydantic import BaseModel
 
 import inferwatch
 import inferwatch.drift
+import inferwatch.health
+import inferwatch.slo
 from inferwatch.logsinks import RotatingFileSink
 
 NUMERIC = [f"f{i:02d}" for i in range(20)]
@@ -171,9 +175,15 @@ def replay(client: httpx.Client, rows: list[dict[str, Any]], offset: int,
 def show_logs(path: Path) -> None:
     events = [json.loads(line) for line in path.read_text().splitlines()]
     by_rule: dict[str, list[dict[str, Any]]] = {}
+    others: list[dict[str, Any]] = []
     for event in events:
-        by_rule.setdefault(event["sampling.rule"], []).append(event)
+        if "sampling.rule" in event:
+            by_rule.setdefault(event["sampling.rule"], []).append(event)
+        else:  # a rare event (a model version seen the first time), never sampled
+            others.append(event)
     print(f"\n== log records: {len(events)} JSON lines in {path} ==")
+    for event in others:
+        print(f"-- event '{event['event']}': " + json.dumps(event)[:400])
     for rule in ("error", "slow", "low_confidence", "rate"):
         if rule in by_rule:
             event = dict(by_rule[rule][0])
@@ -244,6 +254,16 @@ def show_drift(title: str, report: inferwatch.drift.DriftReport) -> None:
     print(f"  ... {quiet} features and outputs ok in all")
 
 
+def show_slos_and_health(slos: inferwatch.slo.SLOTracker,
+                          health: inferwatch.health.HealthTracker) -> None:
+    print("\n== SLOs: what this process has seen of each error budget ==")
+    for budget in slos.budgets():
+        print(f"  {budget.text()}")
+    print("\n== model health (0-100, the reasons it is not 100) ==")
+    for score in health.scores():
+        print(f"  {score.text()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -274,6 +294,13 @@ def main() -> None:
     )
     drift = inferwatch.drift.watch(profile, monitor=monitor, window=f"count:{half}",
                                    model="churn")
+    SLO = inferwatch.slo.SLO
+    slos = inferwatch.slo.track([
+        SLO("churn-availability", "availability", 0.99, model="churn"),
+        SLO("churn-latency", "latency", 0.95, threshold_ms=25, model="churn"),
+        SLO("churn-drift", "drift", 0.9, window="7d", model="churn"),
+    ], monitor=monitor)
+    health = inferwatch.health.track(monitor, latency_threshold_ms=25)
 
     rng = np.random.default_rng(1)
     before = synthetic_rows(rng, half, shifted=False)
@@ -303,6 +330,7 @@ def main() -> None:
     show_metrics(monitor)
     show_drift("first window, before the shift", report_before)
     show_drift("second window, after the shift", report_after)
+    show_slos_and_health(slos, health)
     monitor.shutdown()
 
 

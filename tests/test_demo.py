@@ -1,0 +1,43 @@
+"""The demo (``python3 tasks.py demo``) runs end to end and shows each signal it promises."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("fastapi")
+pytest.importorskip("inferwatch_fastapi")
+
+pytestmark = pytest.mark.network
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_demo_shows_logs_slis_drift_slos_and_health(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--requests", "1200",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Every request reached the status route's count (metrics see every call).
+    assert "the status route /inferwatch/status reports 1200 calls" in out
+    assert re.search(r"== log records: \d+ JSON lines", out)
+    assert "-- one 'error' record" in out  # errors are always kept
+    assert "event 'model_version_seen'" in out
+    # The shifted feature is caught in the second window, not the first.
+    first, second = out.split("== drift: second window")
+    assert not re.search(r"^\s+f03\s+drift", first, re.M)
+    assert re.search(r"^\s+f03\s+drift", second, re.M)
+    for name in ("churn-availability", "churn-latency", "churn-drift"):
+        assert re.search(rf"^\s+{name}: .* minutes left", out, re.M), name
+    score = re.search(r"churn 2024-05: health (\d+) \((green|yellow|red)\)", out)
+    assert score, out[-2000:]
+    # The drift it saw costs points, and the explanation says so.
+    assert int(score.group(1)) < 100 and "f03 PSI" in out.split("== model health")[1]
