@@ -5,6 +5,7 @@
     inferwatch profile build train.csv --out churn.iwprofile --categorical country,plan
     inferwatch profile show churn.iwprofile [--json]
     inferwatch rules prometheus --slo slos.yaml --out inferwatch.rules.yml [--naming collector]
+    inferwatch dashboard grafana --out dashboards/ [--slo slos.yaml] [--naming collector]
     inferwatch budget check --status http://127.0.0.1:8000 | --prometheus URL [--slo FILE]
     inferwatch serve-status --port 9100 [--token T] [--import myservice.worker]
 
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     from .rules._cli import add_parser as add_rules
 
     add_rules(sub)
+    from .dashboards._cli import add_parser as add_dashboard
+
+    add_dashboard(sub)
     from .slo._cli import add_parser as add_budget
 
     add_budget(sub)
@@ -127,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .rules._cli import run as rules
 
             return rules(args)
+        if args.command == "dashboard":
+            from .dashboards._cli import run as dashboard
+
+            return dashboard(args)
         if args.command == "budget":
             from .slo._cli import run as budget
 

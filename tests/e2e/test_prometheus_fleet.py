@@ -343,3 +343,37 @@ def test_a_fast_burn_pages_and_drift_alerts(fleet: dict[str, Any]) -> None:
     assert {"f0", "f1"} <= features  # the shifted two (the drift engine judges the rest)
     print(f"\nfiring after phase 2 began (s): "
           f"{ {k: round(v, 1) for k, v in sorted(firing_at.items())} }")
+
+
+def test_every_dashboard_query_runs_and_the_main_panels_show_the_fleet(
+    fleet: dict[str, Any],
+) -> None:
+    from inferwatch.dashboards import grafana_dashboards
+    from inferwatch.slo import load_slos
+
+    prom = fleet["prom"]
+    slos = load_slos(str(fleet["rules"].with_name("slos.yaml")))
+
+    def as_sent(expr: str) -> str:  # what Grafana sends, its variables replaced
+        return (expr.replace("$__rate_interval", "5s").replace("$__range", "1m")
+                .replace("$model", ".*").replace("$version", ".*"))
+
+    empty: set[str] = set()
+    ran = 0
+    for dashboard in grafana_dashboards(slos).values():
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", ()):
+                if not prom.query(as_sent(target["expr"])):  # get() asserts success
+                    empty.add(panel["title"])
+                ran += 1
+    assert ran > 30
+    # What this fleet produces (calls, errors, latency, drift, SLO rules) is on screen.
+    shown = {"Calls per second", "Error ratio", "Errors by type", "Predictions per second",
+             "Predict latency p50 / p90 / p99", "Fleet error budget remaining",
+             "Fleet burn rate, 1h and 6h", "Drift status per feature", "PSI over time",
+             "Prediction p10 / p50 / p90", "Prediction distribution", "Predictions served",
+             "Availability", "Error budget left"}
+    assert not shown & empty, sorted(shown & empty)
+    versions = prom.get("/api/v1/label/model_version/values",
+                        **{"match[]": 'inferwatch_predict_calls_total{model_name=~".*"}'})
+    assert versions == ["1"]  # the version variable's choices
