@@ -8,11 +8,13 @@
     inferwatch dashboard grafana --out dashboards/ [--slo slos.yaml] [--naming collector]
     inferwatch budget check --status http://127.0.0.1:8000 | --prometheus URL [--slo FILE]
     inferwatch serve-status --port 9100 [--token T] [--import myservice.worker]
+    inferwatch diagnose http://127.0.0.1:8000 [--token T]
 
 Exit codes: 0 success, 1 the input could not be used (bad data, bad file),
 2 bad usage (argparse), 3 an optional dependency is missing. ``budget check``
 has its own (``inferwatch.slo._cli``): 0 budget left, 1 a budget exhausted,
-2 bad usage, 3 the source cannot be reached.
+2 bad usage, 3 the source cannot be reached; so has ``diagnose``: 0 nothing
+failing, 1 a check fails, 3 the endpoint cannot be read.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     from .status._cli import add_parser as add_serve_status
 
     add_serve_status(sub)
+    from .status._cli import add_diagnose_parser
+
+    add_diagnose_parser(sub)
     return parser
 
 
@@ -139,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .slo._cli import run as budget
 
             return budget(args)
+        if args.command == "diagnose":
+            from .status._cli import run_diagnose
+
+            return run_diagnose(args)
         if args.command == "serve-status":
             from .status._cli import run as serve_status
 

@@ -78,8 +78,11 @@ def _url(text: str, what: str) -> urllib.parse.SplitResult:
     return parts
 
 
-def _get_json(url: str, timeout: float) -> Any:
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+def _get_json(url: str, timeout: float, token: str | None = None) -> Any:
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, headers=headers)
     try:
         # http(s) only (checked by _url); proxies from the environment, as curl does.
         with urllib.request.urlopen(request, timeout=timeout) as response:

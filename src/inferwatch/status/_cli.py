@@ -55,3 +55,45 @@ def run(args: argparse.Namespace) -> int:
         server.shutdown()
         server.server_close()
     return 0
+
+
+def add_diagnose_parser(sub: Any) -> None:
+    """Add ``diagnose`` to the command's subparsers."""
+    p = sub.add_parser(
+        "diagnose", help="walk the on-call checks against a live status endpoint",
+        description="Fetch URL's status document (GET /inferwatch/status) and print each "
+                    "check per model version (service health, prediction distribution, "
+                    "input data quality, upstream freshness, recent version changes, then "
+                    "inferwatch's own losses) as healthy, degraded or failing with the "
+                    "evidence, worst first. Exit code 0: nothing failing; 1: a check fails; "
+                    "3: the endpoint cannot be read.")
+    p.add_argument("url", help="the service (http://host:port) or its status URL")
+    p.add_argument("--token", help=f"bearer token for the status route (default: "
+                   f"${TOKEN_ENV} when set)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait (default 10)")
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    import urllib.parse
+
+    from ..slo._cli import STATUS_PATH, Unreachable, _get_json, _url, _Usage
+    from ._diagnose import diagnose, render
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        parts = _url(args.url, "URL")
+        if parts.path in ("", "/"):
+            parts = parts._replace(path=STATUS_PATH)
+        target = urllib.parse.urlunsplit(parts)
+        doc = _get_json(target, args.timeout, token)
+        if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
+            raise Unreachable(f"{target} is not an inferwatch status document")
+    except _Usage as exc:
+        print(f"inferwatch diagnose: {exc}", file=sys.stderr)
+        return 2
+    except Unreachable as exc:
+        print(f"inferwatch diagnose: {exc}", file=sys.stderr)
+        return 3
+    checks = diagnose(doc)
+    print(render(checks))
+    return 1 if any(c.state == "failing" for c in checks) else 0
