@@ -19,7 +19,11 @@ What happens, in order:
    windows before and after the shift: drift on the features that moved and
    on the predictions, none on the others. Last, what this process has seen
    of three SLOs' error budgets (``inferwatch.slo``) and the model's health
-   score with the reasons it is not 100 (``inferwatch.health``).
+   score with the reasons it is not 100 (``inferwatch.health``). Then where
+   the status page was served (``/inferwatch``, mounted by
+   ``instrument_app(status_routes=True)``), and a screenshot of it taken in
+   Debian's headless chromium through Playwright when both are installed
+   (``<out>/status-page.png``).
 
 Run it with ``python3 tasks.py demo`` (sets everything up), or, inside the
 project's virtual environment, ``python examples/demo.py [--requests N]``.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import socket
 import threading
 import time
@@ -264,6 +269,26 @@ def show_slos_and_health(slos: inferwatch.slo.SLOTracker,
         print(f"  {score.text()}")
 
 
+def photograph(url: str, path: Path) -> str:
+    """Save a screenshot of the status page with Debian's chromium, if it is here."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return "no screenshot: no chromium here (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "no screenshot: playwright is not installed (pip install playwright)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            page.goto(url, wait_until="load")
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            browser.close()
+    return f"screenshot saved to {path} ({path.stat().st_size // 1024} KiB)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -320,6 +345,8 @@ def main() -> None:
         monitor.flush()
         report_after = drift.report()
         status_page = client.get("/inferwatch/status").json()
+        page_url = f"http://127.0.0.1:{server.port}/inferwatch"
+        screenshot = photograph(page_url, out / "status-page.png")
     print(f"done in {elapsed:.1f} s; HTTP statuses {dict(sorted(statuses.items()))} "
           f"(422: the model raised on NaN input; its ValueError reached the route unchanged)")
     calls = status_page["models"]["churn:2024-05"]["calls"]
@@ -331,6 +358,9 @@ def main() -> None:
     show_drift("first window, before the shift", report_before)
     show_drift("second window, after the shift", report_after)
     show_slos_and_health(slos, health)
+    print(f"\n== status page ==\n  {page_url} (served while the demo ran; "
+          f"the same as JSON at {page_url}/status)")
+    print(f"  {screenshot}")
     monitor.shutdown()
 
 

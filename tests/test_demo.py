@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,21 @@ def test_the_demo_shows_logs_slis_drift_slos_and_health(tmp_path: Path) -> None:
     assert score, out[-2000:]
     # The drift it saw costs points, and the explanation says so.
     assert int(score.group(1)) < 100 and "f03 PSI" in out.split("== model health")[1]
+
+
+def test_the_demo_ends_with_the_status_page_and_its_screenshot(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--requests", "400",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    page = proc.stdout.split("== status page ==")[1]
+    assert re.search(r"http://127\.0\.0\.1:\d+/inferwatch \(served while", page)
+    shot = tmp_path / "status-page.png"
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        assert f"screenshot saved to {shot}" in page
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a whole page drawn
+    else:
+        assert "no screenshot: no chromium here" in page and not shot.exists()
