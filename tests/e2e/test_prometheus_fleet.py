@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -117,6 +118,7 @@ class Replica:
             stdout=subprocess.PIPE, stderr=self.err,
         )
         self.sent = 0
+        self.rows: list[tuple[list[float], bool]] = []  # every call's features, and fail
 
     def ready(self) -> None:
         assert self.proc.stdout is not None
@@ -133,6 +135,7 @@ class Replica:
         response = conn.getresponse()
         response.read()
         self.sent += 1
+        self.rows.append((features, fail))
         return response.status
 
     def summary(self) -> dict[str, Any]:
@@ -244,7 +247,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         phase2 = time.monotonic()
         firing_at: dict[str, float] = {}
         watch = {"InferwatchBudgetBurnPage1h", "InferwatchFeatureDrift",
-                 "InferwatchHighErrorRate"}
+                 "InferwatchHighErrorRate", "InferwatchFleetFeatureDrift"}
         stop_watch = threading.Event()
 
         def watch_alerts() -> None:
@@ -264,7 +267,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         summaries = {r.name: r.summary() for r in replicas}
         yield {"prom": prom, "replicas": replicas, "summaries": summaries,
                "statuses": statuses, "after_phase1": after_phase1, "firing_at": firing_at,
-               "rules": rules}
+               "rules": rules, "profile": profile}
     finally:
         if prom_proc is not None:
             prom_proc.terminate()
@@ -343,6 +346,72 @@ def test_a_fast_burn_pages_and_drift_alerts(fleet: dict[str, Any]) -> None:
     assert {"f0", "f1"} <= features  # the shifted two (the drift engine judges the rest)
     print(f"\nfiring after phase 2 began (s): "
           f"{ {k: round(v, 1) for k, v in sorted(firing_at.items())} }")
+
+
+def test_the_fleet_psi_from_prometheus_is_inferwatch_psi_on_every_row(
+    fleet: dict[str, Any],
+) -> None:
+    import yaml
+
+    from inferwatch.drift import ReferenceProfile
+    from inferwatch.stats import bin_counts, psi_from_counts
+
+    prom = fleet["prom"]
+    profile = ReferenceProfile.load(str(fleet["profile"]))
+    sent = [row for replica in fleet["replicas"] for row in replica.rows]
+    x = np.array([features for features, _ in sent])
+    ok = x[[not fail for _, fail in sent]]
+    columns = {f"f{i}": x[:, i] for i in range(4)}
+    columns["prediction"] = 1.0 / (1.0 + np.exp(-(ok @ np.array([0.8, -0.5, 0.3, 0.1]))))
+    columns["confidence"] = np.maximum(columns["prediction"], 1.0 - columns["prediction"])
+
+    # 1. Both replicas' counters, summed by Prometheus, are the counts of every row sent.
+    counted: dict[str, dict[int, float]] = {}
+    for r in prom.query('sum by (inferwatch_feature, inferwatch_bin) '
+                        '(inferwatch_drift_bin_rows_total{model_name="churn"})'):
+        feature, bin_ = r["metric"]["inferwatch_feature"], int(r["metric"]["inferwatch_bin"])
+        counted.setdefault(feature, {})[bin_] = float(r["value"][1])
+    assert set(counted) == set(columns)
+    expected: dict[str, np.ndarray] = {}
+    for feature, values in columns.items():
+        family = profile.outputs if feature in ("prediction", "confidence") else profile.features
+        edges = family[feature].counts.edges  # type: ignore[attr-defined]
+        expected[feature] = bin_counts(values, edges)
+        got = [counted[feature].get(i, 0.0) for i in range(expected[feature].size)]
+        assert got == expected[feature].tolist(), feature
+
+    # 2. The generated fleet-PSI expression, evaluated by Prometheus over those totals (the
+    # window since the replicas started: it aligns with the rows sent), is inferwatch's own
+    # PSI on every row of both replicas.
+    rules = {r["record"]: r["expr"] for g in yaml.safe_load(fleet["rules"].read_text())["groups"]
+             for r in g["rules"] if "record" in r}
+    psi_name = next(n for n in rules if n.startswith("inferwatch:drift_psi:increase"))
+    window = psi_name.removeprefix("inferwatch:drift_psi:increase")
+    total_name = f"inferwatch:drift_bin_rows:increase{window}"
+    share_name = f"inferwatch:drift_bin_share:ratio_increase{window}"
+    increase = re.compile(r"increase\((inferwatch_drift_bin_rows_total)\[[^\]]+\]\)")
+    total = increase.sub(r"\1", rules[total_name])
+    share = increase.sub(r"\1", rules[share_name]).replace(total_name, f"({total})")
+    whole_run = rules[psi_name].replace(share_name, f"({share})").replace(total_name,
+                                                                          f"({total})")
+    fleet_psi = {r["metric"]["inferwatch_feature"]: float(r["value"][1])
+                 for r in prom.query(whole_run)}
+    assert set(fleet_psi) == set(columns)
+    for feature, counts in expected.items():
+        family = profile.outputs if feature in ("prediction", "confidence") else profile.features
+        reference = family[feature].counts.counts  # type: ignore[attr-defined]
+        own = psi_from_counts(reference, counts).statistic
+        assert fleet_psi[feature] == pytest.approx(own, abs=1e-9), feature
+
+    # 3. The recorded fleet PSI over its (scaled) window: the shifted features stand out.
+    recorded = {r["metric"]["inferwatch_feature"]: float(r["value"][1])
+                for r in prom.query(psi_name)}
+    assert recorded["f0"] > 0.5 and recorded["f1"] > 0.5, recorded
+    assert recorded["f2"] < 0.1 and recorded["f3"] < 0.1, recorded
+    print(f"\nfleet PSI over every row (Prometheus | inferwatch): "
+          f"{ {f: round(v, 6) for f, v in sorted(fleet_psi.items())} }; "
+          f"recorded over {window} (scaled): "
+          f"{ {f: round(v, 3) for f, v in sorted(recorded.items())} }")
 
 
 def test_every_dashboard_query_runs_and_the_main_panels_show_the_fleet(

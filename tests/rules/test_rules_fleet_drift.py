@@ -1,7 +1,7 @@
 """Fleet PSI computed by Prometheus from reference-bin counts equals inferwatch's PSI on all rows.
 
 Two replicas count their rows of two features in the reference's frozen bins
-(cumulative counters per bin, as ``inferwatch.drift.bin.rows`` would export
+(cumulative counters per bin, as ``inferwatch.drift.bin.rows`` exports
 them; a bin a replica never saw has no series) and export the reference's
 share per bin. ``promtool test rules`` evaluates the generated fleet-drift
 rules on those series; the PSI it records must equal
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inferwatch._catalogue import METRICS, MetricDef, register
+from inferwatch._catalogue import METRICS
 from inferwatch.rules import RuleOptions, prometheus_rules, render
 from inferwatch.rules._fleet_drift import BIN_REFERENCE, BIN_ROWS
 from inferwatch.stats import bin_counts, psi, quantile_edges
@@ -40,19 +40,23 @@ _F = ("model.name", "model.version", "inferwatch.feature", "inferwatch.bin")
 
 @pytest.fixture
 def bin_metrics() -> Iterator[None]:
-    """The two metrics as the drift engine is asked to export them."""
-    register(MetricDef(BIN_ROWS, "counter", "{row}", "Live rows per reference bin.", _F),
-             MetricDef(BIN_REFERENCE, "gauge", "{ratio}", "Reference share per bin.", _F))
+    """The two metrics as the drift engine declares them (importing it registers them)."""
+    import inferwatch.drift  # noqa: F401
+
+    assert METRICS[BIN_ROWS].kind == "counter" and METRICS[BIN_ROWS].attributes == _F
+    assert METRICS[BIN_REFERENCE].kind == "gauge" and METRICS[BIN_REFERENCE].unit == "{ratio}"
+    assert METRICS[BIN_REFERENCE].attributes == _F
     yield
-    METRICS.pop(BIN_ROWS)
-    METRICS.pop(BIN_REFERENCE)
 
 
 def _rules(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r.get("record") or r["alert"]: r for g in doc["groups"] for r in g["rules"]}
 
 
-def test_no_fleet_drift_rules_without_the_bin_metrics() -> None:
+def test_no_fleet_drift_rules_without_the_bin_metrics(monkeypatch: pytest.MonkeyPatch,
+                                                      bin_metrics: None) -> None:
+    assert "inferwatch-fleet-drift" in {g["name"] for g in prometheus_rules([])["groups"]}
+    monkeypatch.delitem(METRICS, BIN_ROWS)
     assert "inferwatch-fleet-drift" not in {g["name"] for g in prometheus_rules([])["groups"]}
 
 

@@ -80,6 +80,11 @@ class DriftMonitor:
             dropped and counted (``inferwatch.self.dropped``, reason
             ``drift_models_full``).
         categorical, feature_names: how to read warm-up rows (as build_profile).
+        fleet_bins: numeric features (the outputs first, then the features in
+            the profile's order) whose live rows per reference bin are exported
+            (``inferwatch.drift.bin.rows``, with the reference's share of each bin),
+            so that Prometheus computes the fleet's PSI over all replicas
+            (``inferwatch rules prometheus``); about 12 series each; 0 exports none.
         kll_k: accuracy of the live KLL sketches (rank error about 1/k).
         exact_rows: finite values per numeric feature a window keeps exactly
             (8 bytes each) before it switches to its KLL sketch, so that small
@@ -112,6 +117,7 @@ class DriftMonitor:
         exact_rows: int = EXACT_ROWS,
         fold_rows: int = 2048,
         max_unknown_features: int = 32,
+        fleet_bins: int = 32,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if correction not in CORRECTIONS:
@@ -120,6 +126,9 @@ class DriftMonitor:
             )
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+        if isinstance(fleet_bins, bool) or not isinstance(fleet_bins, int) or fleet_bins < 0:
+            raise ValueError(f"fleet_bins must be a whole number >= 0 (0 exports no bins), "
+                             f"got {fleet_bins!r}")
         chosen = set(ALL_TESTS if tests is None else tests)
         bad = chosen - ALL_TESTS
         if bad:
@@ -160,7 +169,7 @@ class DriftMonitor:
             history=history, warmup_rows=warmup_rows, categorical=tuple(categorical or ()),
             feature_names=tuple(feature_names or ()), kll_k=kll_k, exact_rows=exact_rows,
             sample_rows=sample_rows, fold_rows=fold_rows, max_unknown=max_unknown_features,
-            clock=clock,
+            fleet_bins=fleet_bins, clock=clock,
         )
         self.compare_previous = compare_previous
         self.model = model

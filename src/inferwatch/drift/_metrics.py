@@ -1,9 +1,10 @@
 """The drift metrics in the catalogue, and a model version's reports turned into points.
 
-Series are bounded by the profile: one per (model version, feature, statistic)
-and per (model version, feature, quality rate), features being those of the
-profile plus the two outputs; unknown feature names are never used as
-attribute values. The gauges show the last closed window (the open one until
+Series are bounded by the profile: one per (model version, feature, statistic),
+per (model version, feature, quality rate) and per (model version, numeric
+feature, reference bin) for at most ``fleet_bins`` features, features being
+those of the profile plus the two outputs; unknown feature names are never
+used as attribute values. The gauges show the last closed window (the open one until
 a window has closed); ``inferwatch.drift.windows`` counts every closed window
 by status and ``inferwatch.drift.window.index`` says which window the gauges
 show, so windows that closed between two exports are never missed.
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ._stream import Stream
 
 FEATURE = "inferwatch.feature"
+BIN = "inferwatch.bin"
 STATISTIC = "inferwatch.statistic"
 STATUS = "inferwatch.drift.status"
 
@@ -61,6 +63,14 @@ register(
               _M),
     MetricDef("inferwatch.drift.windows", "counter", "{window}",
               "Closed drift windows by status (ok, warning, drift, no_data).", (*_M, STATUS)),
+    MetricDef("inferwatch.drift.bin.rows", "counter", "{row}",
+              "Live rows of a numeric feature or output per reference bin (inferwatch.bin: "
+              "0 below the reference, then its bins, the last above it), since the process "
+              "started; summed over replicas, Prometheus computes the fleet's PSI from it.",
+              (*_F, BIN)),
+    MetricDef("inferwatch.drift.bin.reference", "gauge", "{ratio}",
+              "The reference profile's share of a numeric feature or output's rows per bin.",
+              (*_F, BIN)),
     MetricDef("inferwatch.data_quality.unknown_features", "gauge", "{feature}",
               "Feature names seen in the window but absent from the reference.", _M),
     MetricDef("inferwatch.data_quality.unreadable_rows", "gauge", "{row}",
@@ -128,9 +138,16 @@ def report_points(report: DriftReport) -> list[MetricPoint]:
 
 
 def stream_points(stream: Stream) -> list[MetricPoint]:
-    """One model version's points: its current report's gauges and its window counts."""
+    """One model version's points: its current report's gauges, its window counts, and
+    its live rows per reference bin."""
     points = report_points(stream.report("auto"))
     attrs = {"model.name": stream.model, "model.version": stream.version}
     for status, n in stream.closed_by_status.items():
         points.append(MetricPoint("inferwatch.drift.windows", {**attrs, STATUS: status}, n))
+    for feature, (rows, shares) in stream.bin_rows().items():
+        for i in range(rows.size):
+            named = {**attrs, FEATURE: feature, BIN: str(i)}
+            points.append(MetricPoint("inferwatch.drift.bin.rows", named, int(rows[i])))
+            points.append(MetricPoint("inferwatch.drift.bin.reference", dict(named),
+                                      float(shares[i])))
     return points

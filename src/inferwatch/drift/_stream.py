@@ -17,13 +17,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .._record import InferenceRecord
+from ..stats._binning import IntArray
 from ._assess import Options, window_report
 from ._build import build_profile
-from ._columns import TableBuilder
+from ._columns import FloatArray, TableBuilder
+from ._feature_profile import NumericProfile
 from ._ingest import Batch, Schema, convert, gather, output_parts
 from ._profile import ReferenceProfile
 from ._report import NO_DATA, STATUSES, DriftReport
-from ._window import Window
+from ._window import NumericState, Window
 from ._windows import Windows, WindowSpec
 
 #: Window statuses counted by ``inferwatch.drift.windows``.
@@ -46,6 +48,7 @@ class Settings:
     sample_rows: int
     fold_rows: int
     max_unknown: int
+    fleet_bins: int
     clock: Callable[[], float]
 
 
@@ -69,15 +72,21 @@ class Stream:
         self.bad_records = 0
         self._changes = 0
         self._open_cache: tuple[int, DriftReport] | None = None
+        #: Rows per reference bin of every closed window, per exported numeric column.
+        self._closed_bins: dict[str, IntArray] = {}
+        self._binned: tuple[tuple[str, str], ...] = ()
         if profile is not None:
             self._freeze(profile)
 
     # -- setup ------------------------------------------------------------------------
 
-    def _freeze(self, profile: ReferenceProfile) -> None:
+    def _freeze(self, profile: ReferenceProfile, *, shared: bool = True) -> None:
         s = self._s
         self.profile = profile
         self._schema = Schema.from_profile(profile)
+        # A reference frozen from this replica's own warm-up differs from every other
+        # replica's: a fleet PSI against a mix of them would mean nothing.
+        self._binned = binned_columns(profile, s.fleet_bins) if shared else ()
 
         def factory(index: int, opened_at: float) -> Window:
             return Window(profile, index, opened_at, kll_k=s.kll_k, exact_rows=s.exact_rows,
@@ -138,7 +147,7 @@ class Stream:
             # the warm-up starts over, rather than failing every batch from now on.
             self.bad_records += len(outs["sizes"])
         else:
-            self._freeze(profile)
+            self._freeze(profile, shared=False)
         self._warmup = TableBuilder(self._s.feature_names)
         self._warm_outputs = {"prediction": [], "confidence": [], "sizes": []}
 
@@ -175,6 +184,35 @@ class Stream:
             self._windows is not None and self._windows.closed) else None)
         self._history.append(report)
         self.closed_by_status[report.status] = self.closed_by_status.get(report.status, 0) + 1
+        for name, counts in _window_bins(win, self._binned).items():
+            total = self._closed_bins.get(name)
+            if total is None:
+                self._closed_bins[name] = counts.copy()
+            else:
+                total += counts
+
+    def bin_rows(self) -> dict[str, tuple[IntArray, FloatArray]]:
+        """Live rows per reference bin since the stream began, and the reference's shares.
+
+        For each exported numeric column: every closed window's counts plus the
+        open window's (folded first), so the totals only ever grow and sum
+        exactly across replicas.
+        """
+        if self.profile is None or self._windows is None or not self._binned:
+            return {}
+        self.tick()
+        self._windows.open.fold()
+        live = _window_bins(self._windows.open, self._binned)
+        out: dict[str, tuple[IntArray, FloatArray]] = {}
+        for family, name in self._binned:
+            ref = _reference_counts(self.profile, family, name)
+            counts = live.get(name)
+            if ref is None or counts is None:
+                continue
+            closed = self._closed_bins.get(name)
+            total = counts + closed if closed is not None else counts.copy()
+            out[name] = (total, ref / ref.sum())
+        return out
 
     def tick(self) -> None:
         """Close the open time window if its time is up (its report is made then)."""
@@ -223,3 +261,36 @@ class Stream:
         if self._windows is None:
             return 0
         return sum(w.nbytes for w in (self._windows.open, *self._windows.closed))
+
+
+def binned_columns(profile: ReferenceProfile, limit: int) -> tuple[tuple[str, str], ...]:
+    """The (family, name) of the numeric columns whose bins are exported, at most ``limit``.
+
+    Outputs come first (prediction drift is what a fleet alert is most often
+    about), then features in the profile's order; a feature named like an
+    output is left out (their series would share one ``inferwatch.feature``).
+    """
+    chosen: list[tuple[str, str]] = []
+    for family, columns in (("outputs", profile.outputs), ("features", profile.features)):
+        for name in columns:
+            if len(chosen) >= limit:
+                return tuple(chosen)
+            ref = _reference_counts(profile, family, name)
+            if ref is not None and ref.sum() > 0 and all(n != name for _, n in chosen):
+                chosen.append((family, name))
+    return tuple(chosen)
+
+
+def _reference_counts(profile: ReferenceProfile, family: str, name: str) -> IntArray | None:
+    prof = (profile.outputs if family == "outputs" else profile.features).get(name)
+    counts = getattr(prof, "counts", None) if isinstance(prof, NumericProfile) else None
+    return None if counts is None else counts.counts
+
+
+def _window_bins(win: Window, binned: tuple[tuple[str, str], ...]) -> dict[str, IntArray]:
+    out: dict[str, IntArray] = {}
+    for family, name in binned:
+        state = (win.outputs if family == "outputs" else win.features).get(name)
+        if isinstance(state, NumericState) and state.counts is not None:
+            out[name] = state.counts.counts
+    return out
