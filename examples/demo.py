@@ -19,7 +19,9 @@ What happens, in order:
    windows before and after the shift: drift on the features that moved and
    on the predictions, none on the others. Last, what this process has seen
    of three SLOs' error budgets (``inferwatch.slo``) and the model's health
-   score with the reasons it is not 100 (``inferwatch.health``). Then where
+   score with the reasons it is not 100 (``inferwatch.health``), and the
+   generated alerts whose conditions hold before and after the shift
+   (``inferwatch.rules.alerts_now``). Then where
    the status page was served (``/inferwatch``, mounted by
    ``instrument_app(status_routes=True)``), and a screenshot of it taken in
    Debian's headless chromium through Playwright when both are installed
@@ -52,6 +54,7 @@ import inferwatch.drift
 import inferwatch.health
 import inferwatch.slo
 from inferwatch.logsinks import RotatingFileSink
+from inferwatch.rules import alerts_now
 
 NUMERIC = [f"f{i:02d}" for i in range(20)]
 COUNTRIES = ["US", "DE", "FR", "BR"]
@@ -269,6 +272,16 @@ def show_slos_and_health(slos: inferwatch.slo.SLOTracker,
         print(f"  {score.text()}")
 
 
+def show_alerts(before: dict[str, Any], after: dict[str, Any]) -> None:
+    print("\n== alerts: the generated rules' conditions on this process's numbers ==")
+    print("  (inferwatch.rules.alerts_now; Prometheus would also wait each alert's `for`)")
+    for title, document in (("before the shift", before), ("after the shift", after)):
+        found = alerts_now(document)
+        print(f"  {title}: {len(found) or 'none'}")
+        for condition in found:
+            print(f"    {condition}")
+
+
 def photograph(url: str, path: Path) -> str:
     """Save a screenshot of the status page with Debian's chromium, if it is here."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -339,6 +352,7 @@ def main() -> None:
         statuses = replay(client, before, 0, rng)
         monitor.flush()
         report_before = drift.report()
+        status_before = client.get("/inferwatch/status").json()
         for status, n in replay(client, after, half, rng).items():
             statuses[status] = statuses.get(status, 0) + n
         elapsed = time.perf_counter() - started
@@ -358,6 +372,7 @@ def main() -> None:
     show_drift("first window, before the shift", report_before)
     show_drift("second window, after the shift", report_after)
     show_slos_and_health(slos, health)
+    show_alerts(status_before, status_page)
     print(f"\n== status page ==\n  {page_url} (served while the demo ran; "
           f"the same as JSON at {page_url}/status)")
     print(f"  {screenshot}")

@@ -42,6 +42,11 @@ def test_the_demo_shows_logs_slis_drift_slos_and_health(tmp_path: Path) -> None:
     assert score, out[-2000:]
     # The drift it saw costs points, and the explanation says so.
     assert int(score.group(1)) < 100 and "f03 PSI" in out.split("== model health")[1]
+    # The alerts whose conditions hold: drift only once the traffic has shifted.
+    alerts = out.split("== alerts:")[1].split("== status page")[0]
+    before, after = alerts.split("after the shift:")
+    assert "InferwatchFeatureDrift" not in before
+    assert re.search(r"P2  InferwatchFeatureDrift  churn:2024-05: .*f03 \(PSI", after)
 
 
 def test_the_demo_ends_with_the_status_page_and_its_screenshot(tmp_path: Path) -> None:
