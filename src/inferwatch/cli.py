@@ -9,12 +9,14 @@
     inferwatch budget check --status http://127.0.0.1:8000 | --prometheus URL [--slo FILE]
     inferwatch serve-status --port 9100 [--token T] [--import myservice.worker]
     inferwatch diagnose http://127.0.0.1:8000 [--token T]
+    inferwatch runbook --slo slos.yaml --out runbooks/ [--model churn] [--status-url URL]
 
 Exit codes: 0 success, 1 the input could not be used (bad data, bad file),
 2 bad usage (argparse), 3 an optional dependency is missing. ``budget check``
 has its own (``inferwatch.slo._cli``): 0 budget left, 1 a budget exhausted,
 2 bad usage, 3 the source cannot be reached; so has ``diagnose``: 0 nothing
-failing, 1 a check fails, 3 the endpoint cannot be read.
+failing, 1 a check fails, 3 the endpoint cannot be read. ``runbook`` exits 2
+for input it cannot use (an SLO file, an unknown model).
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     from .status._cli import add_diagnose_parser
 
     add_diagnose_parser(sub)
+    from .runbook._cli import add_parser as add_runbook
+
+    add_runbook(sub)
     return parser
 
 
@@ -148,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .status._cli import run_diagnose
 
             return run_diagnose(args)
+        if args.command == "runbook":
+            from .runbook._cli import run as runbook
+
+            return runbook(args)
         if args.command == "serve-status":
             from .status._cli import run as serve_status
 

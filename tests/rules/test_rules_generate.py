@@ -59,6 +59,12 @@ def _rules(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [rule for group in doc["groups"] for rule in group["rules"]]
 
 
+def _slo_records(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SLO recording rules (the fleet drift group's records carry no SLO labels)."""
+    return [r for r in _rules(doc) if "record" in r and "inferwatch_slo_name" in r.get(
+        "labels", {})]
+
+
 def _alerts(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for rule in _rules(doc):
@@ -83,7 +89,7 @@ def test_the_written_yaml_is_the_document() -> None:
 def test_recording_rules_per_slo_and_window() -> None:
     doc = prometheus_rules(SLOS)
     records: dict[str, set[str]] = {}
-    for rule in _rules(doc):
+    for rule in _slo_records(doc):
         if "record" in rule:
             records.setdefault(rule["labels"]["inferwatch_slo_name"], set()).add(rule["record"])
             assert rule["labels"]["inferwatch_slo_kind"] in ("availability", "latency", "drift")
@@ -118,7 +124,7 @@ def test_an_slo_window_that_is_a_burn_window_is_recorded_once() -> None:
 def test_the_sli_queries() -> None:
     doc = prometheus_rules(SLOS)
     by = {(r["record"], r["labels"]["inferwatch_slo_name"]): r["expr"]
-          for r in _rules(doc) if "record" in r}
+          for r in _slo_records(doc)}
     avail = by[("inferwatch:slo_sli_error:ratio_rate5m", "churn-availability")]
     assert ('inferwatch_predict_calls_total{model_name="churn", inferwatch_outcome="error"}[5m]'
             in avail)
@@ -205,7 +211,7 @@ def test_every_alert_has_a_tier_summary_description_runbook_and_for() -> None:
         "InferwatchBudgetBurnTicket1d": "P2", "InferwatchBudgetBurnTicket3d": "P2",
         "InferwatchFeatureDrift": "P2", "InferwatchConfidenceFalling": "P2",
         "InferwatchInFlightSaturation": "P2",
-        "InferwatchAnomaly": "P2",
+        "InferwatchAnomaly": "P2", "InferwatchFleetFeatureDrift": "P2",
         "InferwatchMinorDrift": "P3", "InferwatchDriftWarning": "P3",
         "InferwatchHealthYellow": "P3",
     }
@@ -269,7 +275,7 @@ def test_cli_writes_rules_promtool_accepts(tmp_path: Path, naming: str,
     assert main(["rules", "prometheus", "--slo", str(slo_file), "--out", str(out),
                  "--naming", naming]) == 0
     doc = yaml.safe_load(out.read_text())
-    assert {r["labels"]["inferwatch_slo_name"] for r in _rules(doc) if "record" in r} == {
+    assert {r["labels"]["inferwatch_slo_name"] for r in _slo_records(doc)} == {
         "churn-availability", "churn-latency"}
     latency = next(r["expr"] for r in _rules(doc)
                    if r.get("record") == "inferwatch:slo_sli_error:ratio_rate5m"
@@ -284,7 +290,9 @@ def test_cli_writes_rules_promtool_accepts(tmp_path: Path, naming: str,
 def test_cli_without_slos_writes_model_alerts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "prometheus", "--scale", "1/60", "--burn-rates", "10,5,2,1"]) == 0
     doc = yaml.safe_load(capsys.readouterr().out)
-    assert [g["name"] for g in doc["groups"]] == ["inferwatch-model-alerts"]
+    # No SLO, no SLO group; the fleet drift rules need none.
+    assert [g["name"] for g in doc["groups"]] == ["inferwatch-model-alerts",
+                                                  "inferwatch-fleet-drift"]
 
 
 def test_cli_says_which_slos_get_no_rules(tmp_path: Path,

@@ -94,7 +94,8 @@ def test_a_failing_service_is_diagnosed_worst_first_with_evidence(
     assert outputs.startswith("FAILING") and "prediction drift" in outputs
     versions = next(line for line in lines if "recent version changes:" in line)
     assert re.search(r"version 7 started \d\d:\d\d UTC \(\d+ min ago\)", versions)
-    assert "[status page: service health]" in service
+    assert "[status page: service health] [runbook: #1-service-health]" in service
+    assert inputs.endswith("[status page: data quality] [runbook: #3-input-data-quality]")
     assert re.match(r"3 failing, (\d+ degraded, )?\d+ healthy", lines[-1]), lines[-1]
 
 

@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["add_parser", "run"]
+if TYPE_CHECKING:
+    from ._prometheus import RuleOptions
+
+__all__ = ["add_parser", "add_rule_options", "rule_options", "run"]
 
 
 def _scale(text: str) -> float:
@@ -33,20 +36,10 @@ def _factors(text: str) -> tuple[float, float, float, float]:
     return values[0], values[1], values[2], values[3]
 
 
-def add_parser(sub: Any) -> None:
-    """Add ``rules prometheus`` to the command's subparsers."""
+def add_rule_options(prom: argparse.ArgumentParser) -> None:
+    """The options the generated alerts depend on (shared with ``inferwatch runbook``)."""
     from ._names import NAMINGS
 
-    rules = sub.add_parser("rules", help="generate alerting and recording rules")
-    rsub = rules.add_subparsers(dest="action", required=True)
-    prom = rsub.add_parser(
-        "prometheus", help="Prometheus recording and alerting rules from SLOs",
-        description="Write Prometheus rules: SLO error ratios over 5m-3d, error budget "
-                    "remaining and burn rates for the fleet, multi-window burn-rate alerts, "
-                    "and P0-P3 model alerts. Check them with `promtool check rules FILE`.")
-    prom.add_argument("--slo", help="OpenSLO v1 YAML file with the SLOs (without it: model "
-                      "alerts only)")
-    prom.add_argument("--out", help="the rule file to write (default: standard output)")
     prom.add_argument("--naming", choices=NAMINGS, default="otel-prometheus",
                       help="how metrics reach Prometheus: scraped from each replica through "
                       "OTel's Prometheus exporter (default), or through the OTel Collector")
@@ -66,13 +59,44 @@ def add_parser(sub: Any) -> None:
     prom.add_argument("--psi-window", default="1h",
                       help="window of the fleet PSI rules (default 1h; generated once replicas "
                       "export reference-bin counts)")
-    prom.add_argument("--runbook", default=None,
-                      help="base URL of the runbooks (runbook_url is BASE/<AlertName>)")
+
+
+def rule_options(args: argparse.Namespace, **extra: Any) -> RuleOptions:
+    """The ``RuleOptions`` of the options :func:`add_rule_options` added."""
+    from ._prometheus import RuleOptions
+
+    return RuleOptions(
+        naming=args.naming, scale=args.scale, burn_factors=args.burn_rates,
+        error_rate=args.error_rate, max_in_flight=args.max_in_flight,
+        confidence_drop=args.confidence_drop, psi_window=args.psi_window, **extra,
+    )
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``rules prometheus`` to the command's subparsers."""
+    rules = sub.add_parser("rules", help="generate alerting and recording rules")
+    rsub = rules.add_subparsers(dest="action", required=True)
+    prom = rsub.add_parser(
+        "prometheus", help="Prometheus recording and alerting rules from SLOs",
+        description="Write Prometheus rules: SLO error ratios over 5m-3d, error budget "
+                    "remaining and burn rates for the fleet, multi-window burn-rate alerts, "
+                    "and P0-P3 model alerts. Check them with `promtool check rules FILE`.")
+    prom.add_argument("--slo", help="OpenSLO v1 YAML file with the SLOs (without it: model "
+                      "alerts only)")
+    prom.add_argument("--out", help="the rule file to write (default: standard output)")
+    add_rule_options(prom)
+    links = prom.add_mutually_exclusive_group()
+    links.add_argument("--runbook", default=None,
+                       help="base URL of the runbooks (runbook_url is BASE/<AlertName>)")
+    links.add_argument("--runbook-doc", metavar="URL", default=None,
+                       help="URL of the Markdown runbook `inferwatch runbook` writes: "
+                       "runbook_url is URL#<the alert's section>; {model} in URL becomes the "
+                       "alert's model, e.g. https://git.example.com/ops/runbooks/{model}.md")
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the rule file; returns the exit code."""
-    from . import RuleOptions, prometheus_rules, render, skipped_slos
+    from . import prometheus_rules, render, skipped_slos
     from ._prometheus import DEFAULT_RUNBOOK
 
     slos: list[Any] = []
@@ -80,12 +104,8 @@ def run(args: argparse.Namespace) -> int:
         from ..slo import load_slos
 
         slos = load_slos(args.slo)
-    options = RuleOptions(
-        naming=args.naming, scale=args.scale, burn_factors=args.burn_rates,
-        error_rate=args.error_rate, max_in_flight=args.max_in_flight,
-        confidence_drop=args.confidence_drop, runbook=args.runbook or DEFAULT_RUNBOOK,
-        psi_window=args.psi_window,
-    )
+    options = rule_options(args, runbook=args.runbook or DEFAULT_RUNBOOK,
+                           runbook_doc=args.runbook_doc)
     rules = prometheus_rules(slos, options)
     header = (f"Generated by `inferwatch rules prometheus` (naming {args.naming}"
               + (f", scale {args.scale:g}" if args.scale != 1 else "")

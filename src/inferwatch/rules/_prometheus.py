@@ -101,7 +101,11 @@ class RuleOptions:
     in-flight saturation per replica. ``confidence_drop``: P2 when the mean
     confidence over 1h falls this share below its mean over the day before.
     ``runbook``: base of every ``runbook_url`` (``<base>`` when it contains
-    ``#``, else ``<base>/<AlertName>``).
+    ``#``, else ``<base>/<AlertName>``). ``runbook_doc``: instead, the URL of
+    the Markdown runbook ``inferwatch runbook`` writes; ``runbook_url`` is
+    ``<doc>#<anchor>``, the anchor of the alert's section
+    (``inferwatch.runbook.alert_anchor``), and ``{model}`` in the URL names
+    the runbook of the alert's model (see :meth:`runbook_url`).
     """
 
     naming: str = "otel-prometheus"
@@ -111,6 +115,7 @@ class RuleOptions:
     max_in_flight: int = 64
     confidence_drop: float = 0.10
     runbook: str = DEFAULT_RUNBOOK
+    runbook_doc: str | None = None
     #: Fleet drift (once replicas export reference-bin counts): PSI over this window,
     #: alerting above ``psi_threshold`` when at least ``psi_min_rows`` rows arrived.
     psi_window: str = "1h"
@@ -143,6 +148,12 @@ class RuleOptions:
                              "(s, m, h, d), e.g. 1h")
         if not self.psi_threshold > 0 or self.psi_min_rows < 1:
             raise ValueError("psi threshold must be positive and psi min rows at least 1")
+        if self.runbook_doc is not None and (
+                not isinstance(self.runbook_doc, str) or not self.runbook_doc.strip()
+                or "#" in self.runbook_doc):
+            raise ValueError(f"runbook doc {self.runbook_doc!r}: give the URL of the runbook "
+                             "file without a #fragment (each alert gets its own), e.g. "
+                             "https://git.example.com/ops/blob/main/runbooks/{model}.md")
 
     @property
     def burn_alerts(self) -> tuple[BurnAlert, ...]:
@@ -153,8 +164,26 @@ class RuleOptions:
         """A Prometheus duration: the nominal one times ``scale``, at least 1s."""
         return _duration(_seconds(text) * self.scale)
 
-    def runbook_url(self, alert: str) -> str:
-        return self.runbook if "#" in self.runbook else f"{self.runbook.rstrip('/')}/{alert}"
+    def runbook_url(self, alert: str, slo: str | None = None, model: str | None = None) -> str:
+        """Where the ``runbook_url`` of ``alert`` (of SLO ``slo``, for an SLO's alerts) points.
+
+        With ``runbook_doc``, ``<doc>#<anchor>``; ``{model}`` in the doc is
+        replaced by ``model`` (a runbook file's stem, or a template that
+        makes one from the alert's model label) and raises ``ValueError``
+        when ``model`` is None.
+        """
+        if self.runbook_doc is None:
+            return self.runbook if "#" in self.runbook else f"{self.runbook.rstrip('/')}/{alert}"
+        from ..runbook._anchors import alert_anchor  # the runbook imports this module
+
+        doc = self.runbook_doc
+        if "{model}" in doc:
+            if model is None:
+                raise ValueError(f"alert {alert} names no model, so {{model}} in the runbook "
+                                 f"doc {doc!r} cannot be filled in: name the models in the "
+                                 "SLOs, or give the URL of one runbook without {model}")
+            doc = doc.replace("{model}", model)
+        return f"{doc}#{alert_anchor(alert, slo)}"
 
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -334,7 +363,8 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str, descrip
         "annotations": {
             "summary": summary,
             "description": description,
-            "runbook_url": options.runbook_url(name),
+            # With a runbook doc, prometheus_rules links each alert once all are made.
+            "runbook_url": options.runbook_url(name) if options.runbook_doc is None else "",
         },
     }
 
@@ -534,7 +564,44 @@ def prometheus_rules(slos: Sequence[Any], options: RuleOptions | None = None) ->
     fleet = fleet_drift_rules(options, names)
     if fleet:
         groups.append({"name": "inferwatch-fleet-drift", "rules": fleet})
+    if options.runbook_doc is not None:
+        _link_runbook_doc(groups, slos, options, names)
     return {"groups": groups}
+
+
+def _link_runbook_doc(groups: list[dict[str, Any]], slos: Sequence[Any], options: RuleOptions,
+                      names: _Names) -> None:
+    """Point every alert's ``runbook_url`` at its section of the model's runbook."""
+    from ..runbook._anchors import FILE_STEM_TEMPLATE, file_stem
+
+    by_name = {slo.name: slo for slo in slos}
+    named = sorted({str(slo.model) for slo in slos if getattr(slo, "model", None)})
+    model_label = names.label("model.name")
+    from_label = FILE_STEM_TEMPLATE.format(label=model_label)
+    links: dict[str, str] = {}  # url -> the alert that has it
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" not in rule:
+                continue
+            notes = rule["annotations"]
+            slo = by_name.get(rule["labels"].get("inferwatch_slo_name"))
+            model: str | None
+            if slo is not None and getattr(slo, "model", None):
+                model = file_stem(str(slo.model))
+            elif f"$labels.{model_label}" in notes["summary"] + notes["description"]:
+                model = from_label  # the alert carries the model label: its own runbook
+            else:
+                # A replica or an SLO of every model: each model's runbook has this section.
+                model = file_stem(named[0]) if named else None
+            slo_name = None if slo is None else str(slo.name)
+            url = options.runbook_url(rule["alert"], slo_name, model)
+            which = rule["alert"] + (f" of SLO {slo_name}" if slo_name else "")
+            seen = links.setdefault(url, which)
+            if seen != which:
+                raise ValueError(f"{seen} and {which} would link to the same runbook section "
+                                 f"({url}); rename one of the SLOs so that their names differ "
+                                 "in letters or digits")
+            notes["runbook_url"] = url
 
 
 def skipped_slos(slos: Sequence[Any]) -> list[str]:

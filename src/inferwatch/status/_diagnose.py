@@ -2,10 +2,12 @@
 
 For each model version the checks follow the runbook's order: service
 health, the prediction distribution, input data quality, upstream
-freshness, recent version changes; then inferwatch's own losses. Each says
-``healthy``, ``degraded`` or ``failing`` with its evidence, or ``no data``.
-They read only the status document (``GET /inferwatch/status``): aggregates,
-never a request.
+freshness, recent version changes; then inferwatch's own losses. The order,
+names, status page sections and thresholds are ``inferwatch.runbook``'s
+(``_checks``), shared with ``inferwatch runbook``; each printed check names
+its runbook section. Each says ``healthy``, ``degraded`` or ``failing`` with
+its evidence, or ``no data``. They read only the status document
+(``GET /inferwatch/status``): aggregates, never a request.
 """
 
 from __future__ import annotations
@@ -15,17 +17,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["STATES", "Check", "diagnose", "render"]
+from ..runbook._checks import (
+    CHECKS,
+    ERROR_RATE_DEGRADED,
+    ERROR_RATE_FAILING,
+    INPUT_DATA_QUALITY,
+    OWN_LOSSES,
+    PREDICTION_DISTRIBUTION,
+    QUALITY_RATE_DEGRADED,
+    RECENT_SECONDS,
+    RECENT_VERSION_CHANGES,
+    SERVICE_HEALTH,
+    UPSTREAM_FRESHNESS,
+    CheckDef,
+)
+
+__all__ = [
+    "ERROR_RATE_DEGRADED",
+    "ERROR_RATE_FAILING",
+    "QUALITY_RATE_DEGRADED",
+    "RECENT_SECONDS",
+    "STATES",
+    "Check",
+    "diagnose",
+    "render",
+]
 
 #: Worst first: the order checks are printed in.
 STATES = ("failing", "degraded", "healthy", "no data")
-
-#: Without an availability SLO: the error rates that degrade and fail a model.
-ERROR_RATE_DEGRADED, ERROR_RATE_FAILING = 0.01, 0.10
-#: Share of a feature's rows missing or out of range that degrades its input check.
-QUALITY_RATE_DEGRADED = 0.05
-#: A model version first seen this recently is named as a recent change.
-RECENT_SECONDS = 3600.0
 
 
 @dataclass
@@ -37,6 +56,12 @@ class Check:
     section: str  # where the status page shows it
     state: str = "healthy"
     evidence: list[str] = field(default_factory=list)
+    runbook: str = ""  # the anchor of the check's section in the runbook
+
+    @classmethod
+    def of(cls, model: str, definition: CheckDef) -> Check:
+        """A healthy check of ``model`` as the shared definition names it."""
+        return cls(model, definition.name, definition.section, runbook=definition.anchor)
 
     def worsen(self, state: str, evidence: str) -> None:
         if STATES.index(state) < STATES.index(self.state):
@@ -55,7 +80,7 @@ def _slos_for(doc: dict[str, Any], model: str, version: str, kind: str) -> list[
 
 def _service(doc: dict[str, Any], key: str, sli: dict[str, Any]) -> Check:
     model, _, version = key.partition(":")
-    check = Check(key, "service health", "service health")
+    check = Check.of(key, SERVICE_HEALTH)
     calls = int(sli.get("calls") or 0)
     if not calls:
         check.state = "no data"
@@ -128,8 +153,8 @@ def _feature_words(feature: dict[str, Any]) -> str:
 
 
 def _drift_checks(doc: dict[str, Any], key: str) -> list[Check]:
-    outputs = Check(key, "prediction distribution", "prediction quality")
-    inputs = Check(key, "input data quality", "data quality")
+    outputs = Check.of(key, PREDICTION_DISTRIBUTION)
+    inputs = Check.of(key, INPUT_DATA_QUALITY)
     entry = _drift_entry(doc, key)
     if entry is None or entry.get("warming_up"):
         why = "no drift monitor" if entry is None else "the reference is still warming up"
@@ -159,7 +184,7 @@ def _drift_checks(doc: dict[str, Any], key: str) -> list[Check]:
 
 
 def _freshness(doc: dict[str, Any], key: str) -> Check:
-    check = Check(key, "upstream freshness", "service health")
+    check = Check.of(key, UPSTREAM_FRESHNESS)
     health = (doc.get("health") or {}).get(key) or {}
     component = (health.get("components") or {}).get("freshness")
     if not isinstance(component, dict) or component.get("status") != "scored":
@@ -186,7 +211,7 @@ def _seen_at(text: Any) -> float | None:
 
 def _versions(doc: dict[str, Any], key: str, now: float) -> Check:
     model = key.partition(":")[0]
-    check = Check(key, "recent version changes", "recent events")
+    check = Check.of(key, RECENT_VERSION_CHANGES)
     recent = []
     for entry in doc.get("model_versions") or ():
         if not isinstance(entry, dict) or entry.get("model.name") != model:
@@ -202,7 +227,7 @@ def _versions(doc: dict[str, Any], key: str, now: float) -> Check:
 
 
 def _inferwatch(doc: dict[str, Any]) -> Check:
-    check = Check("inferwatch", "inferwatch's own losses", "recent events")
+    check = Check.of("inferwatch", OWN_LOSSES)
     lost = {k: int(v) for k, v in (doc.get("dropped") or {}).items() if v}
     errors = {k: int(v) for k, v in (doc.get("errors") or {}).items() if v}
     if lost:
@@ -223,10 +248,10 @@ def diagnose(doc: dict[str, Any], now: float | None = None) -> list[Check]:
     for key, sli in sorted((doc.get("models") or {}).items()):
         if not isinstance(sli, dict):
             continue
-        checks.append(_service(doc, key, sli))
-        checks.extend(_drift_checks(doc, key))
-        checks.append(_freshness(doc, key))
-        checks.append(_versions(doc, key, now))
+        found = [_service(doc, key, sli), *_drift_checks(doc, key), _freshness(doc, key),
+                 _versions(doc, key, now)]
+        by_name = {check.name: check for check in found}
+        checks.extend(by_name[definition.name] for definition in CHECKS)  # the runbook's order
     checks.append(_inferwatch(doc))
     order = {name: n for n, name in enumerate(STATES)}
     return sorted(checks, key=lambda c: order[c.state])  # stable: runbook order within
@@ -237,7 +262,8 @@ def render(checks: list[Check]) -> str:
     lines = []
     for check in checks:
         lines.append(f"{check.state.upper():<9} {check.model:<20} {check.name}: "
-                     + "; ".join(check.evidence) + f"  [status page: {check.section}]")
+                     + "; ".join(check.evidence) + f"  [status page: {check.section}]"
+                     + (f" [runbook: #{check.runbook}]" if check.runbook else ""))
     counts = {state: sum(c.state == state for c in checks) for state in STATES}
     lines.append(", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no checks")
     return "\n".join(lines)
