@@ -17,8 +17,8 @@ def test_exported_names_are_exactly_the_intended_ones() -> None:
     assert sorted(inferwatch.__all__) == inferwatch.__all__
     assert set(inferwatch.__all__) == {
         "ConfigurationError", "InferenceRecord", "InferwatchError", "MissingDependencyError",
-        "Monitor", "__version__", "configure", "current_record", "get_monitor", "monitor",
-        "set_attribute", "set_attributes", "set_monitor", "stage",
+        "Monitor", "__version__", "configure", "current_record", "get_monitor", "gpu_stage",
+        "monitor", "set_attribute", "set_attributes", "set_monitor", "stage",
     }
     for name in inferwatch.__all__:
         assert hasattr(inferwatch, name)

@@ -20,6 +20,7 @@ from ._errors import ConfigurationError, InferwatchError, MissingDependencyError
 from ._monitor import Monitor
 from ._process import configure, get_monitor, set_monitor
 from ._record import InferenceRecord
+from .infra import gpu_stage
 
 __version__ = "0.2.0"
 
@@ -33,6 +34,7 @@ __all__ = [
     "configure",
     "current_record",
     "get_monitor",
+    "gpu_stage",
     "monitor",
     "set_attribute",
     "set_attributes",

@@ -322,6 +322,27 @@ class Config:
         "INFERWATCH_HANDLE_SIGTERM", True, _parse_bool,
         "Install a SIGTERM handler (from the main thread, chaining the previous "
         "one) that flushes logs and metrics before the process ends.", "true or false")
+    # The infrastructure layer (inferwatch.infra).
+    system_metrics: bool = _option(
+        "INFERWATCH_SYSTEM_METRICS", False, _parse_bool,
+        "Export this process's CPU and memory (process.cpu.time, process.memory.usage, ...) "
+        "through OpenTelemetry's system-metrics instrumentation on inferwatch's "
+        "MeterProvider; needs the 'system' extra.", "true or false")
+    gpu_metrics: bool = _option(
+        "INFERWATCH_GPU_METRICS", True, _parse_bool,
+        "Export each GPU's utilisation, memory, temperature and power (inferwatch.gpu.*), "
+        "read through NVML at collection time; with no 'gpu' extra, driver or GPU, "
+        "nothing.", "true or false")
+    cost_per_hour: float | None = _option(
+        "INFERWATCH_COST_PER_HOUR", None, _optional_number(0.0, None),
+        "Hourly price of the machine without its GPUs (USD), apportioned by this "
+        "process's CPU time for inferwatch.cost.per_prediction.",
+        "a number >= 0, or none", nullable=True)
+    gpu_cost_per_hour: float | None = _option(
+        "INFERWATCH_GPU_COST_PER_HOUR", None, _optional_number(0.0, None),
+        "Hourly price of one GPU (USD), apportioned by GPU busy time (gpu_stage device "
+        "time, else NVML utilisation) for inferwatch.cost.per_prediction.",
+        "a number >= 0, or none", nullable=True)
     #: The ``OTEL_*`` variables of the environment it was resolved from (not an
     #: option): the OTel bridge reads exporter settings here, never ``os.environ``.
     otel_environ: Mapping[str, str] = dataclasses.field(
@@ -393,6 +414,10 @@ class MonitorOptions(TypedDict, total=False):
     max_record_bytes: int
     max_endpoints: int
     handle_sigterm: bool
+    system_metrics: bool
+    gpu_metrics: bool
+    cost_per_hour: float | None
+    gpu_cost_per_hour: float | None
 
 
 class Options(MonitorOptions, total=False):

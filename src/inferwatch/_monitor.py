@@ -39,6 +39,8 @@ from ._record import Endpoint, InferenceRecord, count_value
 from ._sampling import Sampler
 from ._snapshot import estimate_nbytes
 from ._spill import Spill
+from .infra._attach import Infrastructure
+from .infra._cuda import PENDING as _GPU_EVENTS
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -103,6 +105,9 @@ class Monitor:
         self.config: Config = resolve_config(options, environ)
         config = self.config
         self.enabled = config.enabled
+        # The infrastructure layer's options, checked before anything starts (a
+        # missing extra raises here); attached below, once the exporter exists.
+        self._infra = Infrastructure(config)
         self._pseudonymizer = build_pseudonymizer(config)
         if log_sink is None:
             from ._logs import make_log_sink
@@ -153,6 +158,7 @@ class Monitor:
             from ._otel import OtelMetrics
 
             self._otel = OtelMetrics(self, meter_provider)
+        self._infra.attach(self)  # GPU gauges, cost, process metrics (inferwatch.infra)
         # Flushes and the shutdown run here, so that a stuck sink or exporter
         # cannot hold up the caller past its timeout.
         self._bounded = BoundedCalls("inferwatch-flush")
@@ -455,6 +461,8 @@ class Monitor:
         request path adds while this runs are taken too (up to what was there
         plus one step's worth), so a flush sees every call finished before it.
         """
+        if _GPU_EVENTS.active:  # gpu_stage in use: let finished calls' events complete
+            _GPU_EVENTS.settle(self)
         queue = self._queue
         total = 0
         budget = len(queue) + _DRAIN_CHUNK
@@ -500,6 +508,11 @@ class Monitor:
         for record in records:
             if record.timestamp_ns == 0:
                 record.timestamp_ns = record.start_perf_ns + offset
+        if _GPU_EVENTS.active:  # device time of gpu_stage stages, read off the request path
+            try:
+                _GPU_EVENTS.attach(records, self)
+            except BaseException:
+                self.count_error("gpu_events")
         try:
             self._aggregates.ingest(records)
         except BaseException:
@@ -785,6 +798,7 @@ class Monitor:
                 self.count_error("log_sink")
 
         self._within(finish, deadline, "shutdown_timeout")
+        self._infra.close()
         _live_monitors.discard(self)
 
     def __enter__(self) -> Monitor:

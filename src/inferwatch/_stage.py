@@ -74,18 +74,19 @@ class stage:
 
     def __call__(self, func: F) -> F:
         name = self.name
+        make = type(self)  # a subclass (inferwatch.gpu_stage) times its own way
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def async_timed(*args: Any, **kwargs: Any) -> Any:
-                with stage(name):
+                with make(name):
                     return await func(*args, **kwargs)
 
             return cast(F, async_timed)
 
         @functools.wraps(func)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            with stage(name):
+            with make(name):
                 return func(*args, **kwargs)
 
         return cast(F, timed)

@@ -166,8 +166,22 @@ def test_the_audiences_get_their_own_panels() -> None:
             "In-flight calls", "Lost by inferwatch, by reason"} <= titles["inferwatch-engineering"]
     assert {"Drift status per feature", "PSI over time", "Prediction distribution",
             "Missing values"} <= titles["inferwatch-data-science"]
-    assert {"Predictions served", "Health score", "Availability"} <= titles[
-        "inferwatch-business"]
+    assert {"Predictions served", "Health score", "Availability", "Cost per prediction",
+            "Cost per hour, CPU and GPU"} <= titles["inferwatch-business"]
+
+
+@pytest.mark.parametrize("naming", NAMINGS)
+def test_the_cost_panel_divides_the_fleet_s_cost_by_its_predictions(naming: str) -> None:
+    board = grafana_dashboards(naming=naming)["inferwatch-business"]
+    (panel,) = [p for p in board["panels"] if p["title"] == "Cost per prediction"]
+    fleet, per_replica = (t["expr"] for t in panel["targets"])
+    series = exported()[naming]
+    cost, predictions = metric_tokens(fleet)
+    assert cost.startswith("inferwatch_cost_attributed") and cost in series
+    assert predictions.startswith("inferwatch_predict_predictions") and predictions in series
+    assert fleet.index(cost) < fleet.index("/") < fleet.index(predictions)
+    assert metric_tokens(per_replica) == ["inferwatch_cost_per_prediction"]
+    assert panel["fieldConfig"]["defaults"]["unit"] == "currencyUSD"
 
 
 def test_the_json_model_survives_grafanas_own_types() -> None:

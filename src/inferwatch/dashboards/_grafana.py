@@ -27,7 +27,7 @@ AUDIENCES = {
     "inferwatch-data-science": "data scientists: drift per feature, PSI over time, "
                                "prediction and confidence distributions, data quality",
     "inferwatch-business": "owners of the model: predictions served, availability, health, "
-                           "error budgets, anomalies",
+                           "error budgets, anomalies, cost per prediction",
 }
 
 _DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -342,6 +342,23 @@ def _business(q: _Queries, slos: Sequence[Any]) -> _Board:
                        f"({q.metric('inferwatch.anomaly.alarm')}"
                        f'{{{q.model}=~"$model"}})',
                        q.legend("model.name", "inferwatch.anomaly.signal"))]))
+    board.row("Cost")
+    cost = q.metric("inferwatch.cost.attributed")
+    predictions = q.metric("inferwatch.predict.predictions")
+    board.add(_Panel("Cost per prediction", "Machine and GPU cost attributed to the serving "
+                     "processes (cost_per_hour by CPU share, gpu_cost_per_hour by GPU busy "
+                     "time) over the predictions they made: the fleet's, and each replica's "
+                     "over its last 5 minutes. Every model together: the cost is the "
+                     "process's.",
+                     [(f"sum(rate({cost}[{_RATE}])) / sum(rate({predictions}[{_RATE}]))",
+                       "fleet"),
+                      (q.gauge("max", "inferwatch.cost.per_prediction", ("instance",),
+                               models=False), "{{instance}}")],
+                     unit="currencyUSD", extra={"defaults": {"decimals": 6}}))
+    board.add(_Panel("Cost per hour, CPU and GPU", "The hourly cost attributed to the "
+                     "serving processes, by what it is charged for.",
+                     [(f"3600 * {q.rate('inferwatch.cost.attributed', ('inferwatch.cost.resource',), models=False)}",  # noqa: E501
+                       q.legend("inferwatch.cost.resource"))], unit="currencyUSD"))
     return board
 
 

@@ -543,6 +543,36 @@ def _labels(doc: Mapping[str, Any]) -> str:
     return _table(["measure", "value"], [rows])
 
 
+def _money(value: Any) -> str:
+    """US dollars: cents above a cent, three significant digits below."""
+    text = fmt_num(value)  # a dash for None and NaN
+    if text == DASH:
+        return DASH
+    return f"${float(value):,.2f}" if abs(float(value)) >= 0.01 else f"${text}"
+
+
+def _cost_card(cost: Any) -> str:
+    """Cost per prediction (``doc["cost"]``, present when a price is configured)."""
+    if not isinstance(cost, Mapping):
+        return _card("Cost per prediction", esc(DASH),
+                     "set <code>cost_per_hour</code> / <code>gpu_cost_per_hour</code>")
+    per = cost.get("per_prediction")
+    minutes = fmt_num((cost.get("window_s") or 0) / 60, 2)
+    if per is None:
+        return _card("Cost per prediction", esc(DASH),
+                     esc(f"no predictions in the last {minutes} min"))
+    share = cost.get("cpu_share")
+    source = {"cuda_events": "CUDA events", "nvml": "NVML utilisation"}.get(
+        str(cost.get("gpu_source")), "no GPU seen")
+    gpu = (f", GPU busy {fmt_num(cost.get('gpu_busy_s'))} s ({source})"
+           if cost.get("gpu_cost_per_hour") else "")
+    return _card("Cost per prediction",
+                 esc(f"{_money(per * 1e6)} per 1M"),
+                 esc(f"{_money(per)} each; {_money(cost.get('hourly'))}/h over "
+                     f"{fmt_duration(cost.get('over_s'))}: CPU {fmt_pct(share, 1)} of "
+                     f"{fmt_int(cost.get('cores'))} cores{gpu}"))
+
+
 def _infra(doc: Mapping[str, Any]) -> str:
     infra: Mapping[str, Any] = doc.get("infrastructure") or {}
     cpu = infra.get("cpu_percent")
@@ -556,6 +586,7 @@ def _infra(doc: Mapping[str, Any]) -> str:
               f"{esc(fmt_num(infra.get('load_1m')))}"),
         _card("Uptime", esc(fmt_duration(infra.get("uptime_s"))),
               f"pid {esc(infra.get('pid', DASH))}"),
+        _cost_card(doc.get("cost")),
     ))
     gpu: Mapping[str, Any] = infra.get("gpu") or {}
     if gpu.get("available"):

@@ -2,20 +2,23 @@
 
 Read from the standard library only (``resource``, ``os``, ``/proc`` where
 there is one), when a status page or document is asked for, never on the
-request path. GPUs are read through NVML when ``nvidia-ml-py`` is installed;
-no package, no driver or no device is normal and reads as "no GPU", never as
-an error.
+request path. This stays so without the ``system`` extra (which exports the
+same through OpenTelemetry, see :mod:`inferwatch.infra._system`). GPUs are read
+through the process's one NVML reader (:func:`inferwatch.infra.gpu_reader`,
+shared with the ``inferwatch.gpu.*`` metrics) when ``nvidia-ml-py`` is
+installed; no package, no driver or no device is normal and reads as "no GPU"
+with the reason, never as an error.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from ..infra._nvml import GpuReader, gpu_reader
 
 try:  # POSIX only; Windows has no resource module
     import resource
@@ -64,63 +67,34 @@ def _uptime_seconds() -> float | None:
 
 
 def gpu_devices() -> dict[str, Any]:
-    """GPUs through NVML: ``{"available": bool, "devices": [...], "reason": str}``."""
+    """One read of the GPUs through NVML: ``{"available": bool, "devices": [...], "reason": str}``.
+
+    A one-off (NVML initialised, read and shut down); the status page and the
+    metrics read through the process's shared :func:`inferwatch.infra.gpu_reader`.
+    """
+    reader = GpuReader()
     try:
-        pynvml: Any = importlib.import_module("pynvml")  # nvidia-ml-py
-    except ImportError:
-        return {"available": False, "devices": [],
-                "reason": "no GPU support installed (pip install nvidia-ml-py)"}
-    try:
-        pynvml.nvmlInit()
-    except Exception:
-        return {"available": False, "devices": [], "reason": "no NVIDIA driver"}
-    devices: list[dict[str, Any]] = []
-    try:
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            device: dict[str, Any] = {"index": i}
-            readings = (
-                ("name", lambda h=handle: _text(pynvml.nvmlDeviceGetName(h))),
-                ("utilization", lambda h=handle: pynvml.nvmlDeviceGetUtilizationRates(h).gpu
-                 / 100.0),
-                ("memory_used_bytes", lambda h=handle: pynvml.nvmlDeviceGetMemoryInfo(h).used),
-                ("memory_total_bytes", lambda h=handle: pynvml.nvmlDeviceGetMemoryInfo(h).total),
-                ("temperature_c", lambda h=handle: pynvml.nvmlDeviceGetTemperature(h, 0)),
-                ("power_w", lambda h=handle: pynvml.nvmlDeviceGetPowerUsage(h) / 1000.0),
-            )
-            for key, read in readings:
-                try:  # a reading the device does not support is left out
-                    device[key] = read()
-                except Exception:
-                    device[key] = None
-            devices.append(device)
-    except Exception:
-        return {"available": False, "devices": [], "reason": "NVML could not list devices"}
+        return reader.read()
     finally:
-        with contextlib.suppress(Exception):
-            pynvml.nvmlShutdown()
-    if not devices:
-        return {"available": False, "devices": [], "reason": "no GPU"}
-    return {"available": True, "devices": devices, "reason": ""}
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        reader.close()
 
 
 class ProcessSampler:
     """CPU and memory of this process; CPU use is measured between two reads.
 
     One sampler per status app: ``cpu_percent`` is the share of one core used
-    since the previous read (since the process started, on the first).
+    since the previous read (since the process started, on the first). GPUs
+    come from ``gpus`` (default: the process's shared NVML reader).
     """
 
     def __init__(self, *, gpu: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 gpus: GpuReader | None = None) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: tuple[float, float] | None = None
         self._gpu = gpu
+        self._gpus = gpus  # None: the process's shared reader
 
     def read(self) -> dict[str, Any]:
         now, cpu = self._clock(), _cpu_seconds()
@@ -150,6 +124,6 @@ class ProcessSampler:
             "rss_bytes": _rss_bytes(),
             "max_rss_bytes": _max_rss_bytes(),
             "threads": threading.active_count(),
-            "gpu": gpu_devices() if self._gpu else {
+            "gpu": (self._gpus or gpu_reader()).read() if self._gpu else {
                 "available": False, "devices": [], "reason": "GPU readings turned off"},
         }
