@@ -18,7 +18,8 @@ def test_exported_names_are_exactly_the_intended_ones() -> None:
     assert set(inferwatch.__all__) == {
         "ConfigurationError", "InferenceRecord", "InferwatchError", "MissingDependencyError",
         "Monitor", "__version__", "configure", "current_record", "get_monitor", "gpu_stage",
-        "monitor", "set_attribute", "set_attributes", "set_monitor", "stage",
+        "monitor", "record_label", "record_labels", "record_outcome",
+        "set_attribute", "set_attributes", "set_monitor", "stage",
     }
     for name in inferwatch.__all__:
         assert hasattr(inferwatch, name)
@@ -47,3 +48,15 @@ def test_readme_documents_every_metric() -> None:
             importlib.import_module(module.name)
     for name in METRICS:
         assert f"`{name}`" in README, name
+
+
+def test_label_functions_are_documented_and_import_nothing_of_labels() -> None:
+    import subprocess
+    import sys
+
+    for name in ("record_label", "record_labels", "record_outcome"):
+        assert (getattr(inferwatch, name).__doc__ or "").strip(), name
+    code = ("import sys, inferwatch; print([m for m in sys.modules "
+            "if m.startswith('inferwatch.labels')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

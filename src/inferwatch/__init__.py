@@ -20,6 +20,7 @@ from ._errors import ConfigurationError, InferwatchError, MissingDependencyError
 from ._monitor import Monitor
 from ._process import configure, get_monitor, set_monitor
 from ._record import InferenceRecord
+from ._record_label import record_label, record_labels, record_outcome
 from .infra import gpu_stage
 
 __version__ = "0.2.0"
@@ -36,6 +37,9 @@ __all__ = [
     "get_monitor",
     "gpu_stage",
     "monitor",
+    "record_label",
+    "record_labels",
+    "record_outcome",
     "set_attribute",
     "set_attributes",
     "set_monitor",

@@ -9,14 +9,17 @@
     inferwatch budget check --status http://127.0.0.1:8000 | --prometheus URL [--slo FILE]
     inferwatch serve-status --port 9100 [--token T] [--import myservice.worker]
     inferwatch diagnose http://127.0.0.1:8000 [--token T]
+    inferwatch labels load labels.csv --status http://127.0.0.1:8000 [--token T]
     inferwatch runbook --slo slos.yaml --out runbooks/ [--model churn] [--status-url URL]
 
 Exit codes: 0 success, 1 the input could not be used (bad data, bad file),
 2 bad usage (argparse), 3 an optional dependency is missing. ``budget check``
 has its own (``inferwatch.slo._cli``): 0 budget left, 1 a budget exhausted,
 2 bad usage, 3 the source cannot be reached; so has ``diagnose``: 0 nothing
-failing, 1 a check fails, 3 the endpoint cannot be read. ``runbook`` exits 2
-for input it cannot use (an SLO file, an unknown model).
+failing, 1 a check fails, 3 the endpoint cannot be read; so has ``labels
+load`` (``inferwatch.labels._cli``): 0 all sent, 1 a bad file or a refused
+batch, 2 bad usage, 3 the server cannot be reached. ``runbook`` exits 2 for
+input it cannot use (an SLO file, an unknown model).
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     from .status._cli import add_diagnose_parser
 
     add_diagnose_parser(sub)
+    from .labels._cli import add_parser as add_labels
+
+    add_labels(sub)
     from .runbook._cli import add_parser as add_runbook
 
     add_runbook(sub)
@@ -153,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .status._cli import run_diagnose
 
             return run_diagnose(args)
+        if args.command == "labels":
+            from .labels._cli import run as labels
+
+            return labels(args)
         if args.command == "runbook":
             from .runbook._cli import run as runbook
 

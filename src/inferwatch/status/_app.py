@@ -1,7 +1,10 @@
 """StatusApp: the status page and its JSON as a small pure ASGI app.
 
 Two routes under one prefix (``/inferwatch`` by default): ``GET {prefix}``
-the HTML page, ``GET {prefix}/status`` the JSON document. The app serves
+the HTML page, ``GET {prefix}/status`` the JSON document; and, with
+``labels=True``, a third that writes: ``POST {prefix}/labels`` takes delayed
+labels (and outcomes) as JSON or JSON lines, for the label trackers of the
+monitor (see :mod:`inferwatch.labels._body` for the body and each 4xx). The app serves
 only what it is mounted on: mounted with a router (Starlette's ``Mount``,
 FastAPI's ``app.mount``), behind a server root path, or served alone, it
 answers the two routes relative to where it sits and 404s everything else.
@@ -101,6 +104,8 @@ class StatusApp:
         prefix: the routes' path when not mounted under it.
         refresh: seconds between page reloads (0: never).
         title: the page's title.
+        labels: also serve ``POST {prefix}/labels`` (needs ``token``: it writes).
+        max_label_bytes: the largest body that route reads (413 past it).
     """
 
     def __init__(
@@ -112,6 +117,8 @@ class StatusApp:
         prefix: str = STATUS_PREFIX,
         refresh: int = 30,
         title: str = "inferwatch status",
+        labels: bool = False,
+        max_label_bytes: int = 1 << 20,
     ) -> None:
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise ValueError("token must be a non-empty string (or None for no token)")
@@ -124,6 +131,14 @@ class StatusApp:
         self.refresh = refresh
         self.title = title
         self._sampler = ProcessSampler()
+        if labels and self._token is None:
+            raise ValueError("labels=True serves a route that writes: give token= as well "
+                             "(every POST must carry Authorization: Bearer <token>)")
+        if isinstance(max_label_bytes, bool) or not isinstance(max_label_bytes, int) or (
+                max_label_bytes < 1):
+            raise ValueError(f"max_label_bytes must be a positive int, got {max_label_bytes!r}")
+        self.labels = bool(labels)
+        self.max_label_bytes = max_label_bytes
 
     # -- the routes ------------------------------------------------------------------
 
@@ -134,6 +149,8 @@ class StatusApp:
                 return "page"
             if path == base + "/status":
                 return "json"
+            if self.labels and path == base + "/labels":
+                return "labels"
         return None
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
@@ -155,23 +172,24 @@ class StatusApp:
         return build_status(self.monitor, drift=self._drift, sampler=self._sampler)
 
     def respond(self, method: str, path: str, query: bytes, headers: dict[bytes, bytes],
-                full_path: str | None = None) -> Response:
+                full_path: str | None = None, body: bytes | None = None) -> Response:
         """Answer one request (blocking: it reads the monitor); servers call this.
 
         ``path`` is relative to where the app sits, ``full_path`` the path the
-        client asked for (for the links and the redirect; default ``path``).
+        client asked for (for the links and the redirect; default ``path``);
+        ``body`` the request body of a POST to the labels route (None: the
+        server reads no bodies, and that route answers 501).
         """
         full = path if full_path is None else full_path
         route = self._route(path)
         if route is None:
             return Response(404, b"not found\n", _TEXT)
+        if route == "labels":
+            return self._labels(method, headers, body)
         if method not in ("GET", "HEAD"):
             return Response(405, b"method not allowed\n", _TEXT, [(b"allow", b"GET, HEAD")])
         if not self._authorised(headers):
-            return Response(401, b"401 Unauthorized: send Authorization: Bearer <token>\n",
-                            _TEXT, [(b"www-authenticate", b'Bearer realm="inferwatch"'),
-                                    (b"www-authenticate", b'Basic realm="inferwatch", '
-                                                          b'charset="UTF-8"')])
+            return _unauthorised()
         try:
             doc = self.document()
         except Exception:
@@ -188,6 +206,86 @@ class StatusApp:
         json_url = full.rstrip("/") + "/status"
         page = render_html(doc, title=self.title, refresh=self.refresh, json_url=json_url)
         return Response(200, page.encode("utf-8"), b"text/html; charset=utf-8")
+
+    # -- the labels route -----------------------------------------------------------
+
+    def _labels_monitor(self) -> Monitor:
+        if self.monitor is not None:
+            return self.monitor
+        from .._process import get_monitor
+
+        return get_monitor()
+
+    def _labels_precheck(self, method: str, headers: dict[bytes, bytes]) -> Response | None:
+        """What can be answered before the body is read: 405, 401, 415, 413."""
+        if method != "POST":
+            return Response(405, b"method not allowed: POST labels here\n", _TEXT,
+                            [(b"allow", b"POST")])
+        if not self._authorised(headers):
+            return _unauthorised()
+        from ..labels._body import JSON_LINES
+
+        kind = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if kind != b"application/json" and kind.decode("latin-1") not in JSON_LINES:
+            return _error(415, "send Content-Type: application/json ({\"labels\": [...]}) "
+                               "or application/x-ndjson (one label per line)")
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                return _error(400, "Content-Length is not a number")
+            if size > self.max_label_bytes:
+                return _error(413, f"the body is over {self.max_label_bytes} bytes; send "
+                                   "labels in smaller batches")
+        return None
+
+    def _labels(self, method: str, headers: dict[bytes, bytes],
+                body: bytes | None) -> Response:
+        early = self._labels_precheck(method, headers)
+        if early is not None:
+            return early
+        if body is None:
+            return _error(501, "this server reads no request bodies: mount the ASGI "
+                               "StatusApp(labels=True) to take labels")
+        if len(body) > self.max_label_bytes:
+            return _error(413, f"the body is over {self.max_label_bytes} bytes; send labels "
+                               "in smaller batches")
+        from ..labels._body import BodyError, parse_body, record_body
+        from ..labels._tracker import trackers_for
+
+        monitor = self._labels_monitor()
+        try:
+            labels, outcomes = parse_body(
+                headers.get(b"content-type", b"").decode("latin-1"), body)
+            trackers = trackers_for(monitor)
+            if not trackers:
+                return _error(503, "no label tracker runs for this monitor: start one with "
+                                   "inferwatch.labels.track(...)")
+            answer = record_body(trackers, labels, outcomes)
+        except BodyError as exc:
+            return _error(exc.status, exc.message)
+        except Exception:
+            monitor.count_error("labels_route")
+            return _error(500, "the labels could not be recorded; see "
+                               "inferwatch.self.errors{inferwatch.component=labels_route}")
+        return Response(202, to_json(answer), b"application/json")
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The request body, or None once it passes ``max_label_bytes`` (413)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_label_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     # -- ASGI --------------------------------------------------------------------------
 
@@ -209,11 +307,40 @@ class StatusApp:
             path = path[len(root):]
         headers = {bytes(k).lower(): bytes(v) for k, v in scope.get("headers", ())}
         loop = asyncio.get_running_loop()
+        method = scope.get("method", "GET")
+        body: bytes | None = None
+        if self._route(path) == "labels":
+            # Refused before a byte of the body is read (method, token, type, length).
+            early = self._labels_precheck(method, headers)
+            if early is not None:
+                await _send(send, early, method)
+                return
+            body = await self._read_body(receive)
+            if body is None:
+                await _send(send, _error(413, f"the body is over {self.max_label_bytes} "
+                                              "bytes; send labels in smaller batches"), method)
+                return
         # The document drains the monitor: off the event loop.
         response = await loop.run_in_executor(
-            None, self.respond, scope.get("method", "GET"), path,
-            scope.get("query_string", b""), headers, full)
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": response.headers})
-        body = b"" if scope.get("method") == "HEAD" else response.body
-        await send({"type": "http.response.body", "body": body})
+            None, self.respond, method, path, scope.get("query_string", b""), headers, full,
+            body)
+        await _send(send, response, method)
+
+
+async def _send(send: Send, response: Response, method: str) -> None:
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": response.headers})
+    await send({"type": "http.response.body",
+                "body": b"" if method == "HEAD" else response.body})
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status, to_json({"error": message, "status": status}), b"application/json")
+
+
+def _unauthorised() -> Response:
+    return Response(401, b"401 Unauthorized: send Authorization: Bearer <token>\n",
+                    _TEXT, [(b"www-authenticate", b'Bearer realm="inferwatch"'),
+                            (b"www-authenticate", b'Basic realm="inferwatch", '
+                                                  b'charset="UTF-8"')])
+

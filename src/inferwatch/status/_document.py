@@ -12,7 +12,10 @@ such as ``slos`` and ``health``), with:
   with their data-quality rates, the prediction histogram against the
   reference and the closed windows counted by status (see
   :mod:`inferwatch.status._drift`); ``None`` when no drift monitor is attached;
-- ``labels``: ``None`` until ground truth is joined;
+- ``labels``: ``None`` until a label tracker runs (``inferwatch.labels.track``),
+  then ``{"trackers": [...]}``, each with its task, store, labels received by
+  source and result, quality per model version, variant and source over each
+  window, and outcomes (see :meth:`inferwatch.labels.LabelTracker.summary`);
 - ``infrastructure``: CPU, memory and GPUs of this process.
 
 Everything in it is an aggregate, a name from the configuration or a

@@ -532,15 +532,92 @@ def _data(doc: Mapping[str, Any]) -> tuple[str, str | None]:
 # -- 4, 5, 6 ------------------------------------------------------------------------
 
 
+_MEASURE_NAMES = {"accuracy": "accuracy", "precision": "precision", "recall": "recall",
+                  "f1": "F1", "macro_f1": "macro F1", "roc_auc": "ROC AUC",
+                  "log_loss": "log loss", "brier": "Brier", "ece": "ECE", "mae": "MAE",
+                  "rmse": "RMSE", "mape": "MAPE"}
+_PERCENT_MEASURES = frozenset({"accuracy", "precision", "recall", "f1", "macro_f1", "mape"})
+
+
 def _labels(doc: Mapping[str, Any]) -> str:
     labels = doc.get("labels")
-    if not labels:
+    trackers = labels.get("trackers") if isinstance(labels, Mapping) else None
+    if not trackers:
         return ('<p class="note" id="labels-none">No labels yet: accuracy and calibration '
                 "appear once ground truth is recorded "
-                "(<code>inferwatch.record_label</code>).</p>")
-    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
-                   for k, v in labels.items()) if isinstance(labels, Mapping) else ""
-    return _table(["measure", "value"], [rows])
+                "(<code>inferwatch.labels.track(...)</code>, then "
+                "<code>inferwatch.record_label</code>).</p>")
+    parts = []
+    for t, tracker in enumerate(trackers):
+        if not isinstance(tracker, Mapping):
+            continue
+        received = tracker.get("received") or {}
+        counts = "; ".join(
+            f"{esc(source)}: " + ", ".join(f"{esc(fmt_int(n))} {esc(result.replace('_', ' '))}"
+                                           for result, n in sorted(by.items()))
+            for source, by in sorted(received.items()))
+        store = tracker.get("store") or {}
+        parts.append(
+            f'<p class="note">{esc(tracker.get("task"))} task'
+            f"{', positive class ' + esc(tracker.get('positive')) if tracker.get('positive') is not None else ''}"  # noqa: E501
+            f"; {_num(['labels', 'trackers', t, 'store', 'entries'], store.get('entries'), fmt_int(store.get('entries')))}"  # noqa: E501
+            f" predictions waiting for labels. Labels: {counts or 'none yet'}.</p>")
+        rows = tracker.get("quality") or []
+        if not rows:
+            parts.append('<p class="note" id="labels-none">No label joined yet.</p>')
+        for r, row in enumerate(rows):
+            parts.append(_quality_row(t, r, row))
+        outcomes = tracker.get("outcomes") or []
+        if outcomes:
+            orows = [
+                f"<tr><td>{esc(o['model'])}:{esc(o['version'])}</td>"
+                f"<td>{esc(o.get('variant') or DASH)}</td><td>{esc(o['name'])}</td>"
+                f'<td class="r">{_num(["labels", "trackers", t, "outcomes", i, "count"], o["count"], fmt_int(o["count"]))}</td>'  # noqa: E501
+                f'<td class="r">{_num(["labels", "trackers", t, "outcomes", i, "sum"], o["sum"], fmt_num(o["sum"]))}</td>'  # noqa: E501
+                f'<td class="r">{_num(["labels", "trackers", t, "outcomes", i, "rate"], o["rate"], fmt_pct(o["rate"], 1))}</td></tr>'  # noqa: E501
+                for i, o in enumerate(outcomes)]
+            parts.append("<h3>Business outcomes</h3>" + _table(
+                ["model", "variant", "outcome", "count", "sum", "rate"], orows, (3, 4, 5)))
+    return "".join(parts)
+
+
+def _quality_row(t: int, r: int, row: Mapping[str, Any]) -> str:
+    base = ["labels", "trackers", t, "quality", r]
+    who = f"{row.get('model')}:{row.get('version')}"
+    if row.get("variant"):
+        who += f" variant {row['variant']}"
+    windows = row.get("windows") or []
+    names = [m for m in _MEASURE_NAMES
+             if any((w.get("measures") or {}).get(m) is not None for w in windows)]
+    wrows = []
+    for w, win in enumerate(windows):
+        measures = win.get("measures") or {}
+        cells = "".join(
+            f'<td class="r">{_num([*base, "windows", w, "measures", m], measures.get(m), fmt_pct(measures.get(m), 1) if m in _PERCENT_MEASURES else fmt_num(measures.get(m)))}</td>'  # noqa: E501
+            for m in names)
+        delay = (win.get("delay") or {}).get("p50")
+        wrows.append(f"<tr><td>{esc(win.get('window'))}</td>"
+                     f'<td class="r">{_num([*base, "windows", w, "pairs"], win.get("pairs"), fmt_int(win.get("pairs")))}</td>'  # noqa: E501
+                     f"{cells}<td class=\"r\">{esc(fmt_duration(delay))}</td></tr>")
+    head = ["window", "pairs", *(_MEASURE_NAMES[m] for m in names), "label delay p50"]
+    rate = row.get("join_rate")
+    note = (f'<p class="note">{esc(row.get("source"))} labels: '
+            f"{_num([*base, 'joined'], row.get('joined'), fmt_int(row.get('joined')))} joined, "
+            f"{_num([*base, 'join_rate'], rate, fmt_pct(rate, 1))} of the "
+            f"{esc(fmt_int(row.get('stored')))} predictions stored.</p>")
+    html = (f"<h3>{esc(who)} ({esc(row.get('source'))})</h3>{note}"
+            + _table(head, wrows, tuple(range(1, len(head)))))
+    bins = next((win.get("reliability") for win in windows if win.get("reliability")), None)
+    if bins:
+        brows = [f"<tr><td>{esc(fmt_num(b.get('lower'), 2))}\u2013{esc(fmt_num(b.get('upper'), 2))}</td>"  # noqa: E501
+                 f'<td class="r">{esc(fmt_int(b.get("count")))}</td>'
+                 f'<td class="r">{esc(fmt_num(b.get("mean_probability")))}</td>'
+                 f'<td class="r">{esc(fmt_num(b.get("observed")))}</td></tr>'
+                 for b in bins if b.get("count")]
+        html += ("<h3>Reliability (calibration)</h3>"
+                 + _table(["probability", "pairs", "mean probability", "observed"], brows,
+                          (1, 2, 3)))
+    return html
 
 
 def _money(value: Any) -> str:

@@ -1,0 +1,71 @@
+"""A tracker's state turned into metric points (the collector)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._catalogue import REASON, MetricPoint
+from ._metrics import BIN, METRIC_NAMES, OUTCOME_NAME, RESULT, SOURCE, VARIANT, WINDOW
+
+if TYPE_CHECKING:
+    from ._tracker import LabelTracker
+
+__all__ = ["tracker_points"]
+
+
+def _series(model: str, version: str, variant: str | None) -> dict[str, Any]:
+    return {"model.name": model, "model.version": version, VARIANT: variant or ""}
+
+
+def tracker_points(tracker: LabelTracker) -> list[MetricPoint]:
+    points: list[MetricPoint] = []
+    join = tracker._join
+    with join.lock:
+        received = dict(join.received)
+        joined = dict(join.joined)
+        delays = {k: h.copy() for k, h in join.delays.items()}
+    for (tag, kind, result), n in sorted(received.items()):
+        if kind == "label":
+            points.append(MetricPoint("inferwatch.labels.received",
+                                      {SOURCE: tag, RESULT: result}, n))
+        else:
+            points.append(MetricPoint("inferwatch.outcome.received",
+                                      {OUTCOME_NAME: tag, RESULT: result}, n))
+    for ((model, version, variant), source), n in sorted(joined.items()):
+        points.append(MetricPoint("inferwatch.labels.joined",
+                                  {**_series(model, version, variant), SOURCE: source}, n))
+    for ((model, version, variant), source), hist in sorted(delays.items()):
+        points.append(MetricPoint("inferwatch.labels.delay",
+                                  {**_series(model, version, variant), SOURCE: source}, hist))
+    points.append(MetricPoint("inferwatch.labels.store.entries", {}, len(tracker.store)))
+    for row in tracker._quality():
+        base = {**_series(row["model"], row["version"], row["variant"]),
+                SOURCE: row["source"]}
+        if row["join_rate"] is not None:
+            points.append(MetricPoint("inferwatch.labels.join_rate", dict(base),
+                                      row["join_rate"]))
+        for window in row["windows"]:
+            attrs = {**base, WINDOW: window["window"]}
+            points.append(MetricPoint("inferwatch.quality.pairs", dict(attrs), window["pairs"]))
+            for name, value in window["measures"].items():
+                if value is not None:
+                    metric = METRIC_NAMES.get(name, f"inferwatch.quality.{name}")
+                    points.append(MetricPoint(metric, dict(attrs), value))
+            for b in window["reliability"] or ():
+                at = {**attrs, BIN: f"{b['upper']:g}"}
+                points.append(MetricPoint("inferwatch.quality.reliability.pairs", dict(at),
+                                          b["count"]))
+                if b["observed"] is not None:
+                    points.append(MetricPoint("inferwatch.quality.reliability", at,
+                                              b["observed"]))
+    for row in tracker._outcomes():
+        attrs = {**_series(row["model"], row["version"], row["variant"]),
+                 OUTCOME_NAME: row["name"]}
+        points.append(MetricPoint("inferwatch.outcome.events", dict(attrs), row["count"]))
+        points.append(MetricPoint("inferwatch.outcome.value", dict(attrs), row["sum"]))
+        if row["rate"] is not None:
+            points.append(MetricPoint("inferwatch.outcome.rate", attrs, row["rate"]))
+    for reason, n in tracker.drops().items():
+        if n:
+            points.append(MetricPoint("inferwatch.self.dropped", {REASON: reason}, n))
+    return points
