@@ -21,7 +21,7 @@ SLOS = [
     SLO("churn-availability", "availability", 0.999, model="churn"),
     SLO("churn-latency", "latency", 0.99, threshold_ms=1000, model="churn", version="3"),
     SLO("churn-drift", "drift", 0.95, window="7d", model="churn"),
-    SLO("churn-quality", "quality", 0.9, model="churn"),
+    SLO("churn-quality", "quality", 0.9, model="churn", metric="accuracy", baseline=0.9),
 ]
 
 OPENSLO = """\
@@ -92,10 +92,12 @@ def test_recording_rules_per_slo_and_window() -> None:
     for rule in _slo_records(doc):
         if "record" in rule:
             records.setdefault(rule["labels"]["inferwatch_slo_name"], set()).add(rule["record"])
-            assert rule["labels"]["inferwatch_slo_kind"] in ("availability", "latency", "drift")
-    assert set(records) == {"churn-availability", "churn-latency", "churn-drift"}  # no quality
+            assert rule["labels"]["inferwatch_slo_kind"] in ("availability", "latency", "drift",
+                                                             "quality")
+    assert set(records) == {"churn-availability", "churn-latency", "churn-drift",
+                            "churn-quality"}
     for name, window in (("churn-availability", "30d"), ("churn-latency", "30d"),
-                         ("churn-drift", "7d")):
+                         ("churn-drift", "7d"), ("churn-quality", "30d")):
         expected = {"inferwatch:slo_objective:ratio",
                     "inferwatch:slo_error_budget_remaining:ratio",
                     f"inferwatch:slo_sli_error:ratio_rate{window}"}
@@ -106,12 +108,16 @@ def test_recording_rules_per_slo_and_window() -> None:
         assert records[name] == expected, name
 
 
-def test_freshness_comes_from_the_sdks_slo_events() -> None:
-    doc = prometheus_rules([SLO("churn-fresh", "freshness", 0.99, max_age="30d", model="churn")])
+@pytest.mark.parametrize("slo", [
+    SLO("churn-fresh", "freshness", 0.99, max_age="30d", model="churn"),
+    SLO("churn-accuracy", "quality", 0.95, model="churn", metric="accuracy", baseline=0.9),
+], ids=["freshness", "quality"])
+def test_freshness_and_quality_come_from_the_sdks_slo_events(slo: SLO) -> None:
+    doc = prometheus_rules([slo])
     ratio = next(r["expr"] for r in _rules(doc)
                  if r.get("record") == "inferwatch:slo_sli_error:ratio_rate1h")
-    assert ('inferwatch_slo_events_total{model_name="churn", inferwatch_slo_name="churn-fresh", '
-            'inferwatch_slo_event="bad"}[1h]') in ratio
+    assert ('inferwatch_slo_events_total{model_name="churn", '
+            f'inferwatch_slo_name="{slo.name}", inferwatch_slo_event="bad"}}[1h]') in ratio
 
 
 def test_an_slo_window_that_is_a_burn_window_is_recorded_once() -> None:
@@ -173,7 +179,7 @@ def test_burn_alerts_follow_the_workbook() -> None:
                 "InferwatchBudgetBurnTicket3d": ("1", "3d", "6h", "ticket", "P2")}
     for name, (factor, long, short, notify, severity) in expected.items():
         rules = alerts[name]
-        assert len(rules) == 3  # one per SLO Prometheus computes
+        assert len(rules) == 4  # one per SLO (quality from the SDK's events)
         for rule in rules:
             assert rule["expr"].splitlines() == [
                 f'inferwatch:slo_burn_rate:ratio_rate{long}{{inferwatch_slo_name='
@@ -295,12 +301,24 @@ def test_cli_without_slos_writes_model_alerts(capsys: pytest.CaptureFixture[str]
                                                   "inferwatch-fleet-drift"]
 
 
-def test_cli_says_which_slos_get_no_rules(tmp_path: Path,
+def test_cli_says_which_slos_get_no_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from inferwatch._catalogue import METRICS
+
     slo_file = tmp_path / "slos.yaml"
-    slo_file.write_text(OPENSLO.split("---")[0].replace("availability", "quality"))
+    quality = OPENSLO.split("---")[0].replace(
+        "inferwatch/kind: availability",
+        'inferwatch/kind: quality\n    inferwatch/metric: accuracy\n    inferwatch/baseline: "0.9"')
+    assert "inferwatch/metric" in quality
+    slo_file.write_text(quality)
     assert main(["rules", "prometheus", "--slo", str(slo_file)]) == 0
-    assert "no Prometheus rules for churn-quality" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "no Prometheus rules" not in captured.err  # quality reads inferwatch.slo.events
+    assert 'inferwatch_slo_name="churn-availability"' in captured.out
+    # Without the metric that counts its events, an SLO gets no rules, and the command says so.
+    monkeypatch.delitem(METRICS, "inferwatch.slo.events")
+    assert main(["rules", "prometheus", "--slo", str(slo_file)]) == 0
+    assert "no Prometheus rules for churn-availability" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [

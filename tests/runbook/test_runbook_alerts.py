@@ -24,7 +24,7 @@ SLOS = [
     SLO("churn-drift", "drift", 0.95, window="7d", model="churn"),
     SLO("fleet-availability", "availability", 0.99),  # every model
     SLO("fraud-latency", "latency", 0.95, threshold_ms=50, model="fraud"),
-    SLO("churn-quality", "quality", 0.9, model="churn"),  # no rules: no alerts
+    SLO("churn-quality", "quality", 0.9, model="churn", metric="accuracy", baseline=0.9),
 ]
 MODELS = ("churn", "fraud")
 DOC = "https://git.example.com/ops/runbooks/{model}.md"

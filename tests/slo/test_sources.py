@@ -97,9 +97,10 @@ def test_freshness_from_the_model_version_first_seen(make_monitor: Any, clock: C
 
 def test_quality_slos_report_no_data_until_labels_arrive(make_monitor: Any, clock: Clock) -> None:
     mon = make_monitor()
-    tracker = track([SLO("churn-quality", "quality", 0.95, model="churn")], monitor=mon,
-                    clock=clock)
+    tracker = track([SLO("churn-quality", "quality", 0.95, model="churn", metric="accuracy",
+                         baseline=0.9)], monitor=mon, clock=clock)
     calls(mon, 100)
+    clock.advance(60)  # a quality SLO looks once a minute
     budget = tracker.budget("churn-quality")
     assert budget.state == "no_data" and "labels" in budget.detail
     assert [p.name for p in tracker.metric_points() if p.name != "inferwatch.slo.events"] == [

@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     text = render(rules, header)
     skipped = skipped_slos(slos)
     if skipped:
-        print(f"inferwatch: no Prometheus rules for {', '.join(skipped)} (quality and "
-              "freshness are computed in the SDK)", file=sys.stderr)
+        print(f"inferwatch: no Prometheus rules for {', '.join(skipped)} (no exported "
+              "metric counts their events)", file=sys.stderr)
     count = sum(len(g["rules"]) for g in rules["groups"])
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:

@@ -310,13 +310,14 @@ def _sli(slo: Any, names: _Names) -> _Sli | None:
             total=windows + names.selector([*base, (status, "!=", "no_data")]),
             bad=windows + names.selector([*base, (status, "=", "drift")]),
         )
-    if slo.kind == "freshness" and "inferwatch.slo.events" in METRICS:
-        # Freshness events are counted in the SDK (one per minute while the SLO is declared).
+    if slo.kind in ("freshness", "quality") and "inferwatch.slo.events" in METRICS:
+        # Freshness and quality events are counted in the SDK (one a minute while the SLO
+        # is declared; quality once labels are joined), exported by each replica.
         events = names.metric("inferwatch.slo.events")
         own = [*base, ("inferwatch.slo.name", "=", slo.name)]
         return _Sli(total=events + names.selector(own),
                     bad=events + names.selector([*own, ("inferwatch.slo.event", "=", "bad")]))
-    return None  # quality: no catalogue metric counts its events yet
+    return None
 
 
 def _slo_labels(slo: Any) -> dict[str, str]:
@@ -533,9 +534,9 @@ def _model_alerts(slos: Sequence[Any], options: RuleOptions, names: _Names) -> l
 def prometheus_rules(slos: Sequence[Any], options: RuleOptions | None = None) -> dict[str, Any]:
     """The rule file (as data) for ``slos``; ``render`` turns it into YAML.
 
-    ``slos`` are ``inferwatch.slo.SLO`` values. SLOs whose kind Prometheus
-    cannot compute from the catalogue (quality, freshness) get no rules;
-    ``skipped_slos`` names them.
+    ``slos`` are ``inferwatch.slo.SLO`` values. Freshness and quality SLOs
+    read the SDK's own ``inferwatch.slo.events``; an SLO whose events no
+    catalogue metric counts gets no rules, and ``skipped_slos`` names it.
     """
     options = options or RuleOptions()
     _load_catalogue()

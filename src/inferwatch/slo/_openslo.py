@@ -14,6 +14,10 @@ The mapping, per ``kind: SLO`` document (other kinds are skipped, except
         inferwatch/version: "3"           -> SLO.version
         inferwatch/threshold-ms: "300"    -> SLO.threshold_ms (overrides objective value)
         inferwatch/max-age: 30d           -> SLO.max_age (freshness)
+        inferwatch/metric: accuracy       -> SLO.metric (quality), with
+        inferwatch/baseline: "0.91"       -> SLO.baseline,
+        inferwatch/tolerance: "0.05"      -> SLO.tolerance and
+        inferwatch/min-pairs: "200"       -> SLO.min_pairs (all quality)
     spec:
       description: p99 under 300 ms       -> SLO.description
       indicator: {...}                    or indicatorRef: <an SLI document's name>;
@@ -53,7 +57,8 @@ __all__ = ["load_slos", "parse_slos"]
 
 _API = "openslo/v1"
 _PREFIX = "inferwatch/"
-_ANNOTATIONS = ("kind", "model", "version", "threshold-ms", "max-age")
+_ANNOTATIONS = ("kind", "model", "version", "threshold-ms", "max-age", "metric", "baseline",
+                "tolerance", "min-pairs")
 _THRESHOLD_OPS = ("lte", "lt")
 
 
@@ -238,6 +243,10 @@ def _objective(
                               "model": f"metadata.annotations[{_PREFIX}model]",
                               "version": f"metadata.annotations[{_PREFIX}version]",
                               "max_age": f"metadata.annotations[{_PREFIX}max-age]",
+                              "metric": f"metadata.annotations[{_PREFIX}metric]",
+                              "baseline": f"metadata.annotations[{_PREFIX}baseline]",
+                              "tolerance": f"metadata.annotations[{_PREFIX}tolerance]",
+                              "min_pairs": f"metadata.annotations[{_PREFIX}min-pairs]",
                               "description": "spec.description"}
     if "target" in objective:
         target = objective["target"]
@@ -274,6 +283,8 @@ def _objective(
             slo_name, kind, target, window=window,
             model=_text(notes.get("model")), version=_text(notes.get("version")),
             threshold_ms=threshold, max_age=_text(notes.get("max-age")),
+            metric=notes.get("metric"), baseline=_float(notes.get("baseline")),
+            tolerance=_float(notes.get("tolerance")), min_pairs=_int(notes.get("min-pairs")),
             description=description,
         )
     except SpecError as exc:
@@ -292,4 +303,10 @@ def _float(value: Any) -> Any:
             return float(value)
         except ValueError:
             return value
+    return value
+
+
+def _int(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
     return value

@@ -19,24 +19,29 @@ windows by status).
 * freshness: the age of the reference profile (a drift monitor's
   ``created_at``) or else of the model version (when this process first
   saw it) against ``max_age``: one event a minute, good while fresh;
-* quality: no source yet (the labels work): always no data.
+* quality: the label trackers of the monitor (``inferwatch.labels.track``):
+  once a minute, one event per (model version, variant) whose first window
+  holds at least ``min_pairs`` organic joined pairs, good while ``metric`` is
+  within ``tolerance`` of ``baseline``.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._monitor import attached_drift_monitors
-from ._spec import SLO
+from ._spec import DEFAULT_MIN_PAIRS, SLO
 
 if TYPE_CHECKING:
     from .._aggregate import Aggregates
     from .._monitor import Monitor
 
-__all__ = ["availability_events", "drift_events", "latency_events", "profile_time", "versions_seen"]
+__all__ = ["availability_events", "drift_events", "latency_events", "profile_time",
+           "quality_events", "versions_seen"]
 
 
 def _matches(slo: SLO, model: str, version: str) -> bool:
@@ -125,3 +130,40 @@ def profile_time(monitor: Monitor, slo: SLO) -> float | None:
 
 def versions_seen(aggregates: Aggregates) -> set[tuple[str, str]]:
     return {(e.model_name, e.model_version) for (e, _d, _o, _x) in aggregates.calls}
+
+
+def quality_events(monitor: Monitor, slo: SLO) -> tuple[int, int, str] | None:
+    """This minute's events of a quality SLO: (good, total, what was seen); None when
+    no label tracker stores the monitor's predictions."""
+    # Never imported for an SLO alone: without inferwatch.labels there is no tracker.
+    tracking = sys.modules.get("inferwatch.labels._tracker")
+    if tracking is None or slo.metric is None:
+        return None
+    trackers = tracking.trackers_for(monitor)
+    if not trackers:
+        return None
+    need = DEFAULT_MIN_PAIRS if slo.min_pairs is None else slo.min_pairs
+    good = total = 0
+    seen: list[str] = []
+    short: list[str] = []
+    for tracker in trackers:
+        rows: list[dict[str, Any]] = tracker.summary()["quality"]
+        for row in rows:
+            if row["source"] != "organic" or not _matches(slo, row["model"], row["version"]):
+                continue
+            window = row["windows"][0] if row["windows"] else None
+            if window is None:
+                continue
+            who = f"{row['model']}:{row['version']}" + (
+                f" variant {row['variant']}" if row.get("variant") else "")
+            value = window["measures"].get(slo.metric)
+            if window["pairs"] < need or value is None:
+                short.append(f"{who} {window['pairs']} of {need} pairs")
+                continue
+            total += 1
+            ok = slo.quality_good(float(value))
+            good += int(ok)
+            seen.append(f"{who} {slo.metric} {value:.4g} over {window['window']} "
+                        f"({'within' if ok else 'past'} {slo.quality_bound:.4g})")
+    detail = "; ".join(seen + short) or "no joined labels for this model yet"
+    return good, total, detail

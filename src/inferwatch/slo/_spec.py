@@ -9,13 +9,23 @@ from typing import Any
 
 from .._errors import ConfigurationError
 
-__all__ = ["KINDS", "SLO", "parse_duration"]
+__all__ = ["KINDS", "QUALITY_METRICS", "SLO", "parse_duration"]
 
 #: The kinds of SLI inferwatch computes (see the README's SLO section).
 KINDS = ("availability", "latency", "drift", "quality", "freshness")
 
+#: The label tracker's measures a quality SLO may watch, and whether more is better.
+QUALITY_METRICS: dict[str, bool] = {
+    "accuracy": True, "precision": True, "recall": True, "f1": True, "macro_f1": True,
+    "roc_auc": True, "log_loss": False, "brier": False, "ece": False, "mae": False,
+    "rmse": False, "mape": False,
+}
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+#: A quality SLO's defaults: within 5 % of the baseline, on at least 100 joined pairs.
+DEFAULT_TOLERANCE = 0.05
+DEFAULT_MIN_PAIRS = 100
 #: Longest window a budget is kept for: the hourly ring is sized by it.
 MAX_WINDOW_SECONDS = 366 * 86400
 
@@ -57,13 +67,21 @@ class SLO:
         SLO("churn-latency", "latency", 0.99, threshold_ms=300, model="churn")
         SLO("churn-drift", "drift", 0.95, window="7d", model="churn")
         SLO("churn-fresh", "freshness", 0.99, max_age="30d", model="churn")
+        SLO("churn-accuracy", "quality", 0.95, model="churn", metric="accuracy",
+            baseline=0.91, tolerance=0.05)          # accuracy at least 0.91 x 0.95
 
     ``kind`` says what a good event is: *availability*, a call that did not
     fail; *latency*, a successful call that took at most ``threshold_ms``;
     *drift*, a closed drift window with no feature in status ``drift``;
     *freshness*, a tick at which the model version (or the reference
-    profile) is younger than ``max_age``; *quality*, reserved for the label
-    join (reported as having no data until then). ``target`` is the share of
+    profile) is younger than ``max_age``; *quality*, a minute at which the
+    label tracker's ``metric`` (``inferwatch.labels.track``; its first window,
+    organic labels, at least ``min_pairs`` joined pairs) is within
+    ``tolerance`` (relative) of ``baseline``: at least ``baseline * (1 -
+    tolerance)`` for a measure where more is better (accuracy, F1, ROC AUC, ...),
+    at most ``baseline * (1 + tolerance)`` for a loss (log loss, Brier, ECE,
+    MAE, RMSE, MAPE); one event per minute per model version (and variant) with
+    enough pairs. ``target`` is the share of
     good events in ``window`` (strictly between 0 and 1); ``1 - target`` is
     the error budget. ``model`` / ``version`` restrict the SLO to one model
     (and version); without them it covers every model of the monitor.
@@ -81,6 +99,10 @@ class SLO:
     version: str | None = None
     threshold_ms: float | None = None
     max_age: str | None = None
+    metric: str | None = None
+    baseline: float | None = None
+    tolerance: float | None = None
+    min_pairs: int | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -100,6 +122,22 @@ class SLO:
     def threshold_s(self) -> float | None:
         """The latency threshold in seconds (the duration histogram's unit)."""
         return None if self.threshold_ms is None else self.threshold_ms / 1000.0
+
+    @property
+    def quality_bound(self) -> float | None:
+        """The worst value of ``metric`` still good (quality SLOs), else None."""
+        if self.kind != "quality" or self.metric is None or self.baseline is None:
+            return None
+        tolerance = DEFAULT_TOLERANCE if self.tolerance is None else self.tolerance
+        if QUALITY_METRICS[self.metric]:
+            return self.baseline * (1.0 - tolerance)
+        return self.baseline * (1.0 + tolerance)
+
+    def quality_good(self, value: float) -> bool:
+        """Whether ``value`` of ``metric`` meets the bound (quality SLOs)."""
+        bound = self.quality_bound
+        assert bound is not None and self.metric is not None
+        return value >= bound if QUALITY_METRICS[self.metric] else value <= bound
 
     @property
     def error_budget(self) -> float:
@@ -169,6 +207,7 @@ def check_slo(slo: SLO) -> None:
     elif slo.max_age is not None:
         raise _fail(name, "max_age", f"only freshness SLOs take a maximum age (kind is "
                     f"{slo.kind!r})")
+    _check_quality(slo)
     for field in ("model", "version"):
         value = getattr(slo, field)
         if value is not None and (not isinstance(value, str) or not value):
@@ -177,3 +216,32 @@ def check_slo(slo: SLO) -> None:
         raise _fail(name, "version", "a version needs its model (model='churn')")
     if not isinstance(slo.description, str):
         raise _fail(name, "description", "must be a string")
+
+
+def _check_quality(slo: SLO) -> None:
+    name = slo.name
+    fields = ("metric", "baseline", "tolerance", "min_pairs")
+    if slo.kind != "quality":
+        for field in fields:
+            if getattr(slo, field) is not None:
+                raise _fail(name, field, f"only quality SLOs take a {field} (kind is "
+                            f"{slo.kind!r})")
+        return
+    if slo.metric not in QUALITY_METRICS:
+        raise _fail(name, "metric", f"{slo.metric!r}: a quality SLO watches one of "
+                    f"{', '.join(QUALITY_METRICS)} (metric='accuracy')")
+    baseline = slo.baseline
+    if baseline is None:
+        raise _fail(name, "baseline", "a quality SLO needs the metric's baseline, e.g. "
+                    "its value on the validation set (baseline=0.91)")
+    if not _number(baseline) or not math.isfinite(baseline) or baseline <= 0:
+        raise _fail(name, "baseline", f"{baseline!r} is not a positive number")
+    tolerance = slo.tolerance
+    if tolerance is not None and (not _number(tolerance) or not math.isfinite(tolerance)
+                                  or not 0.0 < tolerance < 1.0):
+        raise _fail(name, "tolerance", f"{tolerance!r} is not strictly between 0 and 1 "
+                    "(5 % of the baseline is 0.05)")
+    pairs = slo.min_pairs
+    if pairs is not None and (isinstance(pairs, bool) or not isinstance(pairs, int)
+                              or pairs < 1):
+        raise _fail(name, "min_pairs", f"{pairs!r} is not a whole number of pairs >= 1")

@@ -33,6 +33,7 @@ from ._sources import (
     drift_events,
     latency_events,
     profile_time,
+    quality_events,
     versions_seen,
 )
 from ._spec import SLO
@@ -241,6 +242,11 @@ class SLOTracker:
         ages = {slo.name: self._age(monitor, slo, now)
                 for slo in self.slos if slo.kind == "freshness"}
         with self._lock:
+            due = {slo.name for slo in self.slos
+                   if slo.kind == "quality" and self._states[slo.name].minute_due(now)}
+        quality = {slo.name: quality_events(monitor, slo) for slo in self.slos
+                   if slo.name in due}
+        with self._lock:
             if monitor is not self._monitor:
                 return  # switched meanwhile: these counts are not the new source's
             for slo in self.slos:
@@ -254,8 +260,14 @@ class SLOTracker:
                     # every window it closes from then on.
                     state.update(0, 0)
                     state.detail = "no drift monitor watches this model"
-                elif slo.kind == "quality":
-                    state.detail = "quality SLOs wait for delayed labels (not measured yet)"
+                if slo.kind == "quality" and state.minute_due(now):
+                    events = quality.get(slo.name)
+                    if events is None:
+                        state.detail = ("no label tracker stores this model's predictions "
+                                        "(inferwatch.labels.track)")
+                    else:
+                        state.add(events[0], events[1])
+                        state.detail = events[2]
                 if slo.kind == "freshness" and state.minute_due(now):
                     age = ages.get(slo.name)
                     max_age = slo.max_age_seconds
