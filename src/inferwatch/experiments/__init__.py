@@ -33,6 +33,7 @@ from ._readout import DECISIONS, Readout, VariantSummary
 from ._sample_size import SampleSize, sample_size
 from ._segments import SegmentResult, segment_results
 from ._srm import SRM_THRESHOLD, SRMResult, srm_test
+from ._watch import ExperimentWatch, watch
 
 __all__ = [
     "DECISIONS",
@@ -42,6 +43,7 @@ __all__ = [
     "Cuped",
     "Effect",
     "Experiment",
+    "ExperimentWatch",
     "Guardrail",
     "GuardrailResult",
     "Metric",
@@ -68,4 +70,5 @@ __all__ = [
     "sample_size",
     "segment_results",
     "srm_test",
+    "watch",
 ]

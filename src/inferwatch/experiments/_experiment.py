@@ -182,7 +182,7 @@ class Experiment:
     def observe(self, variant: str, value: float | Mapping[str, float], *,
                 covariate: float | Mapping[str, float] | None = None,
                 segment: str | None = None, exposure_day: int | None = None,
-                unit_id: str | int | bytes | None = None) -> None:
+                unit_id: str | int | bytes | None = None, new_unit: bool = True) -> None:
         """Record one unit's outcome in ``variant``.
 
         ``value``: the primary metric's value, or ``{metric: value}`` for the
@@ -193,7 +193,9 @@ class Experiment:
         first exposed (for novelty). ``unit_id``: checked against the
         assignment when the experiment has a key.
 
-        One call per unit: the sample-ratio test counts calls. Raises
+        One call per unit: the sample-ratio test counts calls, except those
+        with ``new_unit=False`` (further observations of units already
+        counted, such as the per-call guardrails :func:`watch` feeds). Raises
         ``ValueError`` for an unknown variant or metric, NaN or infinite
         values, a non-0/1 value of a proportion metric, or a negative day;
         nothing is recorded then.
@@ -221,7 +223,8 @@ class Experiment:
         cell = None if segment is None else self._segment_cap(segment)
         primary = self.primary.name
         with self._lock:
-            self._units[i] += 1
+            if new_unit:
+                self._units[i] += 1
             self._misassigned += misassigned
             for name, v in values.items():
                 self._totals[name][i].add(v, covariates.get(name))

@@ -208,6 +208,10 @@ def attention(doc: Mapping[str, Any]) -> list[tuple[int, str, str]]:
             if rate > QUALITY_WARNING:
                 items.append((1, f"{who}: {f['name']} {worst.replace('_', ' ')} "
                                  f"{fmt_pct(rate, 1)}", "data"))
+    for exp in doc.get("experiments") or []:
+        if isinstance(exp, Mapping) and exp.get("stop"):
+            items.append((2, f"experiment {exp.get('name')}: stop ({exp.get('reason')})",
+                          "performance"))
     lost = {k: v for k, v in (doc.get("dropped") or {}).items() if v}
     if lost:
         top = ", ".join(f"{k} {fmt_int(v)}" for k, v in
@@ -539,6 +543,40 @@ _MEASURE_NAMES = {"accuracy": "accuracy", "precision": "precision", "recall": "r
 _PERCENT_MEASURES = frozenset({"accuracy", "precision", "recall", "f1", "macro_f1", "mape"})
 
 
+def _experiments(doc: Mapping[str, Any]) -> str:
+    """A/B experiments watched from the monitor (``summary()["experiments"]``)."""
+    parts = []
+    for e, exp in enumerate(doc.get("experiments") or []):
+        if not isinstance(exp, Mapping):
+            continue
+        base = ["experiments", e]
+        decision = str(exp.get("decision") or "").replace("_", " ")
+        rows = []
+        effects = {x.get("variant"): x for x in exp.get("effects") or []}
+        for v, variant in enumerate(exp.get("variants") or []):
+            effect = effects.get(variant.get("name"))
+            rows.append(
+                f"<tr><td>{esc(variant.get('name'))}</td>"
+                f'<td class="r">{_num([*base, "variants", v, "units"], variant.get("units"), fmt_int(variant.get("units")))}</td>'  # noqa: E501
+                f'<td class="r">{_num([*base, "variants", v, "mean"], variant.get("mean"), fmt_num(variant.get("mean")))}</td>'  # noqa: E501
+                f'<td class="r">{esc(fmt_num(effect["delta"]) if effect else DASH)}</td>'
+                f'<td class="r">{esc(fmt_num(effect["pvalue"]) if effect else DASH)}</td></tr>')
+        guards = "; ".join(f"{g.get('name')} ({g.get('variant')}): {g.get('status')}"
+                           for g in exp.get("guardrails") or [])
+        parts.append(
+            f"<h3>Experiment {esc(exp.get('name'))} "
+            f"{badge('failing' if exp.get('stop') else ('ok' if exp.get('final') else 'running'))}"
+            f"</h3>"
+            f'<p class="note">{esc(decision)}: day {esc(exp.get("day"))} of '
+            f"{esc(exp.get('min_days'))}; primary metric {esc(exp.get('primary'))}"
+            f"{'; ' + esc(exp.get('reason')) if exp.get('reason') else ''}"
+            f"{'; ' + esc(exp.get('not_final')) if exp.get('not_final') else ''}.</p>"
+            + _table(["variant", "units", "mean", "effect", "p (always valid)"], rows,
+                     (1, 2, 3, 4))
+            + (f'<p class="note">Guardrails: {esc(guards)}.</p>' if guards else ""))
+    return "".join(parts)
+
+
 def _labels(doc: Mapping[str, Any]) -> str:
     labels = doc.get("labels")
     trackers = labels.get("trackers") if isinstance(labels, Mapping) else None
@@ -740,7 +778,7 @@ def render_html(doc: Mapping[str, Any], *, title: str = "inferwatch status",
         _section("service", 1, "Service health", _service(doc)),
         _section("predictions", 2, "Prediction quality", predictions, pred_status),
         _section("data", 3, "Data quality", data, data_status),
-        _section("performance", 4, "Model performance", _labels(doc)),
+        _section("performance", 4, "Model performance", _labels(doc) + _experiments(doc)),
         _section("infrastructure", 5, "Infrastructure", _infra(doc)),
         _section("events", 6, "Recent events", _events(doc)),
     ))
