@@ -51,9 +51,12 @@ from pydantic import BaseModel
 
 import inferwatch
 import inferwatch.drift
+import inferwatch.experiments
 import inferwatch.health
+import inferwatch.labels
 import inferwatch.slo
 from inferwatch.logsinks import RotatingFileSink
+from inferwatch.experiments import Experiment, Guardrail, Metric, assign
 from inferwatch.rules import alerts_now
 
 NUMERIC = [f"f{i:02d}" for i in range(20)]
@@ -61,6 +64,7 @@ COUNTRIES = ["US", "DE", "FR", "BR"]
 DEVICES = ["mobile", "desktop"]
 SHIFTED_FEATURE = "f03"
 DEMO_KEY = "hex:" + "5e" * 32  # a real deployment sets INFERWATCH_PII_KEY instead
+EXPERIMENT = "churn-retention-offer"  # control: no offer; treatment: the offer, a bigger model
 
 
 class ChurnModel:
@@ -116,21 +120,26 @@ class PredictRequest(BaseModel):
 def build_app(model: ChurnModel, monitor: inferwatch.Monitor) -> FastAPI:
     @inferwatch.monitor(model="churn", version="2024-05", features="row", monitor=monitor,
                         confidence=lambda p: max(p, 1.0 - p))
-    def predict(row: dict[str, Any], slow: bool = False) -> float:
+    def predict(row: dict[str, Any], slow: bool = False, bigger: bool = False) -> float:
         with inferwatch.stage("inference"):
             if slow:
                 time.sleep(0.03)  # a cold cache, a GC pause: the calls on-call asks about
+            if bigger:
+                time.sleep(0.001)  # the treatment's bigger model: a millisecond more
             return model.predict_proba(row)
 
     app = FastAPI()
 
     @app.post("/models/{name}/predict")
-    def predict_route(name: str, request: PredictRequest) -> dict[str, float]:
+    def predict_route(name: str, request: PredictRequest) -> dict[str, Any]:
+        variant = assign(request.user_id, EXPERIMENT, key=DEMO_KEY)  # keyed, every replica alike
         record = inferwatch.current_record()
         if record is not None:  # per-request attributes; user_id is a PII field
-            record.attributes = {"user_id": request.user_id}
+            record.attributes = {"user_id": request.user_id, "variant": variant}
         try:
-            return {"churn_probability": predict(request.features, request.slow)}
+            return {"churn_probability": predict(request.features, request.slow,
+                                                 variant == "treatment"),
+                    "variant": variant}
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
 
@@ -272,6 +281,59 @@ def show_slos_and_health(slos: inferwatch.slo.SLOTracker,
         print(f"  {score.text()}")
 
 
+def feed_labels(model: ChurnModel, rows: list[dict[str, Any]],
+                labels: inferwatch.labels.LabelTracker, rng: np.random.Generator) -> int:
+    """A day later, whether each user churned arrives for 90 % of the requests."""
+    pairs = []
+    for i, row in enumerate(rows):
+        if rng.random() >= 0.9:
+            continue  # some labels never come
+        try:
+            p = model.predict_proba(row)
+        except ValueError:
+            continue  # the call failed: no prediction to label
+        pairs.append({"inference_id": f"req-{i:06d}", "label": int(rng.random() < p),
+                      "model": "churn"})
+    inferwatch.record_labels(pairs)
+    labels.flush()
+    return len(pairs)
+
+
+def show_ground_truth(labels: inferwatch.labels.LabelTracker, n_labels: int) -> None:
+    print(f"\n== ground truth: {n_labels} churn labels arrive a day later "
+          "(inferwatch.record_labels, joined by request id) ==")
+    for row in labels.quality():
+        window = row["windows"][0]
+        m = window["measures"]
+        print(f"  {row['model']}:{row['version']} variant {row['variant'] or '-'}: "
+              f"{window['pairs']} pairs in {window['window']}, join rate "
+              f"{row['join_rate']:.1%}")
+        print("    " + ", ".join(f"{name} {m[name]:.3f}" for name in (
+            "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "ece")
+            if m.get(name) is not None))
+        bins = window.get("reliability") or []
+        shown = [b for b in bins if b.get("count")]
+        if shown:
+            print("    calibration (predicted -> observed churn rate, pairs): " + "; ".join(
+                f"{b['mean_probability']:.2f} -> {b['observed']:.2f} ({b['count']})"
+                for b in shown[:10]))
+
+
+def feed_outcomes(experiment: Experiment, rng: np.random.Generator) -> None:
+    """Whether each user stayed after the retention offer: the experiment's primary metric."""
+    for user in range(500):
+        user_id = f"user-{user:04d}@example.com"
+        variant = assign(user_id, EXPERIMENT, key=DEMO_KEY)
+        stayed = rng.random() < (0.45 if variant == "treatment" else 0.30)
+        experiment.observe(variant, {"retained": float(stayed)}, unit_id=user_id)
+
+
+def show_experiment(experiment: Experiment) -> None:
+    print("\n== A/B test: the retention offer (inferwatch.experiments) ==")
+    for line in experiment.readout().text().splitlines():
+        print(f"  {line}")
+
+
 def show_alerts(before: dict[str, Any], after: dict[str, Any]) -> None:
     print("\n== alerts: the generated rules' conditions on this process's numbers ==")
     print("  (inferwatch.rules.alerts_now; Prometheus would also wait each alert's `for`)")
@@ -339,6 +401,16 @@ def main() -> None:
         SLO("churn-drift", "drift", 0.9, window="7d", model="churn"),
     ], monitor=monitor)
     health = inferwatch.health.track(monitor, latency_threshold_ms=25)
+    # Ground truth comes later: predictions wait for their churn label in a bounded store.
+    labels = inferwatch.labels.track(monitor, task="classification", positive=1,
+                                     window=["count:1000"], model="churn")
+    experiment = Experiment(
+        EXPERIMENT, ("control", "treatment"), primary=Metric("retained", kind="proportion"),
+        guardrails=[Guardrail("latency_ms", margin=5.0),
+                    Guardrail("error", margin=0.02, kind="proportion")],
+        mde=0.1, key=DEMO_KEY)
+    inferwatch.experiments.watch(experiment, monitor, latency="latency_ms", errors="error",
+                                 model="churn")
 
     rng = np.random.default_rng(1)
     before = synthetic_rows(rng, half, shifted=False)
@@ -358,6 +430,9 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         monitor.flush()
         report_after = drift.report()
+        n_labels = feed_labels(model, before + after, labels, rng)
+        feed_outcomes(experiment, rng)
+        monitor.flush()
         status_page = client.get("/inferwatch/status").json()
         page_url = f"http://127.0.0.1:{server.port}/inferwatch"
         screenshot = photograph(page_url, out / "status-page.png")
@@ -373,6 +448,8 @@ def main() -> None:
     show_drift("second window, after the shift", report_after)
     show_slos_and_health(slos, health)
     show_alerts(status_before, status_page)
+    show_ground_truth(labels, n_labels)
+    show_experiment(experiment)
     print(f"\n== status page ==\n  {page_url} (served while the demo ran; "
           f"the same as JSON at {page_url}/status)")
     print(f"  {screenshot}")

@@ -42,6 +42,17 @@ def test_the_demo_shows_logs_slis_drift_slos_and_health(tmp_path: Path) -> None:
     assert score, out[-2000:]
     # The drift it saw costs points, and the explanation says so.
     assert int(score.group(1)) < 100 and "f03 PSI" in out.split("== model health")[1]
+    # Ground truth arrives late and is joined by request id; quality per A/B variant.
+    truth = out.split("== ground truth:")[1].split("== A/B test")[0]
+    assert re.search(r"churn labels arrive a day later", truth)
+    for variant in ("control", "treatment"):
+        line = re.search(rf"variant {variant}: (\d+) pairs .* join rate ([\d.]+)%", truth)
+        assert line and int(line.group(1)) > 100 and 85 < float(line.group(2)) < 95, truth
+    assert re.search(r"roc_auc 0\.[6-9]\d\d", truth) and "calibration (predicted" in truth
+    # The experiment's readout: the treatment's extra millisecond within its 5 ms guardrail.
+    ab = out.split("== A/B test")[1].split("== status page")[0]
+    assert "experiment churn-retention-offer" in ab and "not final: day" in ab
+    assert re.search(r"latency_ms \(treatment\): degradation \+[0-9.]+ .*margin 5: pass", ab)
     # The alerts whose conditions hold: drift only once the traffic has shifted.
     alerts = out.split("== alerts:")[1].split("== status page")[0]
     before, after = alerts.split("after the shift:")

@@ -10,7 +10,7 @@ counted (``new_unit=False``: the sample-ratio test keeps counting the units
 the caller observes). The primary metric stays the caller's: an outcome per
 unit (``experiment.observe``).
 
-Once a ``readout_every`` seconds (and at each collection and summary) the
+Once a ``readout_every`` seconds, and at each collection and summary, the
 readout is taken; it is exported (``inferwatch.experiment.*``), shown in
 ``Monitor.summary()["experiments"]`` (the status page's model-performance
 section and its "what needs attention" list), and the first time it says
@@ -185,13 +185,16 @@ class ExperimentWatch:
             })
         return readout
 
-    def _current(self) -> Readout:
+    @property
+    def last(self) -> Readout | None:
+        """The last readout taken (by the ticker, a collection or a summary), or None."""
         with self._lock:
-            last = self._last
-        return last if last is not None else self.readout()
+            return self._last
 
     def _section(self) -> dict[str, Any]:
-        section = readout_section(self._current())
+        # A summary or status request reads the experiment as it is now (under a
+        # millisecond), not the ticker's last readout.
+        section = readout_section(self.readout())
         section["unmatched_calls"] = self.unmatched
         return section
 
