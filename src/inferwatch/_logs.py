@@ -384,6 +384,23 @@ class AddFeatures(_Field):
         return event_dict
 
 
+class AddPolicy(_Field):
+    """``inferwatch.propensity`` and ``inferwatch.explored``, when the call logged them."""
+
+    field = "inferwatch.propensity"
+
+    def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> Any:
+        # Unset unless inferwatch.feedback.set_propensity ran (see InferenceRecord).
+        policy = getattr(event_dict["_record"], "_policy", None)
+        if policy is not None:
+            propensity, explored = policy
+            if propensity is not None:
+                event_dict["inferwatch.propensity"] = propensity
+            if explored is not None:
+                event_dict["inferwatch.explored"] = explored
+        return event_dict
+
+
 class AddTransport(_Field):
     """HTTP (``http.*``, ``url.scheme``, ``network.protocol.version``) or gRPC (``rpc.*``)."""
 
@@ -443,6 +460,7 @@ def default_processors(
         AddOutput("prediction", pseudonymizer),
         AddOutput("confidence", pseudonymizer),
         AddFeatures(pseudonymizer, include_features),
+        AddPolicy(),
         AddTransport(),
     )
 

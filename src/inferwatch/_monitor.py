@@ -150,6 +150,7 @@ class Monitor:
         self._collectors: list[Collector] = []
         self._tickers: list[Callable[[float], None]] = []
         self._summaries: dict[str, Callable[[], Any]] = {}
+        self._closers: list[Callable[[float], Any]] = []
         self._closed = False
         self._init_runtime()
         self._update_feature_policy()
@@ -411,6 +412,12 @@ class Monitor:
         budgets). It runs outside the aggregation lock; one that raises is
         counted (``summary``) and its section left out, never propagated."""
         self._summaries[name] = section
+
+    def add_closer(self, closer: Callable[[float], Any]) -> None:
+        """Call ``closer(seconds_left)`` at shutdown, after the last drain (a component
+        with a queue and a sink of its own: the review sampler). One that raises or
+        blocks is counted (``closer``, ``shutdown_timeout``), never propagated."""
+        self._closers.append(closer)
 
     def log_event(self, event: dict[str, Any]) -> None:
         """Write ``event`` (JSON values; ``"event"`` names it) through the log sink
@@ -787,6 +794,11 @@ class Monitor:
 
         def finish() -> None:
             self._drain()
+            for closer in list(self._closers):
+                try:
+                    closer(max(0.05, deadline - time.monotonic()))
+                except BaseException:
+                    self.count_error("closer")
             self._write_logs()
             if self._otel is not None:
                 self._otel.shutdown(max(0.1, deadline - time.monotonic()))

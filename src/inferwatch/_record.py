@@ -121,10 +121,14 @@ class InferenceRecord:
     ``timestamp_ns`` is wall-clock time of the call's start; the request path
     leaves it 0 and the aggregator derives it from ``start_perf_ns``.
     ``inference_id`` holds an id supplied by the caller (a request header, an
-    argument) and wins when set.
+    argument) and wins when set. ``propensity`` and ``explored`` are None
+    unless the call logged them (``inferwatch.feedback.set_propensity``).
     """
 
     __slots__ = (
+        # (propensity, explored) once inferwatch.feedback.set_propensity ran;
+        # left unset otherwise, so the request path pays nothing for it.
+        "_policy",
         "attributes",
         "batch_size",
         "closed",
@@ -148,6 +152,9 @@ class InferenceRecord:
         "timestamp_ns",
         "trace_id",
     )
+
+    # Declared, never assigned in __init__ (see the slot's comment).
+    _policy: tuple[float | None, bool | None]
 
     def __init__(
         self,
@@ -191,6 +198,19 @@ class InferenceRecord:
         # model endpoint; otherwise it counts in the HTTP/RPC metrics alone,
         # never in predictions or drift.
         self.inference = True
+
+    @property
+    def propensity(self) -> float | None:
+        """The probability the policy gave the action it took, if the call logged one
+        (``inferwatch.feedback.set_propensity``)."""
+        policy = getattr(self, "_policy", None)
+        return None if policy is None else policy[0]
+
+    @property
+    def explored(self) -> bool | None:
+        """Whether the action was an exploration one, if the call said so."""
+        policy = getattr(self, "_policy", None)
+        return None if policy is None else policy[1]
 
     @property
     def id(self) -> str:
