@@ -319,6 +319,14 @@ def show_ground_truth(labels: inferwatch.labels.LabelTracker, n_labels: int) -> 
                 for b in shown[:10]))
 
 
+def show_drift_before_quality(labels: inferwatch.labels.LabelTracker) -> None:
+    print("\n== drift before quality: each drift window beside its labels' accuracy "
+          "(inferwatch.labels.drift_before_quality) ==")
+    for row in inferwatch.labels.drift_before_quality(labels):
+        print(f"  {row['model']}:{row['version']} variant {row['variant'] or '-'}: "
+              f"{row['text']}")
+
+
 def feed_outcomes(experiment: Experiment, rng: np.random.Generator) -> None:
     """Whether each user stayed after the retention offer: the experiment's primary metric."""
     for user in range(500):
@@ -449,6 +457,7 @@ def main() -> None:
     show_slos_and_health(slos, health)
     show_alerts(status_before, status_page)
     show_ground_truth(labels, n_labels)
+    show_drift_before_quality(labels)
     show_experiment(experiment)
     print(f"\n== status page ==\n  {page_url} (served while the demo ran; "
           f"the same as JSON at {page_url}/status)")

@@ -49,6 +49,10 @@ def test_the_demo_shows_logs_slis_drift_slos_and_health(tmp_path: Path) -> None:
         line = re.search(rf"variant {variant}: (\d+) pairs .* join rate ([\d.]+)%", truth)
         assert line and int(line.group(1)) > 100 and 85 < float(line.group(2)) < 95, truth
     assert re.search(r"roc_auc 0\.[6-9]\d\d", truth) and "calibration (predicted" in truth
+    # Drift came first (the proxy) and the labels show what it cost (the lagging truth).
+    lagging = out.split("== drift before quality")[1].split("== A/B test")[0]
+    assert re.search(r"window 1: accuracy 0\.\d+ \([+-][\d.]+% against window 0\) .*"
+                     r"drift (warning|drift): f03 PSI 0\.\d\d", lagging), lagging
     # The experiment's readout: the treatment's extra millisecond within its 5 ms guardrail.
     ab = out.split("== A/B test")[1].split("== status page")[0]
     assert "experiment churn-retention-offer" in ab and "not final: day" in ab

@@ -310,10 +310,12 @@ class Monitor:
         *,
         copies_features: bool = True,
         all_records: bool = False,
+        first: bool = False,
     ) -> None:
         """Call ``consumer(records)`` with every drained batch of inferences
         (off the request path; requests that never reached a model are left
-        out unless ``all_records``).
+        out unless ``all_records``). ``first``: before the consumers added
+        earlier (the drift engine, which tags each record with its window).
 
         From then on every monitored call copies its features, so the
         consumer sees them all; with ``copies_features=False`` the consumer
@@ -321,7 +323,10 @@ class Monitor:
         """
         if all_records:
             self._all_record_consumers.add(id(consumer))
-        self._feature_consumers.append(consumer)
+        if first:
+            self._feature_consumers.insert(0, consumer)
+        else:
+            self._feature_consumers.append(consumer)
         if copies_features:
             self._copying_consumers += 1
         self._update_feature_policy()

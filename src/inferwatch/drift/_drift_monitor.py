@@ -291,7 +291,8 @@ class DriftMonitor:
             return []
 
         self._consumers[monitor] = consume
-        monitor.add_feature_consumer(consume)
+        # First, so each record carries its window (drift_window) for later consumers.
+        monitor.add_feature_consumer(consume, first=True)
         if monitor not in self._collecting:  # a monitor has no remove_collector
             self._collecting.add(monitor)
             monitor.add_collector(collect)
@@ -374,6 +375,25 @@ class DriftMonitor:
         self._flush_sources()
         with self._lock:
             return self._stream(model, version).report(window)
+
+    def window_digests(self, *, model: str | None = None,
+                       version: str | None = None) -> list[dict[str, Any]]:
+        """Every closed window still in the ledger (the last 512 per model version), as
+        a few numbers each: ``window``, ``opened_at`` / ``closed_at`` (this monitor's
+        clock), ``rows``, ``status``, ``n_drifted``, its five highest-PSI ``features``
+        and ``prediction_psi``; with ``model`` and ``version`` keys. Oldest first."""
+        with self._lock:
+            out = []
+            for (m, v), stream in self._streams.items():
+                if (model is None or m == model) and (version is None or v == version):
+                    out.extend({"model": m, "version": v, **d} for d in stream.digests)
+        return out
+
+    def open_windows(self) -> dict[Key, int]:
+        """``{(model, version): index of the window filling now}``."""
+        with self._lock:
+            return {key: stream.open_index for key, stream in self._streams.items()
+                    if stream.open_index is not None}
 
     def reports(self, *, window: str = "auto") -> dict[Key, DriftReport]:
         """One report per (model name, model version) seen."""

@@ -28,6 +28,11 @@ from ._report import NO_DATA, STATUSES, DriftReport
 from ._window import NumericState, Window
 from ._windows import Windows, WindowSpec
 
+#: Closed windows whose digest a stream keeps (a few hundred bytes each).
+DIGESTS = 512
+#: Features named in a digest, highest PSI first.
+DIGEST_FEATURES = 5
+
 #: Window statuses counted by ``inferwatch.drift.windows``.
 WINDOW_STATUSES = (*STATUSES, NO_DATA)
 
@@ -72,6 +77,9 @@ class Stream:
         self.bad_records = 0
         self._changes = 0
         self._open_cache: tuple[int, DriftReport] | None = None
+        #: A few numbers of each closed window, long after its report left the history:
+        #: what label quality, joined days later, is set beside (``window_digests``).
+        self.digests: deque[dict[str, Any]] = deque(maxlen=DIGESTS)
         #: Rows per reference bin of every closed window, per exported numeric column.
         self._closed_bins: dict[str, IntArray] = {}
         self._binned: tuple[tuple[str, str], ...] = ()
@@ -96,6 +104,11 @@ class Stream:
         self._windows = Windows(s.spec, factory, s.clock, on_close=self._closed)
 
     @property
+    def open_index(self) -> int | None:
+        """The index of the window filling now (None while warming up)."""
+        return None if self._windows is None else self._windows.open.index
+
+    @property
     def warming_up(self) -> bool:
         return self.profile is None
 
@@ -107,7 +120,7 @@ class Stream:
             self._ingest_warmup(records)
             return
         try:
-            batches = [self._convert(records)]
+            batches = [(self._convert(records), records)]
         except Exception:
             # A value that breaks conversion (a mapping whose keys() raises) costs its
             # own record, never the batch: one at a time, the others go in. Nothing
@@ -115,13 +128,30 @@ class Stream:
             batches = []
             for record in records:
                 try:
-                    batches.append(self._convert([record]))
+                    batches.append((self._convert([record]), [record]))
                 except Exception:
                     self.bad_records += 1
-        for batch in batches:
+        for batch, taken in batches:
             if batch is not None:
+                self._tag(taken)
                 self._windows.add(batch)
                 self._changes += 1
+        if self._s.spec.kind == "time":
+            index = self._windows.open.index  # add() closed what was due: all went here
+            for record in records:
+                record.drift_window = index
+
+    def _tag(self, records: Sequence[InferenceRecord]) -> None:
+        """Tell each record which count window its (first) row goes into."""
+        windows = self._windows
+        if windows is None or self._s.spec.kind == "time":
+            return
+        size = int(self._s.spec.size)
+        index, filled = windows.open.index, windows.open.rows
+        for record in records:
+            record.drift_window = index + filled // size
+            if record.features is not None:
+                filled += record.batch_size if record.batch_size > 0 else 1
 
     def _convert(self, records: Sequence[InferenceRecord]) -> Batch | None:
         assert self._schema is not None
@@ -184,6 +214,7 @@ class Stream:
             self._windows is not None and self._windows.closed) else None)
         self._history.append(report)
         self.closed_by_status[report.status] = self.closed_by_status.get(report.status, 0) + 1
+        self.digests.append(digest(report, win))
         for name, counts in _window_bins(win, self._binned).items():
             total = self._closed_bins.get(name)
             if total is None:
@@ -294,3 +325,21 @@ def _window_bins(win: Window, binned: tuple[tuple[str, str], ...]) -> dict[str, 
         if isinstance(state, NumericState) and state.counts is not None:
             out[name] = state.counts.counts
     return out
+
+
+def digest(report: DriftReport, win: Window) -> dict[str, Any]:
+    """A closed window in a few numbers: its status and its highest-PSI features."""
+    def psi(fd: Any) -> float | None:
+        value = fd.score("psi")
+        return None if value is None or value != value else float(value)
+
+    scored = [(fd.name, psi(fd), fd.status) for fd in report.features.values()]
+    ranked = sorted((f for f in scored if f[1] is not None), key=lambda f: -f[1])
+    prediction = report.outputs.get("prediction")
+    return {
+        "window": win.index, "opened_at": win.opened_at, "closed_at": win.closed_at,
+        "rows": win.rows, "status": report.status, "n_drifted": report.n_drifted,
+        "features": [{"name": name, "psi": value, "status": status}
+                     for name, value, status in ranked[:DIGEST_FEATURES]],
+        "prediction_psi": None if prediction is None else psi(prediction),
+    }

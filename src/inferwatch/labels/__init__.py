@@ -29,11 +29,13 @@ prediction for the task, ``_extract`` turns records into store entries,
 entries, ``_pairs`` keeps joined pairs in a ring, ``_classification``,
 ``_regression`` and ``_calibration`` compute the measures, ``_quality``
 assembles a window's, ``_outcomes`` totals outcomes, ``_metrics`` and
-``_points`` export them, ``_tracker`` wires it to a monitor, ``_body``
+``_points`` export them, ``_tracker`` wires it to a monitor, ``_lagging`` sets drift windows beside
+the quality their labels showed, ``_body``
 reads the HTTP route's body and ``_cli`` is ``inferwatch labels load``.
 """
 
 from .._record_label import record_label, record_labels, record_outcome
+from ._lagging import drift_before_quality
 from ._store import MemoryStore, PredictionStore, StoredPrediction
 from ._task import NEGATIVE, TASKS
 from ._tracker import LabelTracker, track
@@ -47,6 +49,7 @@ __all__ = [
     "MemoryStore",
     "PredictionStore",
     "StoredPrediction",
+    "drift_before_quality",
     "record_label",
     "record_labels",
     "record_outcome",

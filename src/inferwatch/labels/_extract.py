@@ -110,8 +110,11 @@ class Extractor:
                 variant, segment = static
             entry = StoredPrediction(key(record.id), name, ver, prediction, score, confidence,
                                      record.timestamp_ns / 1e9)
-            if variant is not None or segment is not None or window is not None:
-                entry.variant, entry.segment, entry.window = variant, segment, window
+            # The window the drift engine put the record's rows in (it reads each batch
+            # first), else the one open now.
+            tagged = getattr(record, "drift_window", window)
+            if variant is not None or segment is not None or tagged is not None:
+                entry.variant, entry.segment, entry.window = variant, segment, tagged
             append(entry)
             series = (name, ver, variant or "")
             stored[series] = stored.get(series, 0) + 1
