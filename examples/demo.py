@@ -55,8 +55,8 @@ import inferwatch.experiments
 import inferwatch.health
 import inferwatch.labels
 import inferwatch.slo
-from inferwatch.logsinks import RotatingFileSink
 from inferwatch.experiments import Experiment, Guardrail, Metric, assign
+from inferwatch.logsinks import RotatingFileSink
 from inferwatch.rules import alerts_now
 
 NUMERIC = [f"f{i:02d}" for i in range(20)]
@@ -408,10 +408,18 @@ def main() -> None:
         SLO("churn-latency", "latency", 0.95, threshold_ms=25, model="churn"),
         SLO("churn-drift", "drift", 0.9, window="7d", model="churn"),
     ], monitor=monitor)
-    health = inferwatch.health.track(monitor, latency_threshold_ms=25)
     # Ground truth comes later: predictions wait for their churn label in a bounded store.
     labels = inferwatch.labels.track(monitor, task="classification", positive=1,
                                      window=["count:1000"], model="churn")
+    # The accuracy a calibrated model should reach on training-like data: its baseline.
+    reference_p = np.array([model.predict_proba(row) for row in synthetic_rows(
+        np.random.default_rng(0), 2000, shifted=False)])
+    baseline = float(np.mean(np.maximum(reference_p, 1.0 - reference_p)))
+    health = inferwatch.health.track(
+        monitor, latency_threshold_ms=25,
+        weights={**inferwatch.health.DEFAULT_WEIGHTS, "quality": 20},
+        components={"quality": inferwatch.labels.quality_component(
+            labels, metric="accuracy", baseline=round(baseline, 3))})
     experiment = Experiment(
         EXPERIMENT, ("control", "treatment"), primary=Metric("retained", kind="proportion"),
         guardrails=[Guardrail("latency_ms", margin=5.0),

@@ -35,6 +35,7 @@ reads the HTTP route's body and ``_cli`` is ``inferwatch labels load``.
 """
 
 from .._record_label import record_label, record_labels, record_outcome
+from ._health import quality_component
 from ._lagging import drift_before_quality
 from ._store import MemoryStore, PredictionStore, StoredPrediction
 from ._task import NEGATIVE, TASKS
@@ -50,6 +51,7 @@ __all__ = [
     "PredictionStore",
     "StoredPrediction",
     "drift_before_quality",
+    "quality_component",
     "record_label",
     "record_labels",
     "record_outcome",
