@@ -129,13 +129,13 @@ class InferenceRecord:
         # (propensity, explored) once inferwatch.feedback.set_propensity ran;
         # left unset otherwise, so the request path pays nothing for it.
         "_policy",
-        # The drift window a record's rows went into (set by the drift engine as it
-        # ingests the record, off the request path), for the label join.
-        "drift_window",
         "attributes",
         "batch_size",
         "closed",
         "confidence",
+        # The drift window a record's rows went into (set by the drift engine as it
+        # ingests the record, off the request path), for the label join.
+        "drift_window",
         "duration_ns",
         "endpoint",
         "error_message",
