@@ -158,6 +158,7 @@ class InferenceRecord:
 
     # Declared, never assigned in __init__ (see the slot's comment).
     _policy: tuple[float | None, bool | None]
+    drift_window: int  # unset until the drift engine ingests the record
 
     def __init__(
         self,

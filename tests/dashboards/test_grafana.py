@@ -14,41 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from exportedtools import NAMINGS, exported
 
 from inferwatch.cli import main
 from inferwatch.dashboards import AUDIENCES, grafana_dashboards, queries
 from inferwatch.slo import SLO
 
-PINNED = Path(__file__).resolve().parents[1] / "metric_names.txt"
-NAMINGS = ("otel-prometheus", "collector")
 SLOS = [SLO("churn-availability", "availability", 0.999, model="churn"),
         SLO("churn.latency (p99)", "latency", 0.99, threshold_ms=300, model="churn")]
 #: Labels every series has or PromQL makes: the scrape's and the histogram buckets'.
 ALWAYS = {"le", "instance", "job"}
-HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-
-
-def exported() -> dict[str, dict[str, set[str]]]:
-    """naming -> Prometheus series name -> its labels, from tests/metric_names.txt."""
-    names: dict[str, dict[str, set[str]]] = {n: {} for n in NAMINGS}
-    kind = ""
-    series: dict[str, str] = {}
-    for line in PINNED.read_text().splitlines():
-        if line.startswith("  prometheus ("):
-            kind = line.split("(")[1].split(")")[0]
-            exporter, collector = line.split(": ", 1)[1].split(" | ")
-            series = {"otel-prometheus": exporter.split()[1], "collector": collector.split()[1]}
-        elif line.startswith("  labels:"):
-            exporter, collector = line.split(": ", 1)[1].split(" | ")
-            labels = {"otel-prometheus": exporter.split(" ", 1)[1],
-                      "collector": collector.split(" ", 1)[1]}
-            for naming in NAMINGS:
-                keys = {k.strip() for k in labels[naming].split(",") if k.strip()}
-                base = series[naming]
-                for name in ([base + s for s in HISTOGRAM_SUFFIXES] if kind == "histogram"
-                             else [base]):
-                    names[naming][name] = keys
-    return names
 
 
 def metric_tokens(expr: str) -> list[str]:

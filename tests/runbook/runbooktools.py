@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 
-PINNED = Path(__file__).resolve().parents[1] / "metric_names.txt"
-NAMINGS = ("otel-prometheus", "collector")
-HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 #: Labels every series has or PromQL makes: the scrape's and the histogram buckets'.
 ALWAYS = {"le", "instance", "job"}
 
@@ -99,29 +95,6 @@ def section(markdown: str, heading: str) -> str:
                 rest.append(other)
             return "\n".join(rest)
     raise AssertionError(f"no heading {heading!r}")
-
-
-def exported() -> dict[str, dict[str, set[str]]]:
-    """naming -> Prometheus series name -> its labels, from tests/metric_names.txt."""
-    names: dict[str, dict[str, set[str]]] = {n: {} for n in NAMINGS}
-    kind = ""
-    series: dict[str, str] = {}
-    for line in PINNED.read_text().splitlines():
-        if line.startswith("  prometheus ("):
-            kind = line.split("(")[1].split(")")[0]
-            exporter, collector = line.split(": ", 1)[1].split(" | ")
-            series = {"otel-prometheus": exporter.split()[1], "collector": collector.split()[1]}
-        elif line.startswith("  labels:"):
-            exporter, collector = line.split(": ", 1)[1].split(" | ")
-            labels = {"otel-prometheus": exporter.split(" ", 1)[1],
-                      "collector": collector.split(" ", 1)[1]}
-            for naming in NAMINGS:
-                keys = {k.strip() for k in labels[naming].split(",") if k.strip()}
-                base = series[naming]
-                for name in ([base + s for s in HISTOGRAM_SUFFIXES] if kind == "histogram"
-                             else [base]):
-                    names[naming][name] = keys
-    return names
 
 
 def metric_tokens(expr: str) -> list[str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runbooktools import NAMINGS, anchors, fenced, headings, links, section, slug
+from exportedtools import NAMINGS
+from runbooktools import anchors, fenced, headings, links, section, slug
 
 from inferwatch.rules import RuleOptions, prometheus_rules
 from inferwatch.runbook import alert_anchor, github_slug, render_runbook, runbook_file_name

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from runbooktools import ALWAYS, NAMINGS, exported, fenced, metric_tokens, used_labels
+from exportedtools import NAMINGS, exported
+from runbooktools import ALWAYS, fenced, metric_tokens, used_labels
 
 from inferwatch.rules import RuleOptions, prometheus_rules
 from inferwatch.runbook import RUNBOOK_CHECKS, render_runbook

@@ -383,7 +383,7 @@ class DriftMonitor:
         clock), ``rows``, ``status``, ``n_drifted``, its five highest-PSI ``features``
         and ``prediction_psi``; with ``model`` and ``version`` keys. Oldest first."""
         with self._lock:
-            out = []
+            out: list[dict[str, Any]] = []
             for (m, v), stream in self._streams.items():
                 if (model is None or m == model) and (version is None or v == version):
                     out.extend({"model": m, "version": v, **d} for d in stream.digests)

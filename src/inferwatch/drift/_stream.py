@@ -334,7 +334,7 @@ def digest(report: DriftReport, win: Window) -> dict[str, Any]:
         return None if value is None or value != value else float(value)
 
     scored = [(fd.name, psi(fd), fd.status) for fd in report.features.values()]
-    ranked = sorted((f for f in scored if f[1] is not None), key=lambda f: -f[1])
+    ranked = sorted(((n, v, st) for n, v, st in scored if v is not None), key=lambda f: -f[1])
     prediction = report.outputs.get("prediction")
     return {
         "window": win.index, "opened_at": win.opened_at, "closed_at": win.closed_at,
