@@ -53,7 +53,7 @@ BENTOML_PINS = [
     "opentelemetry-semantic-conventions==0.66b1",
 ]
 # The user extras every test environment gets (the suites test them all).
-CORE_EXTRAS = "fast,gpu,otlp,otlp-grpc,profiles,slo,system"
+CORE_EXTRAS = "fast,gpu,otlp,otlp-grpc,profiles,redis,slo,system"
 
 
 def _python(env_dir: Path) -> Path:

@@ -21,7 +21,10 @@ What happens, in order:
    of three SLOs' error budgets (``inferwatch.slo``) and the model's health
    score with the reasons it is not 100 (``inferwatch.health``), and the
    generated alerts whose conditions hold before and after the shift
-   (``inferwatch.rules.alerts_now``). Then where
+   (``inferwatch.rules.alerts_now``). Then the late labels: quality and
+   calibration per A/B variant, the label-free estimate (CBPE) made before
+   they came beside the realised value, drift set beside the quality its
+   window's labels showed, and the A/B experiment's readout. Then where
    the status page was served (``/inferwatch``, mounted by
    ``instrument_app(status_routes=True)``), and a screenshot of it taken in
    Debian's headless chromium through Playwright when both are installed
@@ -51,6 +54,7 @@ from pydantic import BaseModel
 
 import inferwatch
 import inferwatch.drift
+import inferwatch.estimate
 import inferwatch.experiments
 import inferwatch.health
 import inferwatch.labels
@@ -299,6 +303,27 @@ def feed_labels(model: ChurnModel, rows: list[dict[str, Any]],
     return len(pairs)
 
 
+def show_estimates(before_labels: list[dict[str, Any]],
+                   labels: inferwatch.labels.LabelTracker) -> None:
+    print("\n== performance before labels arrive: estimated from the model's probabilities "
+          "(CBPE, 95 % band), then beside the realised value ==")
+    early = {(e["model"], e["version"], e["variant"]): e for e in before_labels}
+    print(f"  {'variant':<10} {'measure':<9} {'estimated (before labels)':<28} "
+          f"{'estimated, joined pairs':<26} realised")
+    for row in labels.quality():
+        estimated = row["windows"][0].get("estimated") or {}
+        first = early.get((row["model"], row["version"], row["variant"]))
+        first_measures = first["windows"][0]["measures"] if first else {}
+        for name, m in estimated.get("measures", {}).items():
+            e0 = first_measures.get(name)
+            early_text = (f"{e0['value']:.3f} [{e0['lower']:.3f}, {e0['upper']:.3f}]"
+                          if e0 else "-")
+            flag = "  OUTSIDE: concept drift?" if m["outside"] else ""
+            print(f"  {row['variant'] or '-':<10} {name:<9} {early_text:<28} "
+                  f"{m['value']:.3f} [{m['lower']:.3f}, {m['upper']:.3f}]  "
+                  f"{m['realised']:.3f}{flag}")
+
+
 def show_ground_truth(labels: inferwatch.labels.LabelTracker, n_labels: int) -> None:
     print(f"\n== ground truth: {n_labels} churn labels arrive a day later "
           "(inferwatch.record_labels, joined by request id) ==")
@@ -408,12 +433,17 @@ def main() -> None:
         SLO("churn-latency", "latency", 0.95, threshold_ms=25, model="churn"),
         SLO("churn-drift", "drift", 0.9, window="7d", model="churn"),
     ], monitor=monitor)
-    # Ground truth comes later: predictions wait for their churn label in a bounded store.
-    labels = inferwatch.labels.track(monitor, task="classification", positive=1,
-                                     window=["count:1000"], model="churn")
-    # The accuracy a calibrated model should reach on training-like data: its baseline.
+    # The reference with labels (held-out training data): the accuracy a calibrated model
+    # should reach, and the calibration the label-free estimate (CBPE) reads.
     reference_p = np.array([model.predict_proba(row) for row in synthetic_rows(
         np.random.default_rng(0), 2000, shifted=False)])
+    reference_y = (np.random.default_rng(2).random(reference_p.size) < reference_p).astype(int)
+    calibrator = inferwatch.estimate.Calibrator.fit(reference_p, reference_y, positive=1)
+    # Ground truth comes later: predictions wait for their churn label in a bounded store,
+    # and each window is estimated from the model's own probabilities in the meantime.
+    labels = inferwatch.labels.track(monitor, task="classification", positive=1,
+                                     window=["count:1000"], model="churn",
+                                     estimator=inferwatch.estimate.CBPE(calibrator))
     baseline = float(np.mean(np.maximum(reference_p, 1.0 - reference_p)))
     health = inferwatch.health.track(
         monitor, latency_threshold_ms=25,
@@ -446,6 +476,8 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         monitor.flush()
         report_after = drift.report()
+        monitor.flush()
+        estimated_early = labels.estimated()  # what was known before any label came
         n_labels = feed_labels(model, before + after, labels, rng)
         feed_outcomes(experiment, rng)
         monitor.flush()
@@ -465,6 +497,7 @@ def main() -> None:
     show_slos_and_health(slos, health)
     show_alerts(status_before, status_page)
     show_ground_truth(labels, n_labels)
+    show_estimates(estimated_early, labels)
     show_drift_before_quality(labels)
     show_experiment(experiment)
     print(f"\n== status page ==\n  {page_url} (served while the demo ran; "

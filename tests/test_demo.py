@@ -49,6 +49,14 @@ def test_the_demo_shows_logs_slis_drift_slos_and_health(tmp_path: Path) -> None:
         line = re.search(rf"variant {variant}: (\d+) pairs .* join rate ([\d.]+)%", truth)
         assert line and int(line.group(1)) > 100 and 85 < float(line.group(2)) < 95, truth
     assert re.search(r"roc_auc 0\.[6-9]\d\d", truth) and "calibration (predicted" in truth
+    # The label-free estimate, made before the labels, beside the realised value: the
+    # demo's shift is a covariate shift, so the realised values fall in the bands.
+    est = out.split("== performance before labels arrive")[1].split("== drift before")[0]
+    rows = re.findall(r"^\s+(control|treatment)\s+(\w+)\s+([\d.]+) \[([\d.]+), ([\d.]+)\]\s+"
+                      r"([\d.]+) \[([\d.]+), ([\d.]+)\]\s+([\d.]+)", est, re.M)
+    assert len(rows) == 10, est
+    inside = [float(r[6]) <= float(r[8]) <= float(r[7]) for r in rows]
+    assert sum(inside) >= 8, est
     # Drift came first (the proxy) and the labels show what it cost (the lagging truth).
     lagging = out.split("== drift before quality")[1].split("== A/B test")[0]
     assert re.search(r"window 1: accuracy 0\.\d+ \([+-][\d.]+% against window 0\) .*"

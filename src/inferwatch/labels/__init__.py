@@ -25,8 +25,9 @@ is in ``Monitor.summary()["labels"]`` and the status page.
 
 Modules, one job each: ``_validate`` checks arguments, ``_task`` reads a
 prediction for the task, ``_extract`` turns records into store entries,
-``_store`` is the store and its protocol, ``_join`` matches labels to
-entries, ``_pairs`` keeps joined pairs in a ring, ``_classification``,
+``_store`` is the store and its protocol, ``_redis_store`` the shared
+one in Redis, ``_join`` matches labels to entries, ``_pairs`` keeps joined
+pairs in a ring, ``_classification``,
 ``_regression`` and ``_calibration`` compute the measures, ``_quality``
 assembles a window's, ``_outcomes`` totals outcomes, ``_metrics`` and
 ``_points`` export them, ``_tracker`` wires it to a monitor, ``_lagging`` sets drift windows beside
@@ -37,6 +38,7 @@ reads the HTTP route's body and ``_cli`` is ``inferwatch labels load``.
 from .._record_label import record_label, record_labels, record_outcome
 from ._health import quality_component
 from ._lagging import drift_before_quality
+from ._redis_store import RedisStore
 from ._store import MemoryStore, PredictionStore, StoredPrediction
 from ._task import NEGATIVE, TASKS
 from ._tracker import LabelTracker, track
@@ -49,6 +51,7 @@ __all__ = [
     "LabelTracker",
     "MemoryStore",
     "PredictionStore",
+    "RedisStore",
     "StoredPrediction",
     "drift_before_quality",
     "quality_component",

@@ -112,12 +112,21 @@ class Joiner:
         delays: dict[tuple[Series, str], list[float]] = {}
         for _ in range(len(pending)):
             self._one(pending.popleft(), delays, retry=False)
-        self._fold_delays(delays)
         expiry = self._expiry
+        expired: list[Item] = []
         while expiry and expiry[0][0] <= now:
             _, key = expiry.popleft()
-            for item in self._waiting.pop(key, ()):
-                self._count(item, "no_prediction")
+            expired.extend(self._waiting.pop(key, ()))
+        if expired:
+            # One last claim before "no prediction": in a shared store another replica
+            # may have written the prediction since (its write lags the predict by up
+            # to a drain); in this process's own store the arrival retried already.
+            prefetch = getattr(self.store, "prefetch", None)
+            if prefetch is not None:
+                prefetch([(item[1], item[2], f"{item[0]}:{item[4]}") for item in expired])
+            for item in expired:
+                self._one(item, delays, retry=True)
+        self._fold_delays(delays)
 
     def _count(self, item: Item, result: str) -> None:
         key = (item[4], item[0], result)

@@ -108,4 +108,5 @@ register(
 DROP_REASONS = (
     "label_store_evicted_entries", "label_store_evicted_age", "label_store_batch_record",
     "label_store_unreadable_prediction", "labels_queue_full", "quality_series_full",
+    "label_store_unavailable", "label_store_queue_full", "label_store_lookup_unavailable",
 )

@@ -68,4 +68,8 @@ def tracker_points(tracker: LabelTracker) -> list[MetricPoint]:
     for reason, n in tracker.drops().items():
         if n:
             points.append(MetricPoint("inferwatch.self.dropped", {REASON: reason}, n))
+    if tracker.estimates is not None:
+        from ..estimate._metrics import estimate_points
+
+        points.extend(estimate_points(tracker))
     return points

@@ -6,11 +6,11 @@ class's probability and the confidence), the model, version, variant and
 segment, the call's wall-clock time and the drift window it fell in. Never
 features, never attributes other than those two, never a request field.
 
-:class:`PredictionStore` is the protocol a store implements (a shared Redis
-store for fleets, where a label can reach another replica than the
-prediction did, is a second implementation of it). :class:`MemoryStore`
-is the default: bounded by entries and by age, oldest evicted first, every
-eviction counted by reason. It is written on the aggregator thread and
+:class:`PredictionStore` is the protocol a store implements (the shared
+:class:`~._redis_store.RedisStore`, for fleets where a label can reach
+another replica than the prediction did, is a second implementation of
+it). :class:`MemoryStore` is the default: bounded by entries and by age,
+oldest evicted first, every eviction counted by reason. It is written on the aggregator thread and
 read there (and by collection), never on the request path.
 """
 
@@ -89,7 +89,11 @@ class PredictionStore(Protocol):
     ``claim`` when a label or outcome is processed (also there); ``expire``
     after each batch. Implementations must be bounded and must count what
     they evict (``evictions``), never raise into the aggregator for a full
-    or unreachable backend (count it instead).
+    or unreachable backend (count it instead): reasons other than
+    ``entries`` and ``age`` are exported as ``label_store_<reason>``. A store
+    over the network may also have ``prefetch(requests)``, given the queued
+    ``(id, model, claim)`` triples before they are claimed one by one, to
+    look them up in one round trip (:class:`RedisStore` does).
     """
 
     def put(self, predictions: Iterable[StoredPrediction], now: float) -> None:

@@ -42,6 +42,7 @@ from ._windows import parse_windows
 if TYPE_CHECKING:
     from .._monitor import Monitor
     from .._record import InferenceRecord
+    from ..estimate._tracking import TrackedEstimates
 
 __all__ = ["LabelTracker", "live_trackers", "track", "trackers_for"]
 
@@ -90,6 +91,10 @@ class LabelTracker:
         variant_key, segment_key: the record attributes naming the A/B variant
             and a segment.
         clock: seconds since the epoch (label times, time windows, ages).
+        estimator: an :class:`inferwatch.estimate.CBPE` (classifiers) or
+            :class:`inferwatch.estimate.DLE` (regressors): each window is also
+            estimated without labels, over the latest predictions and beside
+            the realised measure (see :mod:`inferwatch.estimate`).
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class LabelTracker:
         segment_key: str = "segment",
         reliability_bins: int = 10,
         clock: Callable[[], float] | None = None,
+        estimator: Any = None,
     ) -> None:
         self.task = Task(task, positive, threshold,
                          None if classes is None else tuple(classes))
@@ -140,6 +146,11 @@ class LabelTracker:
         self._join = Joiner(self.task, store, capacity=capacity, grace=float(grace),
                             max_pending=max_pending, max_waiting=max_waiting,
                             clock=self._clock)
+        self.estimates: TrackedEstimates | None = None
+        if estimator is not None:
+            from ..estimate._tracking import TrackedEstimates
+
+            self.estimates = TrackedEstimates(estimator, self.task, self.windows, capacity)
         self._extractor: Extractor | None = None
         self._monitor: Monitor | None = None
         self._following = False
@@ -229,10 +240,20 @@ class LabelTracker:
             self.process()
             return tracker_points(self)
 
+        def close(seconds: float) -> None:
+            # A store with a writer of its own (Redis) writes what the last drain stored.
+            closer = getattr(self.store, "close", None)
+            if self._monitor is monitor and closer is not None:
+                try:
+                    closer(seconds)
+                except TypeError:  # a store whose close() takes no timeout
+                    closer()
+
         # An observer: it reads predictions, never features, so nothing is copied for it.
         monitor.add_feature_consumer(consume, copies_features=False)
         monitor.add_ticker(tick)
         monitor.add_collector(collect)
+        monitor.add_closer(close)
         trackers = _on_monitor.get(monitor)
         if trackers is None:
             trackers = _on_monitor[monitor] = []
@@ -252,6 +273,8 @@ class LabelTracker:
             if entries:
                 self.store.put(entries, now)
                 self._join.stored(entries)
+                if self.estimates is not None:
+                    self.estimates.add(entries)
             else:
                 self.store.expire(now)
 
@@ -339,6 +362,13 @@ class LabelTracker:
     def process(self) -> None:
         """Join what was queued (the ticker calls this after every drain)."""
         with self._join.lock:
+            prefetch = getattr(self.store, "prefetch", None)
+            if prefetch is not None and self._join.pending:
+                # A shared store claims the whole queue in one round trip (RedisStore);
+                # the claim keys are the ones Joiner._one forms.
+                keyer = self._join.keyer
+                prefetch([(keyer(item[1]), item[2], f"{item[0]}:{item[4]}")
+                          for item in list(self._join.pending)])
             self._join.process()
 
     def flush(self) -> None:
@@ -380,8 +410,19 @@ class LabelTracker:
         if cached is not None and cached[0] == stamp:
             return cached[1]
         result = window_quality(self.task, ring, spec, now, self.reliability_bins)
+        if self.estimates is not None and result["pairs"]:
+            result["estimated"] = self.estimates.for_pairs(ring, ring.select(spec, now))
         self._cache[key] = (stamp, result)
         return result
+
+    def estimated(self) -> list[dict[str, Any]]:
+        """Label-free estimates per series over each window's latest predictions (empty
+        without an ``estimator``)."""
+        if self.estimates is None:
+            return []
+        now = self._clock()
+        with self._join.lock:
+            return self.estimates.live(now)
 
     def outcomes(self) -> list[dict[str, Any]]:
         """Outcome count, sum and rate per series and outcome name."""
@@ -417,6 +458,9 @@ class LabelTracker:
                 "labels_queue_full": self._join.dropped,
                 "quality_series_full": self._join.series_full,
             }
+        for reason, n in evicted.items():  # a shared store's own (label_store_unavailable)
+            if reason not in ("entries", "age"):
+                out[f"label_store_{reason}"] = int(n)
         out.update(skipped)
         return out
 
@@ -439,6 +483,8 @@ class LabelTracker:
             "quality": self._quality(),
             "outcomes": self._outcomes(),
         }
+        if self.estimates is not None:
+            section["estimated"] = self.estimated()
         return section
 
     @property

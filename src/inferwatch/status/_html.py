@@ -600,6 +600,7 @@ def _labels(doc: Mapping[str, Any]) -> str:
             f"{', positive class ' + esc(tracker.get('positive')) if tracker.get('positive') is not None else ''}"  # noqa: E501
             f"; {_num(['labels', 'trackers', t, 'store', 'entries'], store.get('entries'), fmt_int(store.get('entries')))}"  # noqa: E501
             f" predictions waiting for labels. Labels: {counts or 'none yet'}.</p>")
+        parts.append(_live_estimates(t, tracker))
         rows = tracker.get("quality") or []
         if not rows:
             parts.append('<p class="note" id="labels-none">No label joined yet.</p>')
@@ -645,6 +646,7 @@ def _quality_row(t: int, r: int, row: Mapping[str, Any]) -> str:
             f"{esc(fmt_int(row.get('stored')))} predictions stored.</p>")
     html = (f"<h3>{esc(who)} ({esc(row.get('source'))})</h3>{note}"
             + _table(head, wrows, tuple(range(1, len(head)))))
+    html += _beside(base, windows)
     bins = next((win.get("reliability") for win in windows if win.get("reliability")), None)
     if bins:
         brows = [f"<tr><td>{esc(fmt_num(b.get('lower'), 2))}\u2013{esc(fmt_num(b.get('upper'), 2))}</td>"  # noqa: E501
@@ -656,6 +658,59 @@ def _quality_row(t: int, r: int, row: Mapping[str, Any]) -> str:
                  + _table(["probability", "pairs", "mean probability", "observed"], brows,
                           (1, 2, 3)))
     return html
+
+
+def _fmt_measure(name: str, value: Any) -> str:
+    return fmt_pct(value, 1) if name in _PERCENT_MEASURES else fmt_num(value)
+
+
+def _beside(base: list[Any], windows: Sequence[Any]) -> str:
+    """Each window's label-free estimate of the same pairs, beside the realised value."""
+    rows = []
+    for w, win in enumerate(windows):
+        est = win.get("estimated") if isinstance(win, Mapping) else None
+        for name, m in ((est or {}).get("measures") or {}).items():
+            outside = m.get("outside")
+            flag = (badge("drift") + " outside the band" if outside
+                    else DASH if outside is None else "inside")
+            path = [*base, "windows", w, "estimated", "measures", name]
+            rows.append(
+                f"<tr><td>{esc(win.get('window'))}</td><td>{esc(_MEASURE_NAMES.get(name, name))}</td>"  # noqa: E501
+                f'<td class="r">{_num([*path, "value"], m.get("value"), _fmt_measure(name, m.get("value")))}</td>'  # noqa: E501
+                f'<td class="r">{esc(_fmt_measure(name, m.get("lower")))}\u2013{esc(_fmt_measure(name, m.get("upper")))}</td>'  # noqa: E501
+                f'<td class="r">{_num([*path, "realised"], m.get("realised"), _fmt_measure(name, m.get("realised")))}</td>'  # noqa: E501
+                f"<td>{flag}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h3>Estimated without labels, beside the realised value</h3>"
+            '<p class="note">The estimate (CBPE / DLE) of the same predictions from their '
+            "stored probabilities, valid under covariate shift only; a realised value "
+            "outside the band is a sign of concept drift.</p>"
+            + _table(["window", "measure", "estimated", "band", "realised", ""], rows,
+                     (2, 3, 4)))
+
+
+def _live_estimates(t: int, tracker: Mapping[str, Any]) -> str:
+    """The label-free estimate over each window's latest predictions."""
+    rows = []
+    for r, row in enumerate(tracker.get("estimated") or []):
+        who = f"{row.get('model')}:{row.get('version')}"
+        if row.get("variant"):
+            who += f" variant {row['variant']}"
+        for w, win in enumerate(row.get("windows") or []):
+            for name, m in (win.get("measures") or {}).items():
+                path = ["labels", "trackers", t, "estimated", r, "windows", w, "measures", name]
+                rows.append(
+                    f"<tr><td>{esc(who)}</td><td>{esc(win.get('window'))}</td>"
+                    f'<td class="r">{esc(fmt_int(win.get("predictions")))}</td>'
+                    f"<td>{esc(_MEASURE_NAMES.get(name, name))}</td>"
+                    f'<td class="r">{_num([*path, "value"], m.get("value"), _fmt_measure(name, m.get("value")))}</td>'  # noqa: E501
+                    f'<td class="r">{esc(_fmt_measure(name, m.get("lower")))}\u2013{esc(_fmt_measure(name, m.get("upper")))}</td></tr>')  # noqa: E501
+    if not rows:
+        return ""
+    return ("<h3>Estimated without labels (latest predictions)</h3>"
+            + _table(["model", "window", "predictions", "measure", "estimated", "band"], rows,
+                     (2, 4, 5)))
 
 
 def _money(value: Any) -> str:
