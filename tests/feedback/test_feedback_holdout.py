@@ -126,3 +126,38 @@ def test_bad_names(name: Any) -> None:
 def test_bad_keys(key: Any) -> None:
     with pytest.raises(ConfigurationError):
         holdout("u1", 0.1, key=key)
+
+
+def test_quality_of_holdout_and_treated_traffic_is_reported_apart(make_monitor: Any) -> None:
+    # The group attribute names the label tracker's series: one row per group.
+    import random
+
+    import inferwatch.labels
+
+    mon = make_monitor()
+    tracker = inferwatch.labels.track(mon, task="classification", positive=1,
+                                      window="count:5000", variant_key="feedback.group")
+    rng = random.Random(3)
+
+    @inferwatch.monitor(model="ranker", monitor=mon, inference_id=lambda u, rid: rid)
+    def recommend(user: str, rid: str) -> float:
+        held = holdout(user, 0.3, key=KEY, name="ranker")
+        inferwatch.set_attribute("feedback.group", "holdout" if held else "treated")
+        return 0.2 if held else 0.9  # the default policy predicts "no click"
+
+    labels, groups = [], {}
+    for i in range(2000):
+        user = f"u{i}"
+        recommend(user, f"r{i}")
+        held = holdout(user, 0.3, key=KEY, name="ranker")
+        groups[f"r{i}"] = held
+        labels.append((f"r{i}", int(rng.random() < (0.3 if held else 0.8))))
+    inferwatch.record_labels(labels)
+    rows = {r["variant"]: r for r in tracker.quality()}
+    assert set(rows) == {"holdout", "treated"}
+    n_held = sum(groups.values())
+    assert rows["holdout"]["windows"][0]["pairs"] == n_held
+    assert rows["treated"]["windows"][0]["pairs"] == 2000 - n_held
+    acc = {g: rows[g]["windows"][0]["measures"]["accuracy"] for g in rows}
+    assert acc["holdout"] == pytest.approx(0.7, abs=0.05)  # "no click" right 70 % of the time
+    assert acc["treated"] == pytest.approx(0.8, abs=0.05)
