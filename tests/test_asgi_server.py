@@ -264,7 +264,15 @@ def load_then_sigterm(server: Server, n_before: int) -> tuple[list[str], int]:
         time.sleep(0.01)
     server.process.send_signal(signal.SIGTERM)  # what a rolling deploy sends
     try:
-        server.process.wait(30)
+        try:
+            server.process.wait(2)  # still under load: requests in flight as it stops
+        except subprocess.TimeoutExpired:
+            # Then the load balancer stops routing here, as in a rolling deploy. Under
+            # endless keep-alive load uvicorn's graceful shutdown can wait for ever on
+            # a connection it accepted as it stopped listening (it never tells that one
+            # to close), so the load must end, as it does in production.
+            stop.set()
+            server.process.wait(30)
     except subprocess.TimeoutExpired:
         raise AssertionError(f"the server did not stop within 30 s:\n{stacks(server)}") from None
     finally:
