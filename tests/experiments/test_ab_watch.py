@@ -110,3 +110,60 @@ def test_the_metrics_it_feeds_must_be_the_experiments(make_monitor: Any) -> None
         watch("ranker-v7", mon)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="readout_every"):
         watch(_experiment(), mon, readout_every=0)
+
+
+def test_a_reported_outcome_is_read_as_the_share_of_predictions_reaching_it(
+        make_monitor: Any) -> None:
+    import inferwatch
+    import inferwatch.labels
+
+    mon = make_monitor()
+    labels = inferwatch.labels.track(mon, task="classification", positive=1)
+    exp = Experiment("offer", ("control", "treatment"),
+                     primary=Metric("converted", kind="proportion"),
+                     guardrails=[Guardrail("complained", margin=0.01, kind="proportion")],
+                     mde=0.05)
+    watched = watch(exp, mon, outcomes={"converted": "conversion",
+                                        "complained": "complaint"}, labels=labels)
+
+    @inferwatch.monitor(model="offer-model", monitor=mon, inference_id=lambda v, rid: rid)
+    def predict(variant: str, rid: str) -> float:
+        inferwatch.set_attribute("variant", variant)
+        return 0.5
+
+    rng = np.random.default_rng(6)
+    for i in range(4000):
+        variant = "treatment" if i % 2 else "control"
+        predict(variant, f"o{i}")
+        if rng.random() < (0.20 if variant == "treatment" else 0.10):
+            inferwatch.record_outcome(f"o{i}", "conversion")
+            inferwatch.record_outcome(f"o{i}", "conversion", 2.0)  # twice: one prediction
+        if variant == "treatment" and rng.random() < 0.05:
+            inferwatch.record_outcome(f"o{i}", "complaint")
+    mon.flush()
+    labels.flush()
+    readout = watched.readout()
+    means = {v.name: (v.n, v.mean) for v in readout.variants}
+    reached = {r["variant"]: r["predictions_reached"] for r in labels.outcomes()
+               if r["name"] == "conversion"}
+    assert means["control"] == (2000, pytest.approx(reached["control"] / 2000))
+    assert means["treatment"] == (2000, pytest.approx(reached["treatment"] / 2000))
+    (effect,) = readout.effects  # 10 % -> 20 % on 2,000 each
+    assert effect.significant and effect.delta == pytest.approx(
+        means["treatment"][1] - means["control"][1])
+    complaint = next(g for g in readout.guardrails if g.name == "complained")
+    assert complaint.status == "breach"  # 0 % -> 5 % against a 1 % margin
+    assert readout.stop and readout.decision == "stop_guardrail"
+    assert [v.units for v in readout.variants] == [0, 0]  # no unit observed: SRM untouched
+
+
+def test_outcomes_need_the_tracker_and_a_proportion(make_monitor: Any) -> None:
+    mon = make_monitor()
+    with pytest.raises(ValueError, match=r"labels=inferwatch\.labels\.track"):
+        watch(_experiment(), mon, outcomes={"error": "complaint"})
+    with pytest.raises(ValueError, match="must be a proportion metric"):
+        watch(_experiment(), mon, outcomes={"latency_ms": "x"}, labels=object())
+    with pytest.raises(ValueError, match="successes <= n"):
+        _experiment().set_proportion("error", "control", 3, 4)
+    with pytest.raises(ValueError, match="not a proportion metric"):
+        _experiment().set_proportion("latency_ms", "control", 3, 1)

@@ -366,6 +366,33 @@ class Experiment:
         scale = self.tau if self.tau is not None else self.mde
         return None if scale is None else scale * scale
 
+    def set_proportion(self, metric: str, variant: str, n: int, successes: int) -> None:
+        """Replace ``metric``'s statistics in ``variant`` by ``successes`` of ``n`` trials.
+
+        For a proportion counted elsewhere (:func:`watch` reads a business outcome's
+        rate per variant from a label tracker this way); a metric set like this must
+        not also be observed. The units the sample-ratio test counts are unchanged.
+        """
+        i = self._index.get(variant) if isinstance(variant, str) else None
+        if i is None:
+            raise ValueError(f"unknown variant {variant!r}: experiment {self.name!r} has "
+                             f"{list(self.variants)!r}")
+        kind = self._metrics.get(metric)
+        if kind is None or kind.kind != "proportion":
+            raise ValueError(f"{metric!r} is not a proportion metric of experiment "
+                             f"{self.name!r}")
+        if isinstance(n, bool) or isinstance(successes, bool) or not (
+                isinstance(n, int) and isinstance(successes, int) and 0 <= successes <= n):
+            raise ValueError(f"need whole numbers 0 <= successes <= n, got {successes!r} of "
+                             f"{n!r}")
+        cell = Moments()
+        if n:
+            p = successes / n
+            cell.n, cell.mean, cell.m2 = n, p, successes * (1.0 - p)
+            cell.missing = n  # no covariate: CUPED stays off for this metric
+        with self._lock:
+            self._totals[metric][i] = cell
+
     def day(self, now: float | None = None) -> int:
         """The experiment's day: 1 on the day it started."""
         now = self._clock() if now is None else now

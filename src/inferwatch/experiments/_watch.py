@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._catalogue import MetricDef, MetricPoint, register
@@ -92,6 +92,7 @@ class ExperimentWatch:
     def __init__(self, experiment: Experiment, monitor: Monitor, *,
                  variant_key: str = "variant", model: str | None = None,
                  latency: str | None = None, errors: str | None = None,
+                 outcomes: Mapping[str, str] | None = None, labels: Any = None,
                  readout_every: float = 60.0,
                  clock: Callable[[], float] = time.time) -> None:
         if not isinstance(experiment, Experiment):
@@ -108,6 +109,18 @@ class ExperimentWatch:
             if kinds[errors] != "proportion":
                 raise ValueError(f"errors={errors!r} counts 0/1 per call: make it "
                                  f"Guardrail({errors!r}, margin=..., kind='proportion')")
+        self.outcomes = dict(outcomes or {})
+        if self.outcomes and labels is None:
+            raise ValueError("outcomes= are read from a label tracker: pass "
+                             "labels=inferwatch.labels.track(...) as well")
+        for metric in self.outcomes:
+            kinds = {experiment.primary.name: experiment.primary.kind,
+                     **{g.name: g.kind for g in experiment.guardrails}}
+            if kinds.get(metric) != "proportion":
+                raise ValueError(f"outcomes: {metric!r} must be a proportion metric of "
+                                 f"experiment {experiment.name!r} (the share of predictions "
+                                 "that reached the outcome)")
+        self.labels = labels
         if not readout_every > 0:
             raise ValueError(f"readout_every must be positive seconds, got {readout_every!r}")
         self.experiment = experiment
@@ -169,8 +182,24 @@ class ExperimentWatch:
 
     # -- reading ------------------------------------------------------------------------
 
+    def _read_outcomes(self) -> None:
+        """Each outcome metric: the share of a variant's stored predictions that reached
+        the outcome (``record_outcome``), from the label tracker's join."""
+        stored = self.labels.stored()
+        rows = self.labels.outcomes()
+        for metric, name in self.outcomes.items():
+            for variant in self.experiment.variants:
+                n = sum(k for (m, _v, var), k in stored.items()
+                        if var == variant and (self.model is None or m == self.model))
+                reached = sum(r["predictions_reached"] for r in rows
+                              if r["name"] == name and r["variant"] == variant
+                              and (self.model is None or r["model"] == self.model))
+                self.experiment.set_proportion(metric, variant, n, min(reached, n))
+
     def readout(self) -> Readout:
         """The experiment's readout now; the first one that says stop is logged."""
+        if self.outcomes:
+            self._read_outcomes()
         readout = self.experiment.readout()
         with self._lock:
             self._last = readout
@@ -239,8 +268,11 @@ def watch(experiment: Experiment, monitor: Monitor | None = None, **options: Any
 
     Options: ``variant_key`` (the attribute naming the variant, default
     ``"variant"``), ``model`` (only this model's calls), ``latency`` and
-    ``errors`` (the experiment metrics fed per call), ``readout_every``
-    (seconds, default 60).
+    ``errors`` (the experiment metrics fed per call), ``outcomes``
+    (``{metric: outcome name}``: a proportion metric read, at each readout,
+    as the share of the variant's predictions that reached the outcome
+    reported with ``inferwatch.record_outcome``; needs ``labels=`` the label
+    tracker), ``readout_every`` (seconds, default 60).
     """
     if monitor is None:
         from .._process import get_monitor

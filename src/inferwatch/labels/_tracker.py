@@ -434,6 +434,13 @@ class LabelTracker:
             stored = dict(self._extractor.stored) if self._extractor else {}
             return self._join.outcomes.rows(stored)
 
+    def stored(self) -> dict[tuple[str, str, str | None], int]:
+        """Predictions stored so far per (model, version, variant): what an outcome rate
+        is over."""
+        with self._join.lock:
+            stored = dict(self._extractor.stored) if self._extractor else {}
+        return {(m, v, variant or None): n for (m, v, variant), n in stored.items()}
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Labels and outcomes processed so far: ``{source or outcome name: {result: n}}``,
         current as of this call."""
