@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -16,6 +15,14 @@ import inferwatch
 from inferwatch import MissingDependencyError
 from inferwatch.infra import _system
 from inferwatch.infra._system import LEGACY_PROCESS_METRICS, PROCESS_METRICS, process_config
+
+# Releases before 0.49b0 import pkg_resources, which setuptools 81 removed: in the
+# oldest-dependencies run (0.48b0) they cannot be imported at all, and _load says so.
+SystemMetricsInstrumentor = pytest.importorskip(
+    "opentelemetry.instrumentation.system_metrics",
+    reason="opentelemetry-instrumentation-system-metrics cannot be imported here "
+           "(0.48b0 needs pkg_resources, gone from setuptools 81)",
+).SystemMetricsInstrumentor
 
 
 def _reset() -> None:

@@ -56,7 +56,15 @@ _EXCLUDED = "OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS"
 def _load() -> Any:
     try:
         return importlib.import_module("opentelemetry.instrumentation.system_metrics")
-    except ImportError:
+    except ImportError as exc:
+        if exc.name == "pkg_resources":
+            # Releases before 0.49b0 import pkg_resources, gone from setuptools 81 on.
+            raise MissingDependencyError(
+                "system_metrics=True: the installed OpenTelemetry instrumentation (before "
+                "0.49b0) needs pkg_resources, which this environment's setuptools no longer "
+                "has: pip install -U 'opentelemetry-instrumentation-system-metrics>=0.49b0' "
+                "(or setuptools<81)"
+            ) from None
         raise MissingDependencyError(
             "system_metrics=True (INFERWATCH_SYSTEM_METRICS) reads this process's CPU and "
             "memory through OpenTelemetry's system-metrics instrumentation, which is not "
