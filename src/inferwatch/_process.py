@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,6 +44,24 @@ def add_default_listener(listener: Callable[[Monitor | None], None]) -> None:
     call ``get_monitor``. A listener that raises is counted, never propagated.
     """
     _default_listeners.append(listener)
+
+
+def follow_default(owner: Any, switch: Callable[[Any, Monitor | None], None]) -> None:
+    """Call ``switch(owner, monitor)`` each time the process default is replaced,
+    for as long as ``owner`` lives (it is held weakly); listening starts once per
+    owner (``owner._listening``). The drift monitor, the SLO and label trackers
+    follow the default this way when they are given no monitor."""
+    if getattr(owner, "_listening", False):
+        return
+    owner._listening = True
+    ref = weakref.ref(owner)
+
+    def on_default(new: Monitor | None) -> None:
+        alive = ref()
+        if alive is not None:
+            switch(alive, new)
+
+    add_default_listener(on_default)
 
 
 def set_monitor(monitor: Monitor | None) -> Monitor | None:

@@ -238,16 +238,7 @@ class DriftMonitor:
                 self._hook(monitor)
             return self
         self._following = True
-        if not self._listening:
-            self._listening = True
-            ref = weakref.ref(self)
-
-            def on_default(new: Monitor | None) -> None:
-                dm = ref()
-                if dm is not None:
-                    dm._follow(new)
-
-            _process.add_default_listener(on_default)
+        _process.follow_default(self, lambda dm, new: dm._follow(new))
         self._follow(_process.get_monitor())
         return self
 

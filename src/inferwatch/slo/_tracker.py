@@ -123,16 +123,7 @@ class SLOTracker:
         from .. import _process
 
         self._fixed, self._following = False, True
-        if not self._listening:
-            self._listening = True
-            ref = weakref.ref(self)
-
-            def on_default(new: Monitor | None) -> None:
-                tracker = ref()
-                if tracker is not None and tracker._following:
-                    tracker._use(new)
-
-            _process.add_default_listener(on_default)
+        _process.follow_default(self, _switch)
         self._use(_process.get_monitor())
         return self
 
@@ -338,3 +329,9 @@ def track(
     by a later ``inferwatch.configure(...)``.
     """
     return SLOTracker(slos, clock=clock).attach(monitor)
+
+
+def _switch(tracker: Any, new: Monitor | None) -> None:
+    """A new process default: a tracker that follows it moves there."""
+    if tracker._following:
+        tracker._use(new)
