@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from asgitools import UvicornThread
 
 import inferwatch
 import inferwatch.labels
@@ -169,32 +168,11 @@ async def _get_page(app: StatusApp) -> str:
         return (await client.get("/inferwatch", headers=AUTH)).text
 
 
-class _Uvicorn:
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                ws="none", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
-def uvicorn_app(served: Any) -> Iterator[tuple[Any, _Uvicorn]]:
+def uvicorn_app(served: Any) -> Iterator[tuple[Any, UvicornThread]]:
     pytest.importorskip("uvicorn")  # the serving group (not in the oldest run)
     _, tracker, app = served
-    server = _Uvicorn(app)
+    server = UvicornThread(app)
     try:
         yield tracker, server
     finally:

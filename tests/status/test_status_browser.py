@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgitools import UvicornThread
 from statustools import CANARIES, make_profile, predictor, row, watch
 
 from inferwatch.testing import capture
@@ -63,17 +63,8 @@ class Server:
 
         inferwatch_fastapi.instrument_app(app, monitor=monitor, status_routes=True,
                                           status_token=TOKEN)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                ws="none", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.uvicorn = UvicornThread(app)
+        self.url = self.uvicorn.url
         self.client = httpx.Client(base_url=self.url, timeout=10)
 
     def traffic(self, n: int, *, shifted: bool = False) -> None:
@@ -86,8 +77,7 @@ class Server:
 
     def stop(self) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.uvicorn.stop()
 
 
 @pytest.fixture(scope="module")
