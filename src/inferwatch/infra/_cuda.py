@@ -233,15 +233,14 @@ class gpu_stage(stage):
         self._start: Any = None
 
     def __enter__(self) -> gpu_stage:
-        record = self._record = _current.get()
-        if record is not None and _CUDA.usable():
+        if _current.get() is not None and _CUDA.usable():
             try:
                 start = _CUDA.torch.cuda.Event(enable_timing=True)
                 start.record()
                 self._start = start
             except Exception:  # a CUDA error must not reach the predict call
                 self._start = None
-        self._t0 = perf_counter_ns()
+        super().__enter__()  # the wall time, as stage keeps it
         return self
 
     def __exit__(
@@ -251,13 +250,9 @@ class gpu_stage(stage):
         tb: TracebackType | None,
     ) -> None:
         record = self._record
-        if record is None:
-            return
-        elapsed = perf_counter_ns() - self._t0
-        self._record = None
-        record.add_stage(self.name, elapsed)
+        super().__exit__(exc_type, exc, tb)  # the wall time, as stage records it
         start, self._start = self._start, None
-        if start is not None:
+        if record is not None and start is not None:
             try:
                 end = _CUDA.torch.cuda.Event(enable_timing=True)
                 end.record()
