@@ -385,7 +385,8 @@ class AddFeatures(_Field):
 
 
 class AddPolicy(_Field):
-    """``inferwatch.propensity`` and ``inferwatch.explored``, when the call logged them."""
+    """``inferwatch.propensity``, ``inferwatch.explored`` and ``inferwatch.target_probability``,
+    when the call logged them."""
 
     field = "inferwatch.propensity"
 
@@ -393,11 +394,13 @@ class AddPolicy(_Field):
         # Unset unless inferwatch.feedback.set_propensity ran (see InferenceRecord).
         policy = getattr(event_dict["_record"], "_policy", None)
         if policy is not None:
-            propensity, explored = policy
+            propensity, explored, target = policy
             if propensity is not None:
                 event_dict["inferwatch.propensity"] = propensity
             if explored is not None:
                 event_dict["inferwatch.explored"] = explored
+            if target is not None:
+                event_dict["inferwatch.target_probability"] = target
         return event_dict
 
 

@@ -121,12 +121,12 @@ class InferenceRecord:
     ``timestamp_ns`` is wall-clock time of the call's start; the request path
     leaves it 0 and the aggregator derives it from ``start_perf_ns``.
     ``inference_id`` holds an id supplied by the caller (a request header, an
-    argument) and wins when set. ``propensity`` and ``explored`` are None
-    unless the call logged them (``inferwatch.feedback.set_propensity``).
+    argument) and wins when set. ``propensity``, ``explored`` and ``target``
+    are None unless the call logged them (``inferwatch.feedback.set_propensity``).
     """
 
     __slots__ = (
-        # (propensity, explored) once inferwatch.feedback.set_propensity ran;
+        # (propensity, explored, target) once inferwatch.feedback.set_propensity ran;
         # left unset otherwise, so the request path pays nothing for it.
         "_policy",
         "attributes",
@@ -157,7 +157,7 @@ class InferenceRecord:
     )
 
     # Declared, never assigned in __init__ (see the slot's comment).
-    _policy: tuple[float | None, bool | None]
+    _policy: tuple[float | None, bool | None, float | None]
     drift_window: int  # unset until the drift engine ingests the record
 
     def __init__(
@@ -215,6 +215,13 @@ class InferenceRecord:
         """Whether the action was an exploration one, if the call said so."""
         policy = getattr(self, "_policy", None)
         return None if policy is None else policy[1]
+
+    @property
+    def target(self) -> float | None:
+        """The probability the evaluated policy gives the action taken, if the call
+        logged one (``set_propensity(target=...)``)."""
+        policy = getattr(self, "_policy", None)
+        return None if policy is None else policy[2]
 
     @property
     def id(self) -> str:

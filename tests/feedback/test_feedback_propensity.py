@@ -34,6 +34,22 @@ def test_logged_on_the_record_and_its_log_line(make_monitor: Any, sink: MemorySi
     assert [e["inferwatch.explored"] for e in events] == [False, True, False, True]
 
 
+def test_the_target_probability_is_logged_and_bools_read_as_one_or_zero(
+        make_monitor: Any, sink: MemorySink) -> None:
+    mon = make_monitor()
+
+    @inferwatch.monitor(model="ranker", monitor=mon)
+    def predict(x: int) -> int:
+        feedback.set_propensity(0.5, target=x == 1 if x < 2 else 0.25)
+        return x
+
+    for x in range(3):
+        predict(x)
+    mon.flush()
+    events = sorted(sink.events, key=lambda e: e["prediction"])
+    assert [e["inferwatch.target_probability"] for e in events] == [0.0, 1.0, 0.25]
+
+
 def test_absent_unless_set(make_monitor: Any, sink: MemorySink) -> None:
     mon = make_monitor()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -144,6 +145,52 @@ def test_a_label_on_one_replica_joins_the_prediction_made_on_another(
     a.record_label("r1", 0, source="review")
     assert a.counts()["review"] == {"joined": 1}
     assert a.quality()[0]["source"] == "review"
+
+
+@needs_server
+def test_the_policy_value_adds_up_across_replicas_sharing_redis(
+        make_monitor: Any, server: RedisServer, stores: Any) -> None:
+    """Decisions counted on the replica that served them, rewards on the one the
+    outcome reached: the fleet's sums give the estimate of all the logged tuples."""
+    import inferwatch.feedback as feedback
+
+    class Clock:
+        offset = 0.0
+
+        def __call__(self) -> float:
+            return time.time() + self.offset
+
+    clock = Clock()
+    mon_a, mon_b = make_monitor(), make_monitor()
+    options = {"positive": 1, "policy_reward": "click", "policy_horizon": 60, "clock": clock}
+    a = inferwatch.labels.track(mon_a, store=stores(server.url), **options)
+    b = inferwatch.labels.track(mon_b, store=stores(server.url), **options)
+
+    @inferwatch.monitor(model="ranker", version="3", monitor=mon_a,
+                        inference_id=lambda p, q, rid: rid)
+    def act(p: float, q: float, rid: str) -> int:
+        feedback.set_propensity(p, target=q)
+        return 1
+
+    rng = random.Random(7)
+    logged = []
+    for i in range(120):
+        p, q = rng.choice([0.25, 0.5, 0.75, 1.0]), float(rng.random() < 0.6)
+        act(p, q, f"d{i}")
+        logged.append((float(i % 4 == 0), p, q))
+    _store_all(a)
+    for i in range(0, 120, 4):
+        b.record_outcome(f"d{i}", "click")  # every click reaches replica B
+    b.flush()
+    clock.offset = 120.0
+    (row_a,), (row_b,) = a.policy_value(), b.policy_value()
+    assert row_a["decisions"] == 120 and row_b["decisions"] == 0
+    assert row_a["weighted_reward"] == 0.0 and row_b["weighted_reward"] > 0
+    rewards, propensities, targets = zip(*logged, strict=True)
+    whole = feedback.snips(rewards, propensities, targets)
+    fleet = (row_a["weighted_reward"] + row_b["weighted_reward"]) / (
+        row_a["weight"] + row_b["weight"])
+    assert fleet == pytest.approx(whole.value, rel=1e-12)
 
 
 @needs_server
@@ -424,7 +471,9 @@ def test_stored_form_round_trips_every_kept_field() -> None:
     back = decode("id", "m", encode(entry))
     fields, again = entry.fields(), back.fields()
     assert math.isnan(fields.pop("score")) and math.isnan(again.pop("score"))  # NaN: null
-    assert fields == again
+    assert fields == again and back.policy is None
+    entry.policy = (0.25, 1.0)  # a logged propensity and target: two more fields
+    assert decode("id", "m", encode(entry)).policy == (0.25, 1.0)
     for prediction in (True, 3, 2.5, "yes"):
         got = decode("id", "m", encode(StoredPrediction("id", "m", "1", prediction, 0.5, 0.5,
                                                         1.0))).prediction

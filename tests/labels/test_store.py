@@ -124,8 +124,8 @@ def test_no_feature_or_pii_reaches_the_store(make_monitor: Any) -> None:
     assert entries[0].variant == "_redacted"  # PII in a variant value never kept
     assert entries[0].segment is None  # a drop field is not read
     assert set(entries[0].fields()) == {
-        "claimed", "confidence", "inference_id", "model", "prediction", "score", "segment",
-        "timestamp", "variant", "version", "window"}
+        "claimed", "confidence", "inference_id", "model", "policy", "prediction", "score",
+        "segment", "timestamp", "variant", "version", "window"}
     summary = repr(mon.summary()["labels"])
     assert CANARY not in summary and EMAIL not in summary
 

@@ -16,7 +16,10 @@ Both come with a normal-approximation confidence interval and Kish's
 effective sample size ``sum(w)**2 / sum(w**2)``. Everything is computed from
 five running sums, the count and the largest weight, so :class:`OffPolicyStats`
 is bounded in memory, takes values one at a time or in arrays, and merges
-exactly across replicas.
+exactly across replicas. A decision and its reward may also be added apart
+(:meth:`~OffPolicyStats.add_decisions`, :meth:`~OffPolicyStats.add_rewards`):
+the label tracker counts a decision where its prediction was stored and its
+reward where its outcome was joined, which may be two replicas.
 """
 
 from __future__ import annotations
@@ -137,7 +140,26 @@ class OffPolicyStats:
     def update_many(self, rewards: Any, propensities: Any, targets: Any = 1.0) -> None:
         """Add logged decisions from arrays (``targets`` may be one number for all)."""
         r = _as_array(rewards, "rewards")
-        n = r.shape[0]
+        w = self._weights(propensities, targets, r.shape[0])
+        self._add_decisions(w)
+        self._add_rewards(w, r)
+
+    def add_decisions(self, propensities: Any, targets: Any = 1.0) -> None:
+        """Add decisions whose rewards come later (with :meth:`add_rewards`), or never (a
+        reward of 0). A decision and its reward may be added in different replicas'
+        stats: the sums merge exactly."""
+        p = _as_array(propensities, "propensities")
+        self._add_decisions(self._weights(p, targets, p.shape[0]))
+
+    def add_rewards(self, rewards: Any, propensities: Any, targets: Any = 1.0) -> None:
+        """Add the rewards of decisions added (or to be added) with :meth:`add_decisions`,
+        one per decision at most; together they equal :meth:`update_many`."""
+        r = _as_array(rewards, "rewards")
+        w = self._weights(propensities, targets, r.shape[0], count_clipped=False)
+        self._add_rewards(w, r)
+
+    def _weights(self, propensities: Any, targets: Any, n: int, *,
+                 count_clipped: bool = True) -> np.ndarray:
         p = _as_array(propensities, "propensities", n)
         q = _as_array(targets, "targets", n)
         if ((p <= 0.0) | (p > 1.0)).any():
@@ -147,22 +169,29 @@ class OffPolicyStats:
         if ((q < 0.0) | (q > 1.0)).any():
             raise ValueError("targets must be in [0, 1]: the target policy's probability "
                              "of the logged action (1/0 for a deterministic policy)")
-        w = q / p
+        w: np.ndarray = q / p
         if self.clip is not None:
             over = w > self.clip
-            self.clipped += int(over.sum())
+            if count_clipped:
+                self.clipped += int(over.sum())
             w = np.minimum(w, self.clip)
-        if n == 0:
+        return w
+
+    def _add_decisions(self, w: np.ndarray) -> None:
+        if w.shape[0] == 0:
             return
-        wr = w * r
-        w2 = w * w
-        self.n += n
+        self.n += int(w.shape[0])
         self._max_w = max(self._max_w, float(w.max()))
         self.sw += float(w.sum())
+        self.sw2 += float((w * w).sum())
+
+    def _add_rewards(self, w: np.ndarray, r: np.ndarray) -> None:
+        if w.shape[0] == 0:
+            return
+        wr = w * r
         self.swr += float(wr.sum())
         self.swr2 += float((wr * wr).sum())
-        self.sw2 += float(w2.sum())
-        self.sw2r += float((w2 * r).sum())
+        self.sw2r += float((w * w * r).sum())
 
     def merge(self, other: OffPolicyStats) -> OffPolicyStats:
         """Add ``other``'s decisions to these (another replica's, another window's)."""

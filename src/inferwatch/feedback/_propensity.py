@@ -1,8 +1,9 @@
-"""``set_propensity``: the logging policy's propensity and exploration flag on the current record.
+"""``set_propensity``: the propensity, exploration flag and target on the current record.
 
 Runs inside the caller's predict, so it does a few type checks and one
 attribute store; a bad value is dropped and counted (``inferwatch.self.dropped``
-with reason ``invalid_propensity`` or ``invalid_explored``), never raised.
+with reason ``invalid_propensity``, ``invalid_explored`` or ``invalid_target``),
+never raised.
 """
 
 from __future__ import annotations
@@ -15,13 +16,26 @@ if TYPE_CHECKING:
     from .._monitor import Monitor
     from .._record import InferenceRecord
 
-__all__ = ["check_explored", "check_propensity", "set_propensity"]
+__all__ = ["check_explored", "check_propensity", "check_target", "set_propensity"]
 
 _BOOL_TYPE_NAMES = frozenset({"bool_", "bool"})
 
 
 def check_propensity(value: Any) -> float | None:
     """``value`` as a float in (0, 1], or None when it is not one."""
+    number = _probability(value)
+    return None if number is None or number == 0.0 else number
+
+
+def check_target(value: Any) -> float | None:
+    """``value`` as a float in [0, 1] (a bool as 1 or 0), or None when it is not one."""
+    explored = check_explored(value)
+    if explored is not None:
+        return 1.0 if explored else 0.0
+    return _probability(value)
+
+
+def _probability(value: Any) -> float | None:
     kind = type(value)
     if kind is float:
         number: float = value
@@ -32,7 +46,7 @@ def check_propensity(value: Any) -> float | None:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
             return None
-    if not 0.0 < number <= 1.0:  # NaN fails this too
+    if not 0.0 <= number <= 1.0:  # NaN fails this too
         return None
     return number
 
@@ -57,9 +71,11 @@ def _is_real(value: Any) -> bool:
     return getattr(getattr(value, "dtype", None), "kind", None) in ("f", "i", "u")
 
 
-def set_propensity(propensity: Any = None, *, explored: Any = None) -> bool:
+def set_propensity(propensity: Any = None, *, explored: Any = None,
+                   target: Any = None) -> bool:
     """Log, on the inference running in this context, the probability that the
-    policy chose the action it took and whether that action was exploration.
+    policy chose the action it took, whether that action was exploration, and the
+    probability that the policy being evaluated would have chosen it.
 
     ::
 
@@ -70,21 +86,27 @@ def set_propensity(propensity: Any = None, *, explored: Any = None) -> bool:
             explored = rng.random() < epsilon               # epsilon-greedy
             action = int(rng.integers(len(scores))) if explored else greedy
             p = epsilon / len(scores) + (1 - epsilon) * (action == greedy)
-            inferwatch.feedback.set_propensity(p, explored=explored)
+            inferwatch.feedback.set_propensity(p, explored=explored,
+                                               target=action == greedy)
             return action
 
-    ``propensity`` is a number in (0, 1]; ``explored`` a bool. Either may be
-    left out. They go on the record's log line as ``inferwatch.propensity``
-    and ``inferwatch.explored`` (and on ``InferenceRecord.propensity`` /
-    ``.explored``), for the off-policy estimates of
-    :func:`inferwatch.feedback.ipw` and :func:`~inferwatch.feedback.snips`.
+    ``propensity`` is a number in (0, 1]; ``explored`` a bool; ``target`` a
+    number in [0, 1] or a bool (1 or 0 for a deterministic policy: above, the greedy
+    policy without exploration). Any may be left out. They go on the record's
+    log line as ``inferwatch.propensity``, ``inferwatch.explored`` and
+    ``inferwatch.target_probability`` (and on ``InferenceRecord.propensity`` /
+    ``.explored`` / ``.target``), into the label store of a tracker that
+    estimates the policy's value from joined outcomes
+    (``inferwatch.labels.track(policy_reward=...)``), and serve the
+    off-policy estimates of :func:`inferwatch.feedback.ipw` and
+    :func:`~inferwatch.feedback.snips`.
 
     Returns True when everything given was recorded. Outside a monitored call
     (or after its record closed) it does nothing and returns False. A value
-    of the wrong type or out of range is dropped (the other one is still
+    of the wrong type or out of range is dropped (the others are still
     recorded), counted in ``inferwatch.self.dropped`` (``invalid_propensity``,
-    ``invalid_explored``) and answered with False: it never raises into the
-    predict call.
+    ``invalid_explored``, ``invalid_target``) and answered with False: it
+    never raises into the predict call.
     """
     try:
         record = _current.get()
@@ -103,13 +125,20 @@ def set_propensity(propensity: Any = None, *, explored: Any = None) -> bool:
             if e is None:
                 ok = False
                 _count(record, "invalid_explored")
-        if p is None and e is None:
-            return ok and (propensity is not None or explored is not None)
+        q = None
+        if target is not None:
+            q = check_target(target)
+            if q is None:
+                ok = False
+                _count(record, "invalid_target")
+        if p is None and e is None and q is None:
+            return ok and (propensity is not None or explored is not None or target is not None)
         previous = getattr(record, "_policy", None)
         if previous is not None:  # a second call fills in what the first left out
             p = previous[0] if p is None else p
             e = previous[1] if e is None else e
-        record._policy = (p, e)
+            q = previous[2] if q is None else q
+        record._policy = (p, e, q)
         return ok
     except BaseException as error:  # a hostile value's __float__: counted, never raised
         _reraise_fatal(error)

@@ -12,8 +12,9 @@ never held; ``record_label`` is given the raw id and keys it the same way.
 Variant and segment come from the record's attributes (static or per call)
 under their configured keys, unless the key is a PII or drop field; a
 value holding an email or phone number becomes ``_redacted``, and variants
-are capped per model (``_other`` past the cap). Nothing else of the
-record is read.
+are capped per model (``_other`` past the cap). The propensity and target
+``inferwatch.feedback.set_propensity`` logged are kept for the policy-value
+estimates. Nothing else of the record is read.
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ class Extractor:
             tagged = getattr(record, "drift_window", window)
             if variant is not None or segment is not None or tagged is not None:
                 entry.variant, entry.segment, entry.window = variant, segment, tagged
+            logged = getattr(record, "_policy", None)  # set_propensity ran
+            if logged is not None and logged[0] is not None:
+                propensity, target = logged[0], logged[2]
+                entry.policy = (propensity, propensity if target is None else target)
             append(entry)
             series = (name, ver, variant or "")
             stored[series] = stored.get(series, 0) + 1

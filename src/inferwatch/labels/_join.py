@@ -31,6 +31,7 @@ from .._record import count_value
 from ._metrics import DELAY_BOUNDS
 from ._outcomes import Outcomes
 from ._pairs import PairRing
+from ._policy import PolicyValues
 from ._store import AMBIGUOUS, DUPLICATE, JOINED, MISSING, PredictionStore, StoredPrediction
 from ._task import Task
 
@@ -67,6 +68,8 @@ class Joiner:
         #: (source or outcome name, kind, result) -> n
         self.received: dict[tuple[str, str, str], int] = {}
         self.outcomes = Outcomes()
+        #: The policy-value estimates, when the tracker names a reward outcome.
+        self.policy: PolicyValues | None = None
         self.series_full = 0
         #: How an id is keyed in the store (its pseudonym when ids are PII): applied
         #: here, on the aggregator thread, never on the caller's.
@@ -157,6 +160,9 @@ class Joiner:
         if kind == "outcome":
             self._count(item, "joined")
             self.outcomes.add(series, tag, float(payload), first=status == JOINED)
+            policy = self.policy
+            if policy is not None and status == JOINED and tag == policy.reward:
+                policy.add_reward(entry, float(payload), received, self.clock())
             return
         if status == DUPLICATE:
             self._count(item, "duplicate")

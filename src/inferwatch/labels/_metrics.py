@@ -17,6 +17,7 @@ __all__ = [
            "BIN",
            "DELAY_BOUNDS",
            "DROP_REASONS",
+           "ESTIMATOR",
            "METRIC_NAMES",
            "OUTCOME_NAME",
            "RESULT",
@@ -31,6 +32,7 @@ RESULT = "inferwatch.labels.result"
 WINDOW = "inferwatch.quality.window"
 BIN = "inferwatch.quality.bin"
 OUTCOME_NAME = "inferwatch.outcome.name"
+ESTIMATOR = "inferwatch.policy.estimator"
 
 _M = ("model.name", "model.version", VARIANT)
 _Q = (*_M, SOURCE, WINDOW)
@@ -102,6 +104,27 @@ register(
     MetricDef("inferwatch.outcome.received", "counter", "{event}",
               "Outcomes processed by result (joined, no_prediction, ambiguous).",
               (OUTCOME_NAME, RESULT)),
+    MetricDef("inferwatch.policy.decisions", "counter", "{decision}",
+              "Calls that logged a propensity whose reward horizon has passed (the "
+              "denominator of the IPW estimate; the outcome name is the reward).",
+              (*_M, OUTCOME_NAME)),
+    MetricDef("inferwatch.policy.weight", "counter", "{weight}",
+              "Sum of the matured decisions' weights, target probability over propensity "
+              "(the denominator of the SNIPS estimate).", (*_M, OUTCOME_NAME)),
+    MetricDef("inferwatch.policy.weighted_reward", "updown", "{value}",
+              "Sum of weight times reward over the matured decisions (the numerator of "
+              "both estimates; sum it across replicas and divide for the fleet's).",
+              (*_M, OUTCOME_NAME)),
+    MetricDef("inferwatch.policy.value", "gauge", "{value}",
+              "The evaluated policy's estimated mean reward in this process, by estimator "
+              "(ipw, snips).", (*_M, OUTCOME_NAME, ESTIMATOR)),
+    MetricDef("inferwatch.policy.value.stderr", "gauge", "{value}",
+              "Standard error of the policy-value estimate, by estimator.",
+              (*_M, OUTCOME_NAME, ESTIMATOR)),
+    MetricDef("inferwatch.policy.rewards", "counter", "{event}",
+              "Reward outcomes by what became of them: counted, late (after the decision's "
+              "horizon: left out) or unlogged (the call logged no propensity).",
+              (OUTCOME_NAME, RESULT)),
 )
 
 #: Reasons this package adds to ``inferwatch.self.dropped`` (for the README).
@@ -109,4 +132,5 @@ DROP_REASONS = (
     "label_store_evicted_entries", "label_store_evicted_age", "label_store_batch_record",
     "label_store_unreadable_prediction", "labels_queue_full", "quality_series_full",
     "label_store_unavailable", "label_store_queue_full", "label_store_lookup_unavailable",
+    "policy_buckets_full", "policy_series_full",
 )

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._catalogue import REASON, MetricPoint
-from ._metrics import BIN, METRIC_NAMES, OUTCOME_NAME, RESULT, SOURCE, VARIANT, WINDOW
+from ._metrics import (
+    BIN,
+    ESTIMATOR,
+    METRIC_NAMES,
+    OUTCOME_NAME,
+    RESULT,
+    SOURCE,
+    VARIANT,
+    WINDOW,
+)
 
 if TYPE_CHECKING:
     from ._tracker import LabelTracker
@@ -65,6 +74,7 @@ def tracker_points(tracker: LabelTracker) -> list[MetricPoint]:
         points.append(MetricPoint("inferwatch.outcome.value", dict(attrs), row["sum"]))
         if row["rate"] is not None:
             points.append(MetricPoint("inferwatch.outcome.rate", attrs, row["rate"]))
+    points.extend(_policy_points(tracker))
     for reason, n in tracker.drops().items():
         if n:
             points.append(MetricPoint("inferwatch.self.dropped", {REASON: reason}, n))
@@ -72,4 +82,34 @@ def tracker_points(tracker: LabelTracker) -> list[MetricPoint]:
         from ..estimate._metrics import estimate_points
 
         points.extend(estimate_points(tracker))
+    return points
+
+
+def _policy_points(tracker: LabelTracker) -> list[MetricPoint]:
+    join = tracker._join
+    with join.lock:
+        policy = join.policy
+        if policy is None:
+            return []
+        rewards = dict(policy.rewards)
+        rows = policy.rows()
+    points = [MetricPoint("inferwatch.policy.rewards",
+                          {OUTCOME_NAME: policy.reward, RESULT: result}, n)
+              for result, n in rewards.items() if n]
+    for row in rows:
+        attrs = {**_series(row["model"], row["version"], row["variant"]),
+                 OUTCOME_NAME: row["reward"]}
+        points.append(MetricPoint("inferwatch.policy.decisions", dict(attrs), row["decisions"]))
+        points.append(MetricPoint("inferwatch.policy.weight", dict(attrs), row["weight"]))
+        points.append(MetricPoint("inferwatch.policy.weighted_reward", dict(attrs),
+                                  row["weighted_reward"]))
+        for estimator in ("ipw", "snips"):
+            estimate = row[estimator]
+            at = {**attrs, ESTIMATOR: estimator}
+            if estimate["value"] is not None:
+                points.append(MetricPoint("inferwatch.policy.value", dict(at),
+                                          estimate["value"]))
+            if estimate["stderr"] is not None:
+                points.append(MetricPoint("inferwatch.policy.value.stderr", at,
+                                          estimate["stderr"]))
     return points

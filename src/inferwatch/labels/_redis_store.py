@@ -8,7 +8,8 @@ Layout: one hash per inference id, ``{prefix}{id}``, with a TTL (``PEXPIRE``
 at each write, in the same script call as the ``HSET``). Field ``m:{model}``
 holds a prediction as a short JSON array of exactly the fields
 :class:`~._store.StoredPrediction` keeps (version, prediction, score,
-confidence, time, variant, segment, drift window: never features, never
+confidence, time, variant, segment, drift window, and the logged
+propensity and target when the call logged them: never features, never
 PII); several models' predictions under one id are several fields, as the
 memory store's chain is. A join marks itself with a field
 ``c:{kind}:{tag}:{model}`` whose value is a digest of the prediction it
@@ -139,24 +140,33 @@ def _plain(value: Any) -> Any:
 
 def encode(entry: StoredPrediction) -> bytes:
     """The stored form of one prediction: only the fields the join needs."""
-    return json.dumps(
-        [entry.version, entry.prediction, _number(entry.score), _number(entry.confidence),
-         entry.timestamp, entry.variant, entry.segment, entry.window],
-        separators=(",", ":"), allow_nan=False, default=_plain).encode("utf-8")
+    fields = [entry.version, entry.prediction, _number(entry.score), _number(entry.confidence),
+              entry.timestamp, entry.variant, entry.segment, entry.window]
+    if entry.policy is not None:  # (propensity, target): two more fields
+        fields.extend(entry.policy)
+    return json.dumps(fields, separators=(",", ":"), allow_nan=False,
+                      default=_plain).encode("utf-8")
 
 
 def decode(inference_id: str, model: str, data: bytes) -> StoredPrediction:
     """The entry back from its stored form (raises ValueError when it is not one)."""
     try:
+        fields = json.loads(data)
         version, prediction, score, confidence, timestamp, variant, segment, window = (
-            json.loads(data))
-    except (TypeError, ValueError) as exc:  # not JSON, or not eight fields
+            fields[:8])
+        policy = None
+        if len(fields) == 10:
+            policy = (float(fields[8]), float(fields[9]))
+        elif len(fields) != 8:
+            raise ValueError(f"{len(fields)} fields")
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        # not JSON, or not eight (or ten) fields
         raise ValueError(f"not a stored prediction: {exc}") from None
     nan = math.nan
     return StoredPrediction(
         inference_id, model, str(version), prediction,
         nan if score is None else float(score), nan if confidence is None else float(confidence),
-        float(timestamp), variant=variant, segment=segment, window=window)
+        float(timestamp), variant=variant, segment=segment, window=window, policy=policy)
 
 
 def _where(url: str) -> str:

@@ -3,7 +3,9 @@
 An entry (:class:`StoredPrediction`) holds only what the quality metrics
 need: the prediction in compact form (a class, a number, the positive
 class's probability and the confidence), the model, version, variant and
-segment, the call's wall-clock time and the drift window it fell in. Never
+segment, the call's wall-clock time, the drift window it fell in and the
+logging policy's propensity (with the evaluated policy's probability of the
+same action) when the call logged one. Never
 features, never attributes other than those two, never a request field.
 
 :class:`PredictionStore` is the protocol a store implements (the shared
@@ -46,18 +48,22 @@ class StoredPrediction:
     the positive class when known (NaN otherwise); ``confidence`` the
     model's confidence (NaN when absent); ``timestamp`` epoch seconds of the
     call; ``window`` the drift window index open when it was stored (None
-    without drift). ``claimed`` names the joins already made (``label:organic``,
+    without drift); ``policy`` the ``(propensity, target)`` the call logged
+    with ``inferwatch.feedback.set_propensity`` (None when it logged no
+    propensity; the target is the propensity when none was given).
+    ``claimed`` names the joins already made (``label:organic``,
     ``outcome:revenue``) so a repeated label is a duplicate, not a second
     pair. ``next`` chains another model's prediction under the same id.
     """
 
-    __slots__ = ("claimed", "confidence", "inference_id", "model", "next", "prediction",
-                 "score", "segment", "timestamp", "variant", "version", "window")
+    __slots__ = ("claimed", "confidence", "inference_id", "model", "next", "policy",
+                 "prediction", "score", "segment", "timestamp", "variant", "version", "window")
 
     def __init__(
         self, inference_id: str, model: str, version: str, prediction: str | int | bool | float,
         score: float, confidence: float, timestamp: float, *, variant: str | None = None,
         segment: str | None = None, window: int | None = None,
+        policy: tuple[float, float] | None = None,
     ) -> None:
         self.inference_id = inference_id
         self.model = model
@@ -69,6 +75,7 @@ class StoredPrediction:
         self.variant = variant
         self.segment = segment
         self.window = window
+        self.policy = policy
         self.claimed: tuple[str, ...] = ()
         self.next: StoredPrediction | None = None
 

@@ -25,6 +25,7 @@ from .._errors import ConfigurationError
 from ._extract import Extractor, id_keyer
 from ._join import Item, Joiner
 from ._points import tracker_points
+from ._policy import PolicyValues
 from ._quality import window_quality
 from ._store import MemoryStore, PredictionStore
 from ._task import Task
@@ -95,6 +96,15 @@ class LabelTracker:
             :class:`inferwatch.estimate.DLE` (regressors): each window is also
             estimated without labels, over the latest predictions and beside
             the realised measure (see :mod:`inferwatch.estimate`).
+        policy_reward: an outcome name (``"click"``): the value of the policy
+            ``inferwatch.feedback.set_propensity(target=...)`` describes is
+            estimated by IPW and SNIPS from the calls that logged a propensity,
+            each one's reward its first outcome of this name (0 if none).
+        policy_horizon: how long a decision's reward may take (seconds or a
+            duration, ``"1h"``): a decision counts once it has passed, and a
+            reward arriving later is left out (counted as ``late``).
+        policy_clip: cap on the weights ``target / propensity`` (biased, less
+            variance; capped weights are counted and the estimates flagged).
     """
 
     def __init__(
@@ -117,6 +127,9 @@ class LabelTracker:
         reliability_bins: int = 10,
         clock: Callable[[], float] | None = None,
         estimator: Any = None,
+        policy_reward: str | None = None,
+        policy_horizon: float | str = "1h",
+        policy_clip: float | None = None,
     ) -> None:
         self.task = Task(task, positive, threshold,
                          None if classes is None else tuple(classes))
@@ -151,6 +164,9 @@ class LabelTracker:
             from ..estimate._tracking import TrackedEstimates
 
             self.estimates = TrackedEstimates(estimator, self.task, self.windows, capacity)
+        if policy_reward is not None:
+            self._join.policy = _policy_values(self._join, policy_reward, policy_horizon,
+                                               policy_clip)
         self._extractor: Extractor | None = None
         self._monitor: Monitor | None = None
         self._following = False
@@ -164,6 +180,8 @@ class LabelTracker:
         self._join.lock = threading.Lock()
         self._join.pending.clear()
         self._cache = {}
+        if self._join.policy is not None:  # the parent's decisions are the parent's to count
+            self._join.policy = self._join.policy.fresh()
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -263,6 +281,8 @@ class LabelTracker:
             entries = extractor.entries(records, self._join.keyer, windows)
             if entries:
                 self.store.put(entries, now)
+                if self._join.policy is not None:
+                    self._join.policy.add_decisions(entries, now)
                 self._join.stored(entries)
                 if self.estimates is not None:
                     self.estimates.add(entries)
@@ -361,6 +381,8 @@ class LabelTracker:
                 prefetch([(keyer(item[1]), item[2], f"{item[0]}:{item[4]}")
                           for item in list(self._join.pending)])
             self._join.process()
+            if self._join.policy is not None:
+                self._join.policy.mature(self._clock())
 
     def flush(self) -> None:
         """Store every finished call's prediction and join every queued label now."""
@@ -425,6 +447,18 @@ class LabelTracker:
             stored = dict(self._extractor.stored) if self._extractor else {}
             return self._join.outcomes.rows(stored)
 
+    def policy_value(self, confidence: float = 0.95) -> list[dict[str, Any]]:
+        """The evaluated policy's value per series (model, version, variant): matured
+        decisions, ``ipw`` and ``snips`` (value, stderr, interval at ``confidence``,
+        effective sample size, warnings); empty without ``policy_reward``."""
+        self.flush()
+        return self._policy_rows(confidence)
+
+    def _policy_rows(self, confidence: float = 0.95) -> list[dict[str, Any]]:
+        with self._join.lock:
+            policy = self._join.policy
+            return [] if policy is None else policy.rows(confidence)
+
     def stored(self) -> dict[tuple[str, str, str | None], int]:
         """Predictions stored so far per (model, version, variant): what an outcome rate
         is over."""
@@ -456,6 +490,8 @@ class LabelTracker:
                 "labels_queue_full": self._join.dropped,
                 "quality_series_full": self._join.series_full,
             }
+            if self._join.policy is not None:
+                out.update(self._join.policy.dropped)
         for reason, n in evicted.items():  # a shared store's own (label_store_unavailable)
             if reason not in ("entries", "age"):
                 out[f"label_store_{reason}"] = int(n)
@@ -483,13 +519,50 @@ class LabelTracker:
         }
         if self.estimates is not None:
             section["estimated"] = self.estimated()
+        policy = self._join.policy
+        if policy is not None:
+            with self._join.lock:
+                section["policy"] = {"reward": policy.reward, "horizon_s": policy.horizon,
+                                     "waiting": policy.waiting,
+                                     "rewards": dict(policy.rewards),
+                                     "series": policy.rows()}
         return section
 
     @property
     def nbytes(self) -> int:
         """Memory held by the pair rings and the store (estimated)."""
         store_bytes = getattr(self.store, "nbytes", 0)
-        return self._join.nbytes + (store_bytes if isinstance(store_bytes, int) else 0)
+        policy = self._join.policy
+        return (self._join.nbytes + (0 if policy is None else policy.nbytes)
+                + (store_bytes if isinstance(store_bytes, int) else 0))
+
+
+def _policy_values(join: Joiner, reward: Any, horizon: Any, clip: Any) -> PolicyValues:
+    """The policy-value estimates a tracker's options ask for (raises ConfigurationError)."""
+    from ..slo._spec import parse_duration
+
+    try:
+        name = check_outcome_name(reward)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"policy_reward: {exc}") from None
+    if isinstance(horizon, str):
+        try:
+            seconds = parse_duration(horizon)
+        except ValueError as exc:
+            raise ConfigurationError(f"policy_horizon: {exc}") from None
+    elif (isinstance(horizon, (int, float)) and not isinstance(horizon, bool)
+          and math.isfinite(horizon) and horizon > 0):
+        seconds = float(horizon)
+    else:
+        raise ConfigurationError(f"policy_horizon must be seconds > 0 or a duration such as "
+                                 f"'1h', got {horizon!r}")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                             or not math.isfinite(clip) or clip <= 0):
+        raise ConfigurationError(f"policy_clip must be a positive weight (e.g. 50), "
+                                 f"got {clip!r}")
+    # The reward's name is admitted first, so the outcome-name cap never makes it _other.
+    return PolicyValues(join.outcomes.name(name), seconds,
+                        clip=None if clip is None else float(clip))
 
 
 def _summary(monitor: Monitor) -> dict[str, Any]:

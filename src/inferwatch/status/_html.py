@@ -617,7 +617,44 @@ def _labels(doc: Mapping[str, Any]) -> str:
                 for i, o in enumerate(outcomes)]
             parts.append("<h3>Business outcomes</h3>" + _table(
                 ["model", "variant", "outcome", "count", "sum", "rate"], orows, (3, 4, 5)))
+        parts.append(_policy_table(t, tracker.get("policy")))
     return "".join(parts)
+
+
+def _policy_table(t: int, policy: Any) -> str:
+    """The evaluated policy's value (IPW, SNIPS) per series, when a reward is named."""
+    if not isinstance(policy, Mapping):
+        return ""
+    rows = []
+    for i, row in enumerate(policy.get("series") or []):
+        base = ["labels", "trackers", t, "policy", "series", i]
+        cells = [f"<td>{esc(row['model'])}:{esc(row['version'])}</td>"
+                 f"<td>{esc(row.get('variant') or DASH)}</td>",
+                 f'<td class="r">{_num([*base, "decisions"], row["decisions"], fmt_int(row["decisions"]))}</td>']  # noqa: E501
+        for method in ("ipw", "snips"):
+            est = row.get(method) or {}
+            value, low, high = est.get("value"), est.get("ci_low"), est.get("ci_high")
+            band = (f"{fmt_num(low)} to {fmt_num(high)}" if low is not None and high is not None
+                    else DASH)
+            cells.append(f'<td class="r">{_num([*base, method, "value"], value, fmt_num(value))}'
+                         f"</td><td>{esc(band)}</td>")
+        warnings = sorted({w for m in ("ipw", "snips") for w in (row.get(m) or {}).get(
+            "warnings") or ()})
+        cells.append(f"<td>{esc(', '.join(warnings) or DASH)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    rewards = policy.get("rewards") or {}
+    note = (f'<p class="note">Reward: the first <code>{esc(policy.get("reward"))}</code> outcome '
+            f"of each call that logged a propensity, within "
+            f"{esc(fmt_num(policy.get('horizon_s')))} s; "
+            f"{_num(['labels', 'trackers', t, 'policy', 'waiting'], policy.get('waiting'), fmt_int(policy.get('waiting')))}"  # noqa: E501
+            f" decisions within their horizon; rewards late: "
+            f"{_num(['labels', 'trackers', t, 'policy', 'rewards', 'late'], rewards.get('late'), fmt_int(rewards.get('late')))}"  # noqa: E501
+            f".</p>")
+    if not rows:
+        return "<h3>Policy value</h3>" + note
+    return "<h3>Policy value</h3>" + note + _table(
+        ["model", "variant", "decisions", "IPW", "95 % interval", "SNIPS", "95 % interval",
+         "warnings"], rows, (2, 3, 5))
 
 
 def _quality_row(t: int, r: int, row: Mapping[str, Any]) -> str:
