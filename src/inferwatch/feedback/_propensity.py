@@ -112,38 +112,32 @@ def set_propensity(propensity: Any = None, *, explored: Any = None,
         record = _current.get()
         if record is None or record.closed:
             return False
+        given = (propensity, explored, target)
+        values: list[Any] = [None, None, None]
         ok = True
-        p = None
-        if propensity is not None:
-            p = check_propensity(propensity)
-            if p is None:
-                ok = False
-                _count(record, "invalid_propensity")
-        e = None
-        if explored is not None:
-            e = check_explored(explored)
-            if e is None:
-                ok = False
-                _count(record, "invalid_explored")
-        q = None
-        if target is not None:
-            q = check_target(target)
-            if q is None:
-                ok = False
-                _count(record, "invalid_target")
-        if p is None and e is None and q is None:
-            return ok and (propensity is not None or explored is not None or target is not None)
+        for i, (value, check, reason) in enumerate(zip(given, _CHECKS, _REASONS, strict=True)):
+            if value is not None:
+                values[i] = check(value)
+                if values[i] is None:
+                    ok = False
+                    _count(record, reason)
+        if values == [None, None, None]:
+            return ok and any(value is not None for value in given)
         previous = getattr(record, "_policy", None)
         if previous is not None:  # a second call fills in what the first left out
-            p = previous[0] if p is None else p
-            e = previous[1] if e is None else e
-            q = previous[2] if q is None else q
+            values = [old if new is None else new
+                      for old, new in zip(previous, values, strict=True)]
+        p, e, q = values
         record._policy = (p, e, q)
         return ok
     except BaseException as error:  # a hostile value's __float__: counted, never raised
         _reraise_fatal(error)
         _count_internal_error()
         return False
+
+
+_CHECKS = (check_propensity, check_explored, check_target)
+_REASONS = ("invalid_propensity", "invalid_explored", "invalid_target")
 
 
 def _count(record: InferenceRecord, reason: str) -> None:
