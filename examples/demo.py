@@ -425,8 +425,9 @@ def main() -> None:
         pii_key=DEMO_KEY,
         metrics_exporter="none",
     )
+    # One drift window for both arms (variant_key=None): the demo's shift hits both.
     drift = inferwatch.drift.watch(profile, monitor=monitor, window=f"count:{half}",
-                                   model="churn")
+                                   model="churn", variant_key=None)
     SLO = inferwatch.slo.SLO
     slos = inferwatch.slo.track([
         SLO("churn-availability", "availability", 0.99, model="churn"),

@@ -35,7 +35,8 @@ ROWS = {"a": 300, "b": 200}  # rows a minute on each replica
 #: Live distributions: f0 shifts a little on one replica, f1 a lot on both (no live row
 #: falls in its lowest reference bins, whose series never appear).
 LIVE = {"f0": {"a": (0.4, 1.0), "b": (0.0, 1.2)}, "f1": {"a": (2.0, 0.5), "b": (2.0, 0.5)}}
-_F = ("model.name", "model.version", "inferwatch.feature", "inferwatch.bin")
+_F = ("model.name", "model.version", "inferwatch.variant", "inferwatch.feature",
+      "inferwatch.bin")
 
 
 @pytest.fixture
@@ -103,19 +104,28 @@ class Fleet:
             ref = bin_counts(self.reference[feature], edges)
             shares = ref / ref.sum()
             for replica, minutes in by_replica.items():
-                cumulative = np.cumsum([np.zeros(edges.size + 1, dtype=np.int64)]
-                                       + [bin_counts(m, edges) for m in minutes], axis=0)
                 labels = (f'model_name="churn", model_version="1", inferwatch_feature='
                           f'"{feature}", instance="{replica}"')
-                for b in range(edges.size + 1):
-                    if cumulative[-1, b]:  # a bin never counted has no series at all
-                        out.append({"series": f'inferwatch_drift_bin_rows_total{{{labels}, '
-                                              f'inferwatch_bin="{b}"}}',
-                                    "values": " ".join(map(str, cumulative[:, b]))})
-                    out.append({"series": f'inferwatch_drift_bin_reference{{{labels}, '
-                                          f'inferwatch_bin="{b}"}}',
-                                "values": f"{float(shares[b])!r}+0x{MINUTES}"})
+                out.extend(_bin_series(labels, edges, minutes, shares, MINUTES))
         return out
+
+
+def _bin_series(labels: str, edges: np.ndarray, minutes: list[np.ndarray], shares: np.ndarray,
+                span: int, *, skip_empty: bool = True) -> list[dict[str, str]]:
+    """promtool input series of one replica's bin counters (cumulative per minute) and
+    the reference shares, under the given labels."""
+    cumulative = np.cumsum([np.zeros(edges.size + 1, dtype=np.int64)]
+                           + [bin_counts(m, edges) for m in minutes], axis=0)
+    out = []
+    for b in range(edges.size + 1):
+        if cumulative[-1, b] or not skip_empty:  # a bin never counted has no series at all
+            out.append({"series": f'inferwatch_drift_bin_rows_total{{{labels}, '
+                                  f'inferwatch_bin="{b}"}}',
+                        "values": " ".join(map(str, cumulative[:, b]))})
+        out.append({"series": f'inferwatch_drift_bin_reference{{{labels}, '
+                              f'inferwatch_bin="{b}"}}',
+                    "values": f"{float(shares[b])!r}+0x{span}"})
+    return out
 
 
 def _promtool(tmp_path: Path, rules: str, series: list[dict[str, str]],
@@ -163,3 +173,33 @@ def test_fleet_psi_equals_psi_on_the_union_of_the_replicas_rows(
             rule.pop("annotations", None)  # promtool compares rendered annotations
     _promtool(tmp_path, render(doc), fleet.series(), expr_tests, alert_tests)
     print(f"\nfleet PSI over minutes 1-10: f0 {psis['f0']:.6f}, f1 {psis['f1']:.6f}")
+
+
+@needs_promtool
+def test_each_variant_gets_its_own_fleet_psi(tmp_path: Path, bin_metrics: None) -> None:
+    # One version, two A/B variants on one replica: only the treatment's rows shift.
+    rng = np.random.default_rng(7)
+    reference = rng.normal(size=20_000)
+    edges = quantile_edges(reference, 10)
+    ref = bin_counts(reference, edges)
+    live = {"control": [rng.normal(0.0, 1.0, 500) for _ in range(10)],
+            "treatment": [rng.normal(1.0, 1.0, 500) for _ in range(10)]}
+    series = []
+    for variant, minutes in live.items():
+        labels = (f'model_name="churn", model_version="1", inferwatch_variant="{variant}", '
+                  'inferwatch_feature="f0", instance="a"')
+        series.extend(_bin_series(labels, edges, minutes, ref / ref.sum(), 10,
+                                  skip_empty=False))
+    expected = {v: psi(reference, np.concatenate(m)).statistic for v, m in live.items()}
+    assert expected["control"] < 0.05 < 0.5 < expected["treatment"]
+    expr_tests = [{
+        "expr": "round(inferwatch:drift_psi:increase10m * 1e9)", "eval_time": "10m",
+        "exp_samples": [{"labels": f'{{inferwatch_feature="f0", inferwatch_variant="{v}", '
+                                   'model_name="churn", model_version="1"}',
+                         "value": round(value * 1e9)} for v, value in expected.items()],
+    }]
+    doc = prometheus_rules([], RuleOptions(psi_window="10m"))
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    _promtool(tmp_path, render(doc), series, expr_tests, [])

@@ -65,7 +65,8 @@ def test_every_query_reads_only_exported_series_and_their_labels(naming: str) ->
         for name in names:
             if name in recorded:  # written by `inferwatch rules prometheus`
                 allowed |= {"inferwatch_slo_name", "inferwatch_slo_kind",
-                            "model_name", "model_version", "inferwatch_feature"}
+                            "model_name", "model_version", "inferwatch_variant",
+                            "inferwatch_feature"}
                 continue
             assert name in series, f"{name} is not exported ({naming}): {expr}"
             allowed |= series[name]

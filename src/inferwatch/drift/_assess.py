@@ -177,6 +177,7 @@ def window_report(
     model: str,
     version: str,
     spec: str,
+    variant: str = "",
 ) -> DriftReport:
     """The whole report of one window: features, outputs, multivariate, dataset level.
 
@@ -224,6 +225,7 @@ def window_report(
     return DriftReport(
         model_name=model,
         model_version=version,
+        variant=variant,
         window=WindowInfo(win.index, spec, win.rows, win.complete, win.opened_at, win.closed_at),
         features=features, outputs=outputs, multivariate=multi,
         n_drifted=len(drifted), drifted_share=share, weighted_score=weighted,

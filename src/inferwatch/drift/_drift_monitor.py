@@ -1,4 +1,4 @@
-"""DriftMonitor: live windows per model version, fed by a Monitor's aggregator."""
+"""DriftMonitor: live windows per model version and variant, fed by a Monitor's aggregator."""
 
 from __future__ import annotations
 
@@ -16,15 +16,25 @@ from .._record import InferenceRecord
 from ..sketches import DEFAULT_K
 from ._assess import Options
 from ._compare import ALL_TESTS
+from ._contrast import variant_entries
 from ._decide import CORRECTIONS, DECISIONS, Thresholds
 from ._metrics import stream_points
 from ._profile import ReferenceProfile
 from ._report import DriftReport
-from ._stream import Settings, Stream
+from ._stream import Settings, Stream, warmup_for
+from ._variant import MAX_VARIANTS, NO_VARIANT, VariantReader, readable_key
+from ._warmup import Warmup
 from ._window import EXACT_ROWS
 from ._windows import parse_window
 
-Key = tuple[str, str]
+#: A stream's key: ``(model, version)`` for rows of no variant (the key before variants
+#: existed), ``(model, version, variant)`` for a variant's.
+Key = tuple[str, ...]
+
+
+def stream_key(model: str, version: str, variant: str = NO_VARIANT) -> Key:
+    """The key ``reports()`` and ``open_windows()`` use for one stream."""
+    return (model, version, variant) if variant else (model, version)
 
 _live: weakref.WeakSet[DriftMonitor] = weakref.WeakSet()
 
@@ -47,13 +57,24 @@ class DriftMonitor:
 
     Records are kept apart by (model name, model version): a canary v4 and
     the v3 it replaces each get their own windows and reports, labelled
-    ``model.version`` in the metrics. Ingestion runs on the monitor's
+    ``model.version`` in the metrics. Within a version, records are kept
+    apart by variant too (the record's ``variant_key`` attribute, per call
+    or static on the endpoint): the treatment and control of an A/B test of
+    one model version each get their own windows and reports, labelled
+    ``inferwatch.variant`` in the metrics (``""`` for rows of no variant,
+    which are exactly the stream a version had before variants). Every
+    variant of a version is compared with the same reference: the profile
+    given, or the one frozen once from that version's first
+    ``warmup_rows`` rows (of every variant, or of ``reference_variant``
+    alone), never one a variant freezes from its own traffic; ``by_variant``
+    sets the variants side by side. Ingestion runs on the monitor's
     aggregator thread, once per drained batch (columns are built with numpy
     and folded into sketches every ``fold_rows`` rows); a window's report is
     computed once, when it closes, and kept in a bounded history. Memory is
     bounded by the number of features, never by traffic: two windows of
-    sketches and ``history`` reports per model version, at most
-    ``max_models`` versions.
+    sketches and ``history`` reports per model version and variant, at most
+    ``max_models`` versions and ``max_variants`` variants per model (plus
+    ``_other`` and rows of no variant).
 
     Args:
         profile: a :class:`ReferenceProfile`, a path to a profile file, or
@@ -79,6 +100,15 @@ class DriftMonitor:
         max_models: model versions tracked at most; rows of further ones are
             dropped and counted (``inferwatch.self.dropped``, reason
             ``drift_models_full``).
+        variant_key: the record attribute naming its A/B variant (None: no
+            variants, every version one stream). Read as the label join reads
+            it; never read when the key is one of the feeding monitor's
+            ``pii_fields`` or ``drop_fields``.
+        max_variants: distinct variants kept apart per model name; rows of
+            later ones go to variant ``_other``.
+        reference_variant: without a profile, freeze each version's reference
+            from this variant's rows only (the control), not from every
+            variant's; the other variants wait for it.
         categorical, feature_names: how to read warm-up rows (as build_profile).
         fleet_bins: numeric features (the outputs first, then the features in
             the profile's order) whose live rows per reference bin are exported
@@ -118,6 +148,9 @@ class DriftMonitor:
         fold_rows: int = 2048,
         max_unknown_features: int = 32,
         fleet_bins: int = 32,
+        variant_key: str | None = "variant",
+        max_variants: int = MAX_VARIANTS,
+        reference_variant: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if correction not in CORRECTIONS:
@@ -159,6 +192,16 @@ class DriftMonitor:
             raise ValueError(f"history must be >= 1, got {history}")
         if max_models < 1:
             raise ValueError(f"max_models must be >= 1, got {max_models}")
+        if variant_key is not None and (not isinstance(variant_key, str) or not variant_key):
+            raise ValueError(f"variant_key must be an attribute name, or None for no "
+                             f"variants, got {variant_key!r}")
+        if isinstance(max_variants, bool) or not isinstance(max_variants, int) or (
+                max_variants < 1):
+            raise ValueError(f"max_variants must be a whole number >= 1, got {max_variants!r}")
+        if reference_variant is not None and (not isinstance(reference_variant, str)
+                                              or not reference_variant):
+            raise ValueError(f"reference_variant must name a variant (the control), or be "
+                             f"None, got {reference_variant!r}")
         opts = Options(
             tests=chosen | {"psi"}, thresholds=base, calibrated=calibrated,
             correction=correction, decision=decision, importances=importances,
@@ -169,19 +212,25 @@ class DriftMonitor:
             history=history, warmup_rows=warmup_rows, categorical=tuple(categorical or ()),
             feature_names=tuple(feature_names or ()), kll_k=kll_k, exact_rows=exact_rows,
             sample_rows=sample_rows, fold_rows=fold_rows, max_unknown=max_unknown_features,
-            fleet_bins=fleet_bins, clock=clock,
+            fleet_bins=fleet_bins, clock=clock, reference_variant=reference_variant,
         )
         self.compare_previous = compare_previous
         self.model = model
         self.version = version
         self.warmup_rows = warmup_rows
         self.max_models = max_models
+        self.variant_key = variant_key
+        self.max_variants = max_variants
+        self.reference_variant = reference_variant
+        self._variants = VariantReader(max_variants)
         self._lock = threading.Lock()
         self._profile: ReferenceProfile | None = None
         if profile is not None:
             self._profile = (profile if isinstance(profile, ReferenceProfile)
                              else ReferenceProfile.load(os.fspath(profile)))
         self._streams: dict[Key, Stream] = {}
+        #: Per (model, version) without a given profile: the reference its variants share.
+        self._warmups: dict[tuple[str, str], Warmup] = {}
         self._dropped_rows = 0
         # The monitors feeding this one: fixed ones (attach(monitor)) and, when
         # following the process default, the current default.
@@ -207,9 +256,10 @@ class DriftMonitor:
         """The reference given, or the only version's frozen one (None while warming up)."""
         if self._profile is not None:
             return self._profile
-        with self._lock:
-            frozen = [s.profile for s in self._streams.values() if s.profile is not None]
-        return frozen[0] if len(frozen) == 1 else None
+        with self._lock:  # a version's variants share one frozen reference
+            frozen = {id(s.profile): s.profile for s in self._streams.values()
+                      if s.profile is not None}
+        return next(iter(frozen.values())) if len(frozen) == 1 else None
 
     @property
     def warming_up(self) -> bool:
@@ -271,10 +321,14 @@ class DriftMonitor:
         """Register on ``monitor`` once; its records count only while it is a source."""
         if monitor in self._consumers:
             return
+        config = getattr(monitor, "config", None)
+        # A variant key the monitor keeps out of its output (PII, dropped) is never read.
+        key = readable_key(self.variant_key, (*getattr(config, "pii_fields", ()),
+                                              *getattr(config, "drop_fields", ())))
 
         def consume(records: list[InferenceRecord]) -> None:
             if monitor is self._followed or monitor in self._fixed:
-                self.ingest(records)
+                self._ingest(records, key)
 
         def collect() -> list[MetricPoint]:
             if monitor is self._followed or monitor in self._fixed:
@@ -290,45 +344,85 @@ class DriftMonitor:
 
     # -- ingestion (aggregator thread) --------------------------------------------
 
-    def _groups(self, records: list[InferenceRecord]) -> dict[Key, list[InferenceRecord]]:
-        """Records by (model, version), transport-only records and other models left out."""
-        groups: dict[Key, list[InferenceRecord]] = {}
-        model, version = self.model, self.version
+    def _groups(self, records: list[InferenceRecord], key: str | None,
+                ) -> dict[tuple[str, str, str], list[InferenceRecord]]:
+        """Records by (model, version, variant), transport-only records and other models
+        left out. The caller holds the lock (the variant cap is shared)."""
+        groups: dict[tuple[str, str, str], list[InferenceRecord]] = {}
+        model, version, reader = self.model, self.version, self._variants
         last_endpoint: Any = None
-        bucket: list[InferenceRecord] | None = None
+        skip = True
+        name = ver = static = ""
+        bucket: list[InferenceRecord] | None = None  # the endpoint's static variant's
+        # Calls mostly set their variant from a few interned strings: the last one read
+        # is reused without a lookup.
+        last_value: Any = None
+        last_variant = NO_VARIANT
         for r in records:
             if not getattr(r, "inference", True):  # a transport request: never reached a model
                 continue
             endpoint = r.endpoint
             if endpoint is not last_endpoint:
                 last_endpoint = endpoint
-                if (model is not None and endpoint.model_name != model) or (
-                        version is not None and endpoint.model_version != version):
-                    bucket = None
-                else:
-                    key = (endpoint.model_name, endpoint.model_version)
-                    bucket = groups.get(key)
-                    if bucket is None:
-                        bucket = groups[key] = []
-            if bucket is not None:
-                bucket.append(r)
+                skip = (model is not None and endpoint.model_name != model) or (
+                    version is not None and endpoint.model_version != version)
+                name, ver = endpoint.model_name, endpoint.model_version
+                static = NO_VARIANT if skip or key is None else reader.static(endpoint, key)
+                bucket = last_value = None
+            if skip:
+                continue
+            if key is not None:
+                # Only a record with per-call attributes costs a lookup beyond its endpoint's.
+                attributes = r.attributes
+                value = attributes.get(key) if attributes else None
+                if value is not None:
+                    if value is not last_value:
+                        last_value, last_variant = value, reader.name(name, value)
+                    variant = last_variant
+                    if variant != static:
+                        own = groups.get((name, ver, variant))
+                        if own is None:
+                            own = groups[(name, ver, variant)] = []
+                        own.append(r)
+                        continue
+            if bucket is None:
+                bucket = groups.get((name, ver, static))
+                if bucket is None:
+                    bucket = groups[(name, ver, static)] = []
+            bucket.append(r)
         return groups
 
     def ingest(self, records: list[InferenceRecord]) -> None:
-        """Fold a drained batch of records into each model version's open window."""
-        groups = self._groups(records)
-        if not groups:
-            return
+        """Fold a drained batch of records into each model version's (and variant's) open
+        window. Called directly, it reads ``variant_key`` whatever a monitor's PII fields."""
+        self._ingest(records, self.variant_key)
+
+    def _ingest(self, records: list[InferenceRecord], key: str | None) -> None:
         with self._lock:
-            for key, group in groups.items():
-                stream = self._streams.get(key)
+            for (model, version, variant), group in self._groups(records, key).items():
+                stream = self._streams.get(stream_key(model, version, variant))
                 if stream is None:
-                    if len(self._streams) >= self.max_models:
+                    stream = self._new_stream(model, version, variant)
+                    if stream is None:
                         self._dropped_rows += sum(max(r.batch_size, 1) for r in group)
                         continue
-                    stream = self._streams[key] = Stream(key[0], key[1], self._profile,
-                                                         self._settings)
                 stream.ingest(group)
+
+    def _new_stream(self, model: str, version: str, variant: str) -> Stream | None:
+        """A stream for a (model, version, variant) not seen yet; None past ``max_models``."""
+        versions = {(s.model, s.version) for s in self._streams.values()}
+        if (model, version) not in versions and len(versions) >= self.max_models:
+            return None
+        if self._profile is not None:
+            stream = Stream(model, version, self._profile, self._settings, variant=variant)
+        else:
+            warmup = self._warmups.get((model, version))
+            if warmup is None:
+                warmup = self._warmups[(model, version)] = warmup_for(model, self._settings)
+            stream = Stream(model, version, warmup.profile, self._settings, variant=variant,
+                            shared=False, warmup=warmup)
+        self._streams[stream_key(model, version, variant)] = stream
+        return stream
 
     # -- reports -------------------------------------------------------------------
 
@@ -336,74 +430,116 @@ class DriftMonitor:
         for mon in self._sources:  # aggregate records still buffered in the monitor
             mon.flush(logs=False)
 
-    def _stream(self, model: str | None, version: str | None) -> Stream:
-        matches = [s for (m, v), s in self._streams.items()
-                   if (model is None or m == model) and (version is None or v == version)]
+    def _matching(self, model: str | None, version: str | None,
+                  variant: str | None) -> list[Stream]:
+        return [s for s in self._streams.values()
+                if (model is None or s.model == model) and (version is None or s.version == version)
+                and (variant is None or s.variant == variant)]
+
+    def _seen(self) -> str:
+        return ", ".join(f"{s.model} {s.version!r}" + (f" variant {s.variant!r}" if s.variant
+                                                        else "")
+                         for _, s in sorted(self._streams.items()))
+
+    def _stream(self, model: str | None, version: str | None,
+                variant: str | None = None) -> Stream:
+        matches = self._matching(model, version, variant)
         if len(matches) == 1:
             return matches[0]
         if not self._streams:
             # Nothing seen yet: an empty report, on a stream that is not kept.
             name = model or self.model or (self._profile.model_name if self._profile else None)
             return Stream(name or "unknown", version or self.version or "", self._profile,
-                          self._settings)
-        seen = ", ".join(f"{m} {v!r}" for m, v in sorted(self._streams))
+                          self._settings, variant=variant or NO_VARIANT)
         if not matches:
-            raise ValueError(f"drift has seen no model {model!r} version {version!r}; "
-                             f"it has seen {seen}")
-        raise ValueError(f"drift sees several model versions ({seen}); pass model= and "
-                         "version= to report(), or use reports()")
+            about = f" variant {variant!r}" if variant is not None else ""
+            raise ValueError(f"drift has seen no model {model!r} version {version!r}{about}; "
+                             f"it has seen {self._seen()}")
+        raise ValueError(f"drift sees several model versions or variants ({self._seen()}); "
+                         "pass model=, version= and variant= to report(), or use reports()")
 
     def report(self, *, window: str | int = "auto", model: str | None = None,
-               version: str | None = None) -> DriftReport:
+               version: str | None = None, variant: str | None = None) -> DriftReport:
         """Drift of the last complete window ("auto"; the open one if none closed yet).
 
         ``window="open"`` reports on the window still filling, an integer on a
         past window by its index (see :meth:`history`). With several model
-        versions seen, ``model=`` / ``version=`` say which. Never raises on
-        bad live data; the open window's report takes milliseconds (sketches
-        only), a closed window's was made when it closed.
+        versions or variants seen, ``model=`` / ``version=`` / ``variant=``
+        say which (``variant=""``: the rows of no variant; None: any). Never
+        raises on bad live data; the open window's report takes milliseconds
+        (sketches only), a closed window's was made when it closed.
         """
         self._flush_sources()
         with self._lock:
-            return self._stream(model, version).report(window)
+            return self._stream(model, version, variant).report(window)
 
-    def window_digests(self, *, model: str | None = None,
-                       version: str | None = None) -> list[dict[str, Any]]:
-        """Every closed window still in the ledger (the last 512 per model version), as
-        a few numbers each: ``window``, ``opened_at`` / ``closed_at`` (this monitor's
-        clock), ``rows``, ``status``, ``n_drifted``, its five highest-PSI ``features``
-        and ``prediction_psi``; with ``model`` and ``version`` keys. Oldest first."""
+    def window_digests(self, *, model: str | None = None, version: str | None = None,
+                       variant: str | None = None) -> list[dict[str, Any]]:
+        """Every closed window still in the ledger (the last 512 per model version and
+        variant), as a few numbers each: ``window``, ``opened_at`` / ``closed_at`` (this
+        monitor's clock), ``rows``, ``status``, ``n_drifted``, its five highest-PSI
+        ``features`` and ``prediction_psi``; with ``model``, ``version`` and ``variant``
+        keys. Oldest first within each stream; ``variant=None`` lists every variant's."""
         with self._lock:
             out: list[dict[str, Any]] = []
-            for (m, v), stream in self._streams.items():
-                if (model is None or m == model) and (version is None or v == version):
-                    out.extend({"model": m, "version": v, **d} for d in stream.digests)
+            for stream in self._matching(model, version, variant):
+                out.extend({"model": stream.model, "version": stream.version,
+                            "variant": stream.variant, **d} for d in stream.digests)
         return out
 
     def open_windows(self) -> dict[Key, int]:
-        """``{(model, version): index of the window filling now}``."""
+        """``{(model, version): index of the window filling now}``; a variant's stream is
+        keyed ``(model, version, variant)``."""
         with self._lock:
             return {key: stream.open_index for key, stream in self._streams.items()
                     if stream.open_index is not None}
 
     def reports(self, *, window: str = "auto") -> dict[Key, DriftReport]:
-        """One report per (model name, model version) seen."""
+        """One report per (model name, model version) seen, and per
+        (model name, model version, variant) for rows of a variant."""
         self._flush_sources()
         with self._lock:
             return {key: s.report(window) for key, s in sorted(self._streams.items())}
 
-    def history(self, *, model: str | None = None,
-                version: str | None = None) -> list[DriftReport]:
+    def history(self, *, model: str | None = None, version: str | None = None,
+                variant: str | None = None) -> list[DriftReport]:
         """Reports of the last ``history`` closed windows, oldest first."""
         self._flush_sources()
         with self._lock:
-            return self._stream(model, version).history()
+            return self._stream(model, version, variant).history()
+
+    def by_variant(self, control: str | None = None, *, model: str | None = None,
+                   version: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each variant's drift and prediction distribution, and each against ``control``.
+
+        ::
+
+            drift.by_variant("control")["treatment"]["vs_control"]["psi"]
+
+        One entry per variant seen (rows of no variant left out), read from
+        the window its report is about (the last closed one, the open one
+        before any closed): ``model``, ``version``, ``status``,
+        ``warming_up``, ``window``, ``rows``, ``n_drifted``, ``psi_max`` (the
+        highest feature PSI), ``prediction_psi`` (against the reference),
+        ``prediction`` (``n`` and ``mean`` / ``p10`` / ``p50`` / ``p90``, or
+        the share of each reference class) and, with ``control``, for every
+        other variant ``vs_control``: the prediction's PSI (on the
+        reference's bins) and KS statistic and p-value (or chi-square for
+        classes) of the variant's window against the control's. A variant
+        seen in several model versions shows its worst; pass ``version=``
+        to choose.
+        """
+        self._flush_sources()
+        with self._lock:
+            streams = [s for s in self._matching(model, version, None) if s.variant]
+            return variant_entries(streams, control)
 
     def metric_points(self) -> list[MetricPoint]:
-        """The collector: every version's last closed window, and windows by status."""
+        """The collector: every stream's last closed window, and windows by status."""
         with self._lock:
             points = [p for s in self._streams.values() for p in stream_points(s)]
-            bad = sum(s.bad_records for s in self._streams.values())
+            bad = (sum(s.bad_records for s in self._streams.values())
+                   + sum(w.bad_records for w in self._warmups.values()))
             for reason, n in (("drift_models_full", self._dropped_rows),
                               ("drift_unreadable_record", bad)):
                 if n:

@@ -4,10 +4,13 @@ Series are bounded by the profile: one per (model version, feature, statistic),
 per (model version, feature, quality rate) and per (model version, numeric
 feature, reference bin) for at most ``fleet_bins`` features, features being
 those of the profile plus the two outputs; unknown feature names are never
-used as attribute values. The gauges show the last closed window (the open one until
-a window has closed); ``inferwatch.drift.windows`` counts every closed window
-by status and ``inferwatch.drift.window.index`` says which window the gauges
-show, so windows that closed between two exports are never missed.
+used as attribute values. Every series also carries ``inferwatch.variant``
+(the A/B variant, capped per model; ``""`` for rows of no variant), the
+attribute the label and experiment metrics use. The gauges show the last
+closed window (the open one until a window has closed);
+``inferwatch.drift.windows`` counts every closed window by status and
+``inferwatch.drift.window.index`` says which window the gauges show, so
+windows that closed between two exports are never missed.
 
 Dimensionless gauges use a curly-brace unit (``{ratio}``, ``{status}``), read
 as 1 by UCUM, so their Prometheus names are the same through OTel's
@@ -28,8 +31,10 @@ FEATURE = "inferwatch.feature"
 BIN = "inferwatch.bin"
 STATISTIC = "inferwatch.statistic"
 STATUS = "inferwatch.drift.status"
+#: The A/B variant, named as in the label metrics (``inferwatch.labels._metrics.VARIANT``).
+VARIANT = "inferwatch.variant"
 
-_M = ("model.name", "model.version")
+_M = ("model.name", "model.version", VARIANT)
 _F = (*_M, FEATURE)
 
 QUALITY_RATES = ("missing", "nan", "inf", "invalid", "out_of_range", "new_category")
@@ -59,7 +64,8 @@ register(
     MetricDef("inferwatch.drift.window.rows", "gauge", "{row}",
               "Rows in the window the drift gauges are about.", _M),
     MetricDef("inferwatch.drift.window.index", "gauge", "{window}",
-              "Index of the window the drift gauges are about (0, 1, ... per model version).",
+              "Index of the window the drift gauges are about (0, 1, ... per model version "
+              "and variant).",
               _M),
     MetricDef("inferwatch.drift.windows", "counter", "{window}",
               "Closed drift windows by status (ok, warning, drift, no_data).", (*_M, STATUS)),
@@ -103,7 +109,8 @@ def _feature_points(base: dict[str, str], fd: FeatureDrift) -> list[MetricPoint]
 
 def report_points(report: DriftReport) -> list[MetricPoint]:
     """Gauge points of one report."""
-    attrs = {"model.name": report.model_name, "model.version": report.model_version}
+    attrs = {"model.name": report.model_name, "model.version": report.model_version,
+             VARIANT: report.variant}
     window = report.window
     points = [
         MetricPoint("inferwatch.drift.window.rows", dict(attrs),
@@ -138,10 +145,11 @@ def report_points(report: DriftReport) -> list[MetricPoint]:
 
 
 def stream_points(stream: Stream) -> list[MetricPoint]:
-    """One model version's points: its current report's gauges, its window counts, and
-    its live rows per reference bin."""
+    """One model version's (or variant's) points: its current report's gauges, its window
+    counts, and its live rows per reference bin."""
     points = report_points(stream.report("auto"))
-    attrs = {"model.name": stream.model, "model.version": stream.version}
+    attrs = {"model.name": stream.model, "model.version": stream.version,
+             VARIANT: stream.variant}
     for status, n in stream.closed_by_status.items():
         points.append(MetricPoint("inferwatch.drift.windows", {**attrs, STATUS: status}, n))
     for feature, (rows, shares) in stream.bin_rows().items():

@@ -152,7 +152,8 @@ class DriftReport(_ToDict):
     same without importances, so it is then the drifted share). ``status`` is
     "drift" when ``drifted_share`` reaches ``dataset_drift_share``, "warning"
     when any feature, output or the multivariate test is not ok, "no_data"
-    for a window without rows.
+    for a window without rows. ``variant`` names the A/B variant whose rows
+    the window holds (``""`` for rows of no variant).
     """
 
     model_name: str
@@ -174,6 +175,7 @@ class DriftReport(_ToDict):
     reference_rows: int = 0
     compute_seconds: float = 0.0
     model_version: str = ""
+    variant: str = ""
 
     @property
     def drifted_features(self) -> list[str]:

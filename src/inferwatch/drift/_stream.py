@@ -1,11 +1,14 @@
-"""One model version's drift: its reference (or warm-up), live windows and past reports.
+"""One model version's (or variant's) drift: its reference, live windows and past reports.
 
 A :class:`Stream` is what a :class:`~._drift_monitor.DriftMonitor` keeps per
-(model name, model version), so a canary and the version it replaces never
-share a window. Each window's report is computed once, when the window
-closes (the window before it is still kept then, for ``compare_previous``),
-and kept in a bounded history; the closed windows are also counted by
-status, so an exporter that runs less often than windows close misses none.
+(model name, model version, variant), so a canary and the version it
+replaces, or the treatment of an A/B test and its control, never share a
+window. Variants of one version share its reference: the profile given, or
+the one their shared :class:`~._warmup.Warmup` freezes. Each window's
+report is computed once, when the window closes (the window before it is
+still kept then, for ``compare_previous``), and kept in a bounded history;
+the closed windows are also counted by status, so an exporter that runs
+less often than windows close misses none.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from typing import Any
 from .._record import InferenceRecord
 from ..stats._binning import IntArray
 from ._assess import Options, window_report
-from ._build import build_profile
-from ._columns import FloatArray, TableBuilder
+from ._columns import FloatArray
 from ._feature_profile import NumericProfile
-from ._ingest import Batch, Schema, convert, gather, output_parts
+from ._ingest import Batch, Schema, convert, gather
 from ._profile import ReferenceProfile
 from ._report import NO_DATA, STATUSES, DriftReport
+from ._warmup import Warmup
 from ._window import NumericState, Window
 from ._windows import Windows, WindowSpec
 
@@ -55,22 +58,37 @@ class Settings:
     max_unknown: int
     fleet_bins: int
     clock: Callable[[], float]
+    #: The only variant whose rows a warm-up freezes into the reference (None: every one).
+    reference_variant: str | None = None
+
+
+def warmup_for(model: str, settings: Settings) -> Warmup:
+    """A new warm-up of ``model``'s live rows, as ``settings`` say."""
+    return Warmup(model, rows=settings.warmup_rows, feature_names=settings.feature_names,
+                  categorical=settings.categorical)
 
 
 class Stream:
-    """The windows and reports of one (model, version); the caller holds the lock."""
+    """The windows and reports of one (model, version, variant); the caller holds the lock.
+
+    Without a ``profile`` the stream waits on ``warmup`` (its own when not
+    given; the one its version's other variants share otherwise) and is
+    frozen with the reference it makes. ``shared`` says whether the profile
+    is the one every replica has (a given one) or this process's own.
+    """
 
     def __init__(self, model: str, version: str, profile: ReferenceProfile | None,
-                 settings: Settings) -> None:
+                 settings: Settings, *, variant: str = "", shared: bool = True,
+                 warmup: Warmup | None = None) -> None:
         self.model = model
         self.version = version
+        self.variant = variant
         self._s = settings
         self.profile: ReferenceProfile | None = None
         self._schema: Schema | None = None
         self._windows: Windows | None = None
-        self._warmup = TableBuilder(settings.feature_names)
-        self._warm_outputs: dict[str, list[Any]] = {"prediction": [], "confidence": [],
-                                                    "sizes": []}
+        self.warmup = warmup if warmup is not None or profile is not None else warmup_for(
+            model, settings)
         self._history: deque[DriftReport] = deque(maxlen=max(settings.history, 1))
         self.closed_by_status = dict.fromkeys(WINDOW_STATUSES, 0)
         #: Records lost because a value in them broke conversion (counted, survived).
@@ -84,11 +102,14 @@ class Stream:
         self._closed_bins: dict[str, IntArray] = {}
         self._binned: tuple[tuple[str, str], ...] = ()
         if profile is not None:
-            self._freeze(profile)
+            self.freeze(profile, shared=shared)
+        elif self.warmup is not None:
+            self.warmup.members.append(self)
 
     # -- setup ------------------------------------------------------------------------
 
-    def _freeze(self, profile: ReferenceProfile, *, shared: bool = True) -> None:
+    def freeze(self, profile: ReferenceProfile, *, shared: bool = True) -> None:
+        """Compare with ``profile`` from now on (its first window opens now)."""
         s = self._s
         self.profile = profile
         self._schema = Schema.from_profile(profile)
@@ -117,7 +138,10 @@ class Stream:
     def ingest(self, records: Sequence[InferenceRecord]) -> None:
         """Fold this stream's records into the open window (or the warm-up)."""
         if self._schema is None or self._windows is None:
-            self._ingest_warmup(records)
+            # The batch that completes the warm-up is the reference's, never a window's.
+            reference = self._s.reference_variant
+            if self.warmup is not None and reference in (None, self.variant):
+                self.warmup.add(records)
             return
         try:
             batches = [(self._convert(records), records)]
@@ -160,43 +184,6 @@ class Stream:
             return None
         return convert(table, raw, self._schema, self._s.max_unknown)
 
-    def _ingest_warmup(self, records: Sequence[InferenceRecord]) -> None:
-        outs = self._warm_outputs
-        for r in records:
-            bs = r.batch_size if r.batch_size > 0 else 1
-            self._warmup.add(r.features, bs)
-            outs["prediction"].append(r.prediction if r.outcome == "ok" else None)
-            outs["confidence"].append(r.confidence)
-            outs["sizes"].append(bs)
-        if self._warmup.n_rows < self._s.warmup_rows:
-            return
-        try:
-            profile = self._profile_from_warmup()
-        except Exception:
-            # An unreadable value among the warm-up rows: they are counted lost and
-            # the warm-up starts over, rather than failing every batch from now on.
-            self.bad_records += len(outs["sizes"])
-        else:
-            self._freeze(profile, shared=False)
-        self._warmup = TableBuilder(self._s.feature_names)
-        self._warm_outputs = {"prediction": [], "confidence": [], "sizes": []}
-
-    def _profile_from_warmup(self) -> ReferenceProfile:
-        table = self._warmup.build()
-        outs = self._warm_outputs
-        kwargs: dict[str, Any] = {}
-        for name in ("prediction", "confidence"):
-            if any(v is not None for v in outs[name]):
-                cells: list[Any] = []
-                for part in output_parts(outs[name], outs["sizes"], None):
-                    cells.extend(part.tolist() if hasattr(part, "tolist") else part)
-                if len(cells) == table.n_rows:
-                    kwargs[name] = cells
-        return build_profile(
-            table, categorical=[c for c in self._s.categorical if c in table.parts],
-            model_name=self.model, calibrate=False, **kwargs,
-        )
-
     # -- reports ----------------------------------------------------------------------
 
     def _compute(self, win: Window, before: Window | None) -> DriftReport:
@@ -205,7 +192,8 @@ class Stream:
                                             and before.index != win.index - 1):
             before = None
         return window_report(self.profile, win, before, self._s.opts, model=self.model,
-                             version=self.version, spec=self._s.spec.describe())
+                             version=self.version, spec=self._s.spec.describe(),
+                             variant=self.variant)
 
     def _closed(self, win: Window) -> None:
         # Called before ``win`` joins the closed windows: the one before it is the
@@ -255,8 +243,9 @@ class Stream:
         the open window's ("open"), or a past window's by its index."""
         if self.profile is None or self._windows is None:
             return DriftReport(model_name=self.model, model_version=self.version, window=None,
-                               features={}, warming_up=True, warmup_rows=self._warmup.n_rows,
-                               correction=self._s.opts.correction)
+                               features={}, warming_up=True,
+                               warmup_rows=0 if self.warmup is None else self.warmup.n_rows,
+                               correction=self._s.opts.correction, variant=self.variant)
         self.tick()
         if isinstance(which, int) and not isinstance(which, bool):
             for past in self._history:
@@ -281,6 +270,17 @@ class Stream:
         report = replace(report, compute_seconds=time.perf_counter() - started)
         self._open_cache = (self._changes, report)
         return report
+
+    def reported_window(self) -> Window | None:
+        """The window ``report("auto")`` is about: the last closed one, else the open one
+        (its staged rows folded); None while warming up."""
+        if self._windows is None:
+            return None
+        self.tick()
+        if self._windows.closed:
+            return self._windows.closed[-1]
+        self._windows.open.fold()
+        return self._windows.open
 
     def history(self) -> list[DriftReport]:
         """Reports of the closed windows still kept, oldest first."""

@@ -16,6 +16,11 @@ readout is taken; it is exported (``inferwatch.experiment.*``), shown in
 section and its "what needs attention" list), and the first time it says
 stop (a guardrail breached, a sample-ratio mismatch) one
 ``experiment_stop`` event is written through the log sink.
+
+With a drift monitor attached to the same monitor (its ``variant_key`` the
+same), the summary's section also shows each variant's drift and prediction
+distribution, and each treatment's predictions against the control's
+(``variants[i]["drift"]``, see ``_variant_drift``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from .._catalogue import MetricDef, MetricPoint, register
 from ._experiment import Experiment
 from ._readout import Readout
+from ._variant_drift import drift_lines, variant_drift
 
 if TYPE_CHECKING:
     from .._monitor import Monitor
@@ -220,11 +226,24 @@ class ExperimentWatch:
         with self._lock:
             return self._last
 
+    def drift(self) -> dict[str, dict[str, Any]]:
+        """Each variant's drift from the drift monitors attached to the monitor:
+        ``{variant: {"status", "psi_max", "prediction_psi", "prediction", "vs_control",
+        ...}}`` (see ``inferwatch.drift.DriftMonitor.by_variant``); empty without one."""
+        return variant_drift(self.monitor, self.experiment.variants,
+                             variant_key=self.variant_key, model=self.model)
+
     def _section(self) -> dict[str, Any]:
         # A summary or status request reads the experiment as it is now (under a
         # millisecond), not the ticker's last readout.
         section = readout_section(self.readout())
         section["unmatched_calls"] = self.unmatched
+        drift = self.drift()
+        for entry in section["variants"]:
+            entry["drift"] = drift.get(entry["name"])
+        lines = drift_lines(drift, self.experiment.variants)
+        if lines:
+            section["text"] += "\n" + "\n".join(lines)
         return section
 
     def _collect(self) -> list[MetricPoint]:

@@ -113,7 +113,9 @@ def report_for(monitors: Iterable[Any], model: str, version: str) -> tuple[Any, 
     """(report, profile) of the last complete window for this model version
     from the first drift monitor that watches it; None when none does. The
     profile is the reference the monitor was given (None when each version's
-    was frozen from its own first rows: its age says nothing of freshness)."""
+    was frozen from its own first rows: its age says nothing of freshness).
+    A version whose rows are kept apart by A/B variant is as healthy as its
+    worst variant (then the one with most rows in its window)."""
     for dm in monitors:
         if dm.model is not None and dm.model != model:
             continue
@@ -124,11 +126,19 @@ def report_for(monitors: Iterable[Any], model: str, version: str) -> tuple[Any, 
         if lock is None or streams is None:
             continue
         with lock:
-            stream = streams.get((model, version))
-            if stream is None:
-                continue
-            return stream.report("auto"), getattr(dm, "_profile", None)
+            reports = [stream.report("auto") for stream in streams.values()
+                       if stream.model == model and stream.version == version]
+        if reports:
+            return max(reports, key=_trouble), getattr(dm, "_profile", None)
     return None
+
+
+_LEVELS = {"ok": 0, "warning": 1, "drift": 2}
+
+
+def _trouble(report: Any) -> tuple[int, int]:
+    window = report.window
+    return _LEVELS.get(report.status, -1), 0 if window is None else window.rows
 
 
 def profile_time(profile: Any) -> float | None:

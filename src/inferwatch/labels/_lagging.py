@@ -23,14 +23,14 @@ if TYPE_CHECKING:
 __all__ = ["drift_before_quality"]
 
 
-def _digests(tracker: LabelTracker) -> dict[tuple[str, str, int], dict[str, Any]]:
+def _digests(tracker: LabelTracker) -> dict[tuple[str, str, str, int], dict[str, Any]]:
     monitor = tracker.monitor
     if monitor is None:
         return {}
-    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    out: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for drift in attached_drift_monitors(monitor):
-        for d in drift.window_digests():
-            out.setdefault((d["model"], d["version"], d["window"]), d)
+        for d in drift.window_digests():  # each variant's windows are its own
+            out.setdefault((d["model"], d["version"], d.get("variant") or "", d["window"]), d)
     return out
 
 
@@ -71,7 +71,11 @@ def drift_before_quality(tracker: LabelTracker, *, min_pairs: int = 30,
         entries = [e for e in entries if e.get(metric) is not None]
         baseline = next((e for e in entries if e["pairs"] >= min_pairs), None)
         for e in entries:
-            d = digests.get((row["model"], row["version"], e["drift_window"]))
+            # The variant's own window, else the version's (drift that does not split
+            # variants, variant_key=None).
+            d = digests.get((row["model"], row["version"], row["variant"] or "",
+                             e["drift_window"])) or digests.get(
+                (row["model"], row["version"], "", e["drift_window"]))
             value = float(e[metric])
             change = None
             if baseline is not None and e["pairs"] >= min_pairs and baseline[metric]:

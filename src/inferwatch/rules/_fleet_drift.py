@@ -15,6 +15,10 @@ replicas, so over a window ``w``:
   equals inferwatch's own PSI on the union of the replicas' rows in the
   window (exactly, when the window starts where the counters do).
 
+Every rule keeps ``inferwatch.variant`` apart (empty for rows of no variant,
+a label Prometheus then leaves off), so each variant of an A/B test gets its
+own fleet PSI against the reference.
+
 The rules are generated only when the catalogue declares both metrics.
 """
 
@@ -43,7 +47,8 @@ def fleet_drift_rules(options: RuleOptions, names: _Names) -> list[dict[str, Any
     rows, reference = names.metric(BIN_ROWS), names.metric(BIN_REFERENCE)
     model, version = names.label("model.name"), names.label("model.version")
     feature, bin_ = names.label("inferwatch.feature"), names.label("inferwatch.bin")
-    per_feature = f"{model}, {version}, {feature}"
+    variant = names.label("inferwatch.variant")
+    per_feature = f"{model}, {version}, {variant}, {feature}"
     w = options.psi_window
     window = options.duration(w)
     eps = _number(DEFAULT_EPSILON)
@@ -68,8 +73,10 @@ def fleet_drift_rules(options: RuleOptions, names: _Names) -> list[dict[str, Any
             f"{psi} > {_number(options.psi_threshold)}\n"
             f"and on ({per_feature}) {total} >= {options.psi_min_rows}",
             "15m", "P2",
-            "Model {{ $labels.@model }}: feature {{ $labels.@feature }} drifted across "
-            "the fleet".replace("@model", model).replace("@feature", feature),
+            ("Model {{ $labels.@model }}{{ if $labels.@variant }} (variant "
+             "{{ $labels.@variant }}){{ end }}: feature {{ $labels.@feature }} drifted across "
+             "the fleet").replace("@model", model).replace("@feature", feature).replace(
+                "@variant", variant),
             f"PSI over {w} of every replica's rows together is "
             "{{ $value | printf \"%.3f\" }} (over "
             f"{_number(options.psi_threshold)}, at least {options.psi_min_rows} rows).",

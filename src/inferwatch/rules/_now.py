@@ -108,6 +108,8 @@ def _drift(entries: list[Mapping[str, Any]]) -> list[AlertCondition]:
         model, version = str(entry["model"]), str(entry["version"])
         window = entry.get("window") or {}
         where = f"window {window.get('index')} ({window.get('rows')} rows)" if window else ""
+        if entry.get("variant"):  # an A/B variant's own window
+            where = f"variant {entry['variant']}" + (f", {where}" if where else "")
         for name, fd in (entry.get("outputs") or {}).items():
             if fd.get("status") == "drift":
                 out.append(AlertCondition("InferwatchPredictionDrift", "P1", model, version,

@@ -8,7 +8,7 @@ such as ``slos`` and ``health``), with:
 - ``predictions``: per model version, mean prediction and confidence of
   every successful call since the process started (from the exported
   histograms' sums);
-- ``drift``: per model version, the drift status, the features worst first
+- ``drift``: per model version (and A/B variant), the drift status, the features worst first
   with their data-quality rates, the prediction histogram against the
   reference and the closed windows counted by status (see
   :mod:`inferwatch.status._drift`); ``None`` when no drift monitor is attached;

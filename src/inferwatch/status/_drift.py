@@ -1,4 +1,4 @@
-"""The drift part of the status document: per model version, features worst first.
+"""The drift part of the status document: per model version (and variant), worst first.
 
 Reads :class:`inferwatch.drift.DriftMonitor` reports (the last closed window,
 the open one until a window has closed) and, for the prediction chart, the
@@ -48,9 +48,10 @@ def _worst_first(features: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(features, key=lambda f: (-f["level"], -(f["psi"] or 0.0), f["name"]))
 
 
-def _stream(dm: Any, model: str, version: str) -> Any:
+def _stream(dm: Any, key: tuple[str, ...]) -> Any:
+    """The stream behind ``reports()[key]``."""
     streams = getattr(dm, "_streams", {})
-    return streams.get((model, version))
+    return streams.get(key)
 
 
 def _window_state(stream: Any) -> Any:
@@ -64,9 +65,9 @@ def _window_state(stream: Any) -> Any:
     return windows.open
 
 
-def _histogram(dm: Any, model: str, version: str) -> dict[str, Any] | None:
+def _histogram(dm: Any, key: tuple[str, ...]) -> dict[str, Any] | None:
     """Reference and current counts of the prediction on the reference's bins."""
-    stream = _stream(dm, model, version)
+    stream = _stream(dm, key)
     profile = getattr(stream, "profile", None)
     if profile is None:
         return None
@@ -110,6 +111,7 @@ def _report(report: Any, histogram: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "model": str(report.model_name),
         "version": str(report.model_version),
+        "variant": str(getattr(report, "variant", "")),
         "status": str(report.status),
         "alert": bool(report.alert),
         "warming_up": bool(report.warming_up),
@@ -132,22 +134,23 @@ def _report(report: Any, histogram: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def drift_section(drift_monitors: Iterable[Any]) -> list[dict[str, Any]]:
-    """One entry per (drift monitor, model version), worst status first."""
+    """One entry per (drift monitor, model version, variant), worst status first."""
     out: list[dict[str, Any]] = []
     for dm in drift_monitors:
         reports = dm.reports()
         if not reports and dm._profile is not None:
             reports = {("", ""): dm.report()}  # nothing seen yet: the empty report
-        for (model, version), report in reports.items():
+        for key, report in reports.items():
             with dm._lock:
                 try:
-                    histogram = _histogram(dm, model, version)
+                    histogram = _histogram(dm, key)
                 except Exception:  # the chart is optional; the report still shows
                     histogram = None
-                stream = _stream(dm, model, version)
+                stream = _stream(dm, key)
                 closed = dict(getattr(stream, "closed_by_status", None) or {})
             entry = _report(report, histogram)
             entry["windows_closed"] = {str(k): int(v) for k, v in closed.items()}
             out.append(entry)
-    out.sort(key=lambda r: (-_LEVELS.get(r["status"], -1), r["model"], r["version"]))
+    out.sort(key=lambda r: (-_LEVELS.get(r["status"], -1), r["model"], r["version"],
+                            r["variant"]))
     return out

@@ -121,8 +121,10 @@ def _table(head: Sequence[str], rows: Sequence[str], right: Sequence[int] = ()) 
 
 
 def _who(rep: Mapping[str, Any]) -> str:
-    """A drift report's model as the summary names it ("churn:4")."""
-    return f"{rep['model']}:{rep['version']}" if rep["version"] else str(rep["model"])
+    """A drift report's model as the summary names it ("churn:4", "churn:4 treatment")."""
+    who = f"{rep['model']}:{rep['version']}" if rep["version"] else str(rep["model"])
+    variant = rep.get("variant")
+    return f"{who} {variant}" if variant else who
 
 
 def fmt_p(value: Any) -> str:
