@@ -53,6 +53,41 @@ def test_the_drifted_window_is_where_accuracy_fell(make_monitor: Any) -> None:
     assert still_open["drift_status"] is None and "still open" in still_open["text"]
 
 
+def test_each_variant_reads_its_own_drift_window(make_monitor: Any) -> None:
+    """Drift split by variant: the treatment's rows shifted, the control's did not, and each
+    variant's drift-before-quality rows show its own window's PSI, not the other's."""
+    rng = np.random.default_rng(13)
+    train = {"a": rng.normal(size=5000).tolist(), "b": rng.normal(size=5000).tolist()}
+    profile = drift.build_profile(train, prediction=rng.random(5000), model_name="fraud")
+    mon = make_monitor()
+    drift.watch(profile, mon, window="count:300")
+    tracker = inferwatch.labels.track(mon, task="classification", positive=1,
+                                      window="count:5000")
+
+    @inferwatch.monitor(model="fraud", version="3", features="x", monitor=mon,
+                        inference_id=lambda x, rid, arm: rid)
+    def predict(x: dict[str, float], rid: str, arm: str) -> float:
+        inferwatch.set_attribute("variant", arm)
+        return float(1.0 / (1.0 + np.exp(-2.0 * x["b"])))
+
+    labels = []
+    for i in range(700):  # each arm closes window 0 (300 rows) and leaves 50 open
+        arm = "treatment" if i % 2 else "control"
+        shift = 2.5 if arm == "treatment" else 0.0
+        x = {"a": float(rng.normal() + shift), "b": float(rng.normal())}
+        p = predict(x, f"v{i}", arm)
+        labels.append((f"v{i}", int(rng.random() < p)))
+    inferwatch.record_labels(labels)
+    tracker.flush()
+    rows = {(r["variant"], r["window"]): r for r in
+            inferwatch.labels.drift_before_quality(tracker)}
+    control, treatment = rows[("control", 0)], rows[("treatment", 0)]
+    # (the predictions are not the profile's uniform ones, so a window may warn on them)
+    assert all(f["status"] == "ok" and f["psi"] < 0.1 for f in control["features"])
+    assert treatment["drift_status"] == "drift"
+    assert treatment["features"][0]["name"] == "a" and treatment["features"][0]["psi"] > 1.0
+
+
 def test_digests_are_bounded_and_carry_no_category_values() -> None:
     from inferwatch.drift._stream import DIGESTS
 
