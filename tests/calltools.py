@@ -1,5 +1,5 @@
-"""Helpers for the SLO, health and anomaly tests: a clock the test moves, and
-finished calls of known outcome, duration and prediction."""
+"""Helpers for the SLO, health, anomaly and label tests: clocks the test moves,
+finished calls of known outcome, duration and prediction, and a metric's value."""
 
 from __future__ import annotations
 
@@ -24,6 +24,16 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class WallClock:
+    """Wall-clock time plus an offset the test moves (for records stamped with real time)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
 
 
 def calls(

@@ -71,6 +71,8 @@ REASON = "inferwatch.reason"
 COMPONENT = "inferwatch.component"
 FEATURE = "inferwatch.feature"
 STATISTIC = "inferwatch.statistic"
+#: The A/B variant of a call (drift, label, quality and experiment series alike).
+VARIANT = "inferwatch.variant"
 
 MODEL = ("model.name", "model.version", "<static and capped dynamic attributes>")
 

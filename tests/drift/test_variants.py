@@ -12,7 +12,7 @@ import inferwatch
 import inferwatch.drift as drift
 from inferwatch import Monitor
 from inferwatch._capture import new_record
-from inferwatch.drift._variant import MAX_VARIANTS
+from inferwatch._variants import MAX_VARIANTS
 
 VARIANT = "inferwatch.variant"
 

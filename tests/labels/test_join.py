@@ -9,21 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from calltools import WallClock, value
 from sklearn import metrics as skm
 
 import inferwatch
 import inferwatch.labels
 from inferwatch import ConfigurationError, Monitor
-
-
-class Clock:
-    """Wall-clock time plus an offset the test moves."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 def _predictor(mon: Monitor, model: str = "fraud", version: str = "1",
@@ -39,10 +30,7 @@ def _predictor(mon: Monitor, model: str = "fraud", version: str = "1",
 
 
 def _value(mon: Monitor, name: str, **attrs: Any) -> Any:
-    values = [p.value for p in mon.collect() if p.name == name
-              and all(p.attributes.get(k) == v for k, v in attrs.items())]
-    assert len(values) <= 1, values
-    return values[0] if values else None
+    return value(mon.collect(), name, **attrs)
 
 
 def test_binary_quality_equals_sklearn_on_the_joined_pairs(make_monitor: Any) -> None:
@@ -143,7 +131,7 @@ def test_a_label_recorded_right_after_predict_joins(make_monitor: Any) -> None:
 
 def test_unknown_ids_wait_out_their_grace_then_count(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, grace=5.0, clock=clock)
     tracker.record_label("never-predicted", 1)
     assert tracker.counts() == {} and tracker.summary()["waiting"] == 1
@@ -166,7 +154,7 @@ def test_a_waiting_label_joins_when_its_prediction_arrives(make_monitor: Any) ->
 
 def test_duplicates_out_of_order_and_sources(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, window=["count:100", "1h"], clock=clock)
     predict = _predictor(mon)
     for i in range(4):

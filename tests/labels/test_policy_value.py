@@ -9,11 +9,11 @@ directly, wait out each decision's horizon, and add up across replicas.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 import pytest
+from calltools import WallClock, value
 
 import inferwatch
 import inferwatch.feedback as feedback
@@ -23,14 +23,6 @@ from inferwatch import ConfigurationError, Monitor
 #: Click probability of each of four items; the greedy policy's pick depends on x.
 CLICK = np.array([[0.10, 0.30, 0.05, 0.20], [0.40, 0.10, 0.15, 0.25]])
 EPSILON = 0.3
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 def _recommender(mon: Monitor, rng: np.random.Generator, *, variant: str | None = None) -> Any:
@@ -69,15 +61,12 @@ def _simulate(mon: Monitor, n: int, seed: int, *, variant: str | None = None,
 
 
 def _point(mon: Monitor, name: str, **attrs: Any) -> Any:
-    values = [p.value for p in mon.collect() if p.name == name
-              and all(p.attributes.get(k) == v for k, v in attrs.items())]
-    assert len(values) <= 1, values
-    return values[0] if values else None
+    return value(mon.collect(), name, **attrs)
 
 
 def test_the_greedy_policys_value_is_estimated_from_joined_clicks(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, policy_reward="click",
                                       policy_horizon="10m", clock=clock)
     logged = _simulate(mon, 4000, seed=1)
@@ -113,7 +102,7 @@ def test_covers_the_truth_in_most_simulated_runs(make_monitor: Any) -> None:
     runs = 20
     for seed in range(runs):
         mon = make_monitor()
-        clock = Clock()
+        clock = WallClock()
         tracker = inferwatch.labels.track(mon, positive=1, policy_reward="click",
                                           policy_horizon=60, clock=clock)
         _simulate(mon, 800, seed=100 + seed)
@@ -128,7 +117,7 @@ def test_covers_the_truth_in_most_simulated_runs(make_monitor: Any) -> None:
 
 def test_a_reward_after_the_horizon_is_left_out_and_counted(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, policy_reward="click",
                                       policy_horizon=60, clock=clock)
     recommend = _recommender(mon, np.random.default_rng(0))
@@ -152,7 +141,7 @@ def test_a_reward_after_the_horizon_is_left_out_and_counted(make_monitor: Any) -
 
 def test_calls_without_a_propensity_are_not_decisions(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, policy_reward="click",
                                       policy_horizon=60, clock=clock)
 
@@ -169,7 +158,7 @@ def test_calls_without_a_propensity_are_not_decisions(make_monitor: Any) -> None
 
 def test_without_a_target_the_value_is_the_logging_policys_own(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, policy_reward="revenue",
                                       policy_horizon=60, clock=clock)
 
@@ -191,7 +180,7 @@ def test_without_a_target_the_value_is_the_logging_policys_own(make_monitor: Any
 
 def test_variants_are_estimated_apart(make_monitor: Any) -> None:
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, policy_reward="click",
                                       policy_horizon=60, clock=clock)
     _simulate(mon, 300, seed=3, variant="a", prefix="a")
@@ -284,7 +273,7 @@ def test_the_status_page_shows_the_policy_value_from_the_document(make_monitor: 
     from inferwatch.status._html import render_html
 
     mon = make_monitor()
-    clock = Clock()
+    clock = WallClock()
     tracker = inferwatch.labels.track(mon, positive=1, policy_reward="click",
                                       policy_horizon=60, clock=clock)
     _simulate(mon, 400, seed=9)
@@ -295,10 +284,10 @@ def test_the_status_page_shows_the_policy_value_from_the_document(make_monitor: 
     assert "<h3>Policy value</h3>" in page
     shown = [(json.loads(htmllib.unescape(k)), json.loads(htmllib.unescape(v)))
              for k, v in re.findall(r'data-key="([^"]*)" data-value="([^"]*)"', page)]
-    policy = [(path, value) for path, value in shown if "policy" in path]
+    policy = [(path, number) for path, number in shown if "policy" in path]
     assert len(policy) >= 5  # decisions, IPW, SNIPS, waiting, late
-    for path, value in policy:  # every number shown is the document's
+    for path, number in policy:  # every number shown is the document's
         node: Any = doc
         for step in path:
             node = node[step]
-        assert node == value, path
+        assert node == number, path

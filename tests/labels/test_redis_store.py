@@ -152,15 +152,11 @@ def test_the_policy_value_adds_up_across_replicas_sharing_redis(
         make_monitor: Any, server: RedisServer, stores: Any) -> None:
     """Decisions counted on the replica that served them, rewards on the one the
     outcome reached: the fleet's sums give the estimate of all the logged tuples."""
+    from calltools import WallClock
+
     import inferwatch.feedback as feedback
 
-    class Clock:
-        offset = 0.0
-
-        def __call__(self) -> float:
-            return time.time() + self.offset
-
-    clock = Clock()
+    clock = WallClock()
     mon_a, mon_b = make_monitor(), make_monitor()
     options = {"positive": 1, "policy_reward": "click", "policy_horizon": 60, "clock": clock}
     a = inferwatch.labels.track(mon_a, store=stores(server.url), **options)

@@ -19,7 +19,7 @@ each feature kind's profile and its part of the file, ``_build`` makes the
 statistics, ``_decide`` turns them into a status (the decision rule is
 documented there), ``_assess`` assembles a :class:`DriftReport`, ``_stream``
 keeps one model version's (or A/B variant's) windows and past reports,
-``_variant`` names a record's variant, ``_warmup`` freezes a version's
+``_warmup`` freezes a version's
 reference from live rows, ``_contrast`` sets variants side by side,
 ``_metrics`` exports them and ``_drift_monitor`` wires it all to a
 :class:`inferwatch.Monitor`.

@@ -13,6 +13,7 @@ from .. import _forks, _process
 from .._catalogue import MetricPoint
 from .._monitor import Monitor
 from .._record import InferenceRecord
+from .._variants import MAX_VARIANTS, NO_VARIANT, VariantReader, readable_key
 from ..sketches import DEFAULT_K
 from ._assess import Options
 from ._compare import ALL_TESTS
@@ -22,7 +23,6 @@ from ._metrics import stream_points
 from ._profile import ReferenceProfile
 from ._report import DriftReport
 from ._stream import Settings, Stream, warmup_for
-from ._variant import MAX_VARIANTS, NO_VARIANT, VariantReader, readable_key
 from ._warmup import Warmup
 from ._window import EXACT_ROWS
 from ._windows import parse_window

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._catalogue import MetricDef, MetricPoint, register
+from .._catalogue import VARIANT, MetricDef, MetricPoint, register
 from ._report import NO_DATA, DriftReport, FeatureDrift
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ FEATURE = "inferwatch.feature"
 BIN = "inferwatch.bin"
 STATISTIC = "inferwatch.statistic"
 STATUS = "inferwatch.drift.status"
-#: The A/B variant, named as in the label metrics (``inferwatch.labels._metrics.VARIANT``).
-VARIANT = "inferwatch.variant"
 
 _M = ("model.name", "model.version", VARIANT)
 _F = (*_M, FEATURE)

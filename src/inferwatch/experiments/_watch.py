@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._catalogue import MetricDef, MetricPoint, register
+from .._catalogue import VARIANT, MetricDef, MetricPoint, register
 from ._experiment import Experiment
 from ._readout import Readout
 from ._variant_drift import drift_lines, variant_drift
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["ExperimentWatch", "watch"]
 
 EXPERIMENT = "inferwatch.experiment"
-VARIANT = "inferwatch.variant"
 GUARDRAIL = "inferwatch.guardrail"
 _E = (EXPERIMENT,)
 _V = (EXPERIMENT, VARIANT)

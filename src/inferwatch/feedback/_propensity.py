@@ -8,6 +8,7 @@ never raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._context import _count_internal_error, _current, _reraise_fatal
@@ -112,22 +113,22 @@ def set_propensity(propensity: Any = None, *, explored: Any = None,
         record = _current.get()
         if record is None or record.closed:
             return False
-        given = (propensity, explored, target)
-        values: list[Any] = [None, None, None]
-        ok = True
-        for i, (value, check, reason) in enumerate(zip(given, _CHECKS, _REASONS, strict=True)):
-            if value is not None:
-                values[i] = check(value)
-                if values[i] is None:
-                    ok = False
-                    _count(record, reason)
-        if values == [None, None, None]:
-            return ok and any(value is not None for value in given)
+        # Straight-line, no tuples or loops: this runs inside the caller's predict.
+        p = None if propensity is None else _check(record, propensity, check_propensity,
+                                                   "invalid_propensity")
+        e = None if explored is None else _check(record, explored, check_explored,
+                                                 "invalid_explored")
+        q = None if target is None else _check(record, target, check_target,
+                                               "invalid_target")
+        ok = ((p is not None or propensity is None) and (e is not None or explored is None)
+              and (q is not None or target is None))
+        if p is None and e is None and q is None:
+            return ok and (propensity is not None or explored is not None or target is not None)
         previous = getattr(record, "_policy", None)
         if previous is not None:  # a second call fills in what the first left out
-            values = [old if new is None else new
-                      for old, new in zip(previous, values, strict=True)]
-        p, e, q = values
+            p = previous[0] if p is None else p
+            e = previous[1] if e is None else e
+            q = previous[2] if q is None else q
         record._policy = (p, e, q)
         return ok
     except BaseException as error:  # a hostile value's __float__: counted, never raised
@@ -136,8 +137,13 @@ def set_propensity(propensity: Any = None, *, explored: Any = None,
         return False
 
 
-_CHECKS = (check_propensity, check_explored, check_target)
-_REASONS = ("invalid_propensity", "invalid_explored", "invalid_target")
+def _check(record: InferenceRecord, value: Any, check: Callable[[Any], Any],
+           reason: str) -> Any:
+    """``check(value)``; a value it refuses is counted as dropped for ``reason`` (None)."""
+    checked = check(value)
+    if checked is None:
+        _count(record, reason)
+    return checked
 
 
 def _count(record: InferenceRecord, reason: str) -> None:

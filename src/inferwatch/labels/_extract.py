@@ -19,11 +19,10 @@ estimates. Nothing else of the record is read.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._aggregate import DistinctValues, metric_text
+from .._variants import MAX_VARIANTS, VariantReader, readable_key
 from ._store import StoredPrediction
 from ._task import Task, Unreadable
 
@@ -33,9 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Extractor", "id_keyer"]
 
-#: Variants kept apart per model; later ones are counted as ``_other``.
-MAX_VARIANTS = 16
-#: Distinct segments kept per model.
+#: Distinct segments kept per model (variants: ``MAX_VARIANTS``, as drift keeps them).
 MAX_SEGMENTS = 64
 
 
@@ -61,10 +58,10 @@ class Extractor:
         self.task = task
         self.model = model
         self.version = version
-        self.variant_key = None if variant_key.lower() in excluded else variant_key
-        self.segment_key = None if segment_key.lower() in excluded else segment_key
-        self._variants = DistinctValues(MAX_VARIANTS)
-        self._segments = DistinctValues(MAX_SEGMENTS)
+        self.variant_key = readable_key(variant_key, excluded)
+        self.segment_key = readable_key(segment_key, excluded)
+        self._variants = VariantReader(MAX_VARIANTS)
+        self._segments = VariantReader(MAX_SEGMENTS)
         #: Records not stored, by reason (exported as inferwatch.self.dropped).
         self.skipped: dict[str, int] = {}
         #: Predictions stored per (model, version, variant): join rates' denominator.
@@ -128,20 +125,10 @@ class Extractor:
         return out
 
     def _value(self, endpoint: Any, attrs: dict[str, Any] | None, key: str | None,
-               cap: DistinctValues) -> str | None:
+               reader: VariantReader) -> str | None:
         if key is None:
             return None
         value = attrs.get(key) if attrs else None
         if value is None:
             value = endpoint.attributes.get(key)
-        if value is None:
-            return None
-        if isinstance(value, (bool, int, float)):
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            text = str(value)
-        elif isinstance(value, str):
-            text, _ = metric_text(value)
-        else:
-            text = "_redacted"  # a structured value shows the fields inside it
-        return str(cap.admit(endpoint.model_name, text))
+        return reader.name(endpoint.model_name, value) or None

@@ -11,7 +11,7 @@ which inferwatch cannot know (``{value}``).
 
 from __future__ import annotations
 
-from .._catalogue import MetricDef, register
+from .._catalogue import VARIANT, MetricDef, register
 
 __all__ = [
            "BIN",
@@ -26,7 +26,6 @@ __all__ = [
            "WINDOW",
 ]
 
-VARIANT = "inferwatch.variant"
 SOURCE = "inferwatch.labels.source"
 RESULT = "inferwatch.labels.result"
 WINDOW = "inferwatch.quality.window"

@@ -59,7 +59,8 @@ class PolicyValues:
         self.stats: dict[Series, OffPolicyStats] = {}
         #: Waiting ones: bucket -> series -> stats.
         self._waiting: dict[int, dict[Series, OffPolicyStats]] = {}
-        self._waiting_decisions = 0
+        #: Every series admitted so far, matured or waiting (capped at MAX_SERIES).
+        self._series: set[Series] = set()
         #: Rewards by what became of them: counted, late, unlogged (no propensity).
         self.rewards = {"counted": 0, "late": 0, "unlogged": 0}
         self.dropped = {"policy_buckets_full": 0, "policy_series_full": 0}
@@ -88,10 +89,11 @@ class PolicyValues:
             table = waiting
         stats = table.get(series)
         if stats is None:
-            if series not in self.stats and len(self.stats) + len(
-                    {s for w in self._waiting.values() for s in w}) >= MAX_SERIES:
-                self.dropped["policy_series_full"] += 1
-                return None
+            if series not in self._series:
+                if len(self._series) >= MAX_SERIES:
+                    self.dropped["policy_series_full"] += 1
+                    return None
+                self._series.add(series)
             stats = table[series] = OffPolicyStats(clip=self.clip)
         return stats
 
@@ -109,8 +111,6 @@ class PolicyValues:
                 continue
             p, q = np.asarray(policies, dtype=np.float64).T
             stats.add_decisions(p, q)
-            if stats is not self.stats.get(series):
-                self._waiting_decisions += len(policies)
 
     def add_reward(self, entry: StoredPrediction, value: float, received: float,
                    now: float) -> None:
@@ -135,7 +135,6 @@ class PolicyValues:
             return
         for bucket in sorted(b for b in self._waiting if self._matured(b, now)):
             for series, stats in self._waiting.pop(bucket).items():
-                self._waiting_decisions -= stats.n
                 total = self.stats.get(series)
                 if total is None:
                     self.stats[series] = stats
@@ -145,7 +144,7 @@ class PolicyValues:
     @property
     def waiting(self) -> int:
         """Decisions stored whose horizon has not passed yet."""
-        return self._waiting_decisions
+        return sum(stats.n for table in self._waiting.values() for stats in table.values())
 
     def rows(self, confidence: float = 0.95) -> list[dict[str, Any]]:
         """One row per series: decisions matured, IPW and SNIPS with their intervals."""

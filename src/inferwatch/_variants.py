@@ -1,14 +1,15 @@
-"""Which A/B variant a record's rows belong to: its attribute, cleaned and capped per model.
+"""A record attribute that names a series (the A/B variant, a segment): cleaned and capped.
 
-The variant is the record's attribute under the drift monitor's
-``variant_key`` (set per call with ``inferwatch.set_attribute``, else the
-endpoint's static attributes), read as the label join reads it
-(``inferwatch.labels._extract``): numbers and booleans as their text, free
-text cut and cleared of e-mail addresses and phone numbers (``_redacted``),
-a structured value ``_redacted``, and at most ``limit`` distinct variants per
-model name, later ones counted together as ``_other``. A record without one
-is in variant ``""``: exactly the stream it was in before variants existed.
-A key among the monitor's ``pii_fields`` or ``drop_fields`` is never read.
+The drift engine and the label join read a call's variant (and the label
+join its segment) the same way, with this reader: the record's attribute
+under the configured key (set per call with ``inferwatch.set_attribute``,
+else the endpoint's static attributes); numbers and booleans as their
+text, free text cut and cleared of e-mail addresses and phone numbers
+(``_redacted``), a structured value ``_redacted``, and at most ``limit``
+distinct values per model name, later ones counted together as ``_other``.
+A record without one has ``""``. A key among the monitor's ``pii_fields``
+or ``drop_fields`` is never read (:func:`readable_key`). Used on the
+aggregator thread only.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .._aggregate import REDACTED, DistinctValues, metric_text
+from ._aggregate import REDACTED, DistinctValues, metric_text
 
 __all__ = ["MAX_VARIANTS", "NO_VARIANT", "VariantReader", "readable_key"]
 
-#: Distinct variants kept apart per model (as the label join keeps them).
+#: Distinct variants kept apart per model (drift and the label join alike).
 MAX_VARIANTS = 16
 #: The variant of a record that names none.
 NO_VARIANT = ""
@@ -38,8 +39,8 @@ def readable_key(key: str | None, excluded: Iterable[str]) -> str | None:
 
 
 class VariantReader:
-    """The variant of a record, capped per model; used on the aggregator thread under the
-    drift monitor's lock."""
+    """The series value of a record's attribute (its variant, its segment), capped per
+    model; the caller serialises its use (the drift monitor's lock, the tracker's)."""
 
     def __init__(self, limit: int = MAX_VARIANTS) -> None:
         self._cap = DistinctValues(limit)
@@ -55,7 +56,7 @@ class VariantReader:
         return self.name(endpoint.model_name, endpoint.attributes.get(key))
 
     def name(self, model: str, value: Any) -> str:
-        """The series name of a variant value of ``model``'s records."""
+        """The series name of an attribute value of ``model``'s records (``""``: none)."""
         if value is None:
             return NO_VARIANT
         if type(value) is str:
