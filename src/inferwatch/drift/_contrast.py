@@ -20,7 +20,7 @@ import numpy as np
 
 from ._compare import categorical_stats, numeric_stats
 from ._feature_profile import CategoricalProfile
-from ._report import Statistic
+from ._report import DriftReport, Statistic, trouble
 from ._window import CategoricalState, NumericState, State
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["prediction_summary", "variant_entries", "versus"]
 
-_LEVELS = {"ok": 0, "warning": 1, "drift": 2}
 #: Reference classes named in a class prediction's summary (the rest are "other").
 _CLASSES = 12
 _QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
@@ -104,8 +103,7 @@ def versus(control: Stream, treatment: Stream) -> dict[str, Any] | None:
     }
 
 
-def _entry(stream: Stream) -> dict[str, Any]:
-    report = stream.report("auto")
+def _entry(stream: Stream, report: DriftReport) -> dict[str, Any]:
     window = report.window
     psis = [v for v in (_finite(fd.score("psi")) for fd in report.features.values())
             if v is not None]
@@ -124,22 +122,18 @@ def _entry(stream: Stream) -> dict[str, Any]:
     }
 
 
-def _worse(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether entry ``a`` shows more trouble than ``b`` (then more rows)."""
-    return (_LEVELS.get(a["status"], -1), a["rows"]) > (_LEVELS.get(b["status"], -1), b["rows"])
-
-
 def variant_entries(streams: Iterable[Stream], control: str | None) -> dict[str, dict[str, Any]]:
     """One entry per variant (its worst stream), each against ``control`` when given."""
-    chosen: dict[str, tuple[Stream, dict[str, Any]]] = {}
+    chosen: dict[str, tuple[Stream, DriftReport]] = {}
     for stream in streams:
-        entry = _entry(stream)
+        report = stream.report("auto")
         kept = chosen.get(stream.variant)
-        if kept is None or _worse(entry, kept[1]):
-            chosen[stream.variant] = (stream, entry)
+        if kept is None or trouble(report) > trouble(kept[1]):
+            chosen[stream.variant] = (stream, report)
     base = chosen.get(control) if control is not None else None
     out: dict[str, dict[str, Any]] = {}
-    for variant, (stream, entry) in sorted(chosen.items()):
+    for variant, (stream, report) in sorted(chosen.items()):
+        entry = _entry(stream, report)
         if control is not None and variant != control:
             entry["vs_control"] = None if base is None else versus(base[0], stream)
         out[variant] = entry

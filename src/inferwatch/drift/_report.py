@@ -10,6 +10,15 @@ from typing import Any
 #: Status names by level (the exported ``inferwatch.drift.status`` value).
 STATUSES = ("ok", "warning", "drift")
 NO_DATA = "no_data"
+#: Each status's level (``no_data`` and unknown ones rank below ``ok``).
+LEVELS = {status: level for level, status in enumerate(STATUSES)}
+
+
+def trouble(report: DriftReport) -> tuple[int, int]:
+    """How much a report shows wrong, to pick the worst of several (the worst of a
+    version's variants): its status level, then the rows of its window."""
+    window = report.window
+    return LEVELS.get(report.status, -1), 0 if window is None else window.rows
 
 
 def _jsonable(value: Any) -> Any:

@@ -129,16 +129,10 @@ def report_for(monitors: Iterable[Any], model: str, version: str) -> tuple[Any, 
             reports = [stream.report("auto") for stream in streams.values()
                        if stream.model == model and stream.version == version]
         if reports:
-            return max(reports, key=_trouble), getattr(dm, "_profile", None)
+            from ..drift._report import trouble  # drift is loaded: it made these reports
+
+            return max(reports, key=trouble), getattr(dm, "_profile", None)
     return None
-
-
-_LEVELS = {"ok": 0, "warning": 1, "drift": 2}
-
-
-def _trouble(report: Any) -> tuple[int, int]:
-    window = report.window
-    return _LEVELS.get(report.status, -1), 0 if window is None else window.rows
 
 
 def profile_time(profile: Any) -> float | None:
